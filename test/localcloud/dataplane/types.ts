@@ -1,0 +1,87 @@
+// The contract between the control-plane gateway (test/localcloud/gateway*) and the
+// Session Manager data plane (test/localcloud/dataplane/). The gateway decides *whether* a session
+// may start (TargetNotConnected, InvalidDocument…) and with what spec; the data plane speaks the
+// WebSocket protocol behind StreamUrl and emulates the agent.
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+
+export type SessionSpec =
+  | {
+      kind: "port";
+      sessionId: string;
+      /** `mi-…` or `ecs:<cluster>_<taskId>_<runtimeId>` */
+      target: string;
+      documentName: string;
+      /** The host the agent dials ("localhost" when the document has none), before the host map. */
+      host: string;
+      port: number;
+      /** Echoed into the HandshakeRequest Properties. */
+      localPortNumber?: string;
+      /** Overrides DataPlaneOptions.agentVersion for this session. */
+      agentVersion?: string;
+    }
+  | {
+      kind: "shell";
+      sessionId: string;
+      target: string;
+      /** The command to run in a pty; undefined = the container's login shell (/bin/sh). */
+      command?: string;
+      cwd: string;
+      env: Record<string, string>;
+      /** ECS cluster executeCommandConfiguration.kmsKeyId: a KMS handshake is performed. */
+      kmsKeyId?: string;
+    };
+
+export interface DataChannelFaults {
+  /** Fractions 0..1 of binary frames, per direction ("in" = client→agent, "out" = agent→client). */
+  drop?: { in?: number; out?: number };
+  duplicate?: { in?: number; out?: number };
+  reorder?: { in?: number; out?: number };
+  /** Fixed delay added to every frame, ms. */
+  delayMs?: number;
+  /** Close every data-channel WebSocket with 1000 "Bye" this many seconds after it opened. */
+  closeAfterSeconds?: number;
+  /** Targets (exact string or prefix ending in "*") for which new sessions are refused. */
+  refuseTargets?: string[];
+  /** The agent's 1 KiB-and-1 ms write pacing (what real agents do). */
+  agentPacing?: boolean;
+}
+
+export interface SessionState {
+  sessionId: string;
+  target: string;
+  kind: "port" | "shell";
+  status: "Connected" | "Connecting" | "Disconnected" | "Terminated";
+  bytesIn: number;
+  bytesOut: number;
+  openStreams: number;
+  mode?: "mux" | "basic";
+}
+
+export interface DataPlaneOptions {
+  /** ws://127.0.0.1:<port> of the gateway that forwards upgrades to handleUpgrade. */
+  publicUrl: string;
+  /** Maps the host/port a session asks for to what is really dialled (Aurora endpoint → local PostgreSQL). */
+  resolveHost?: (host: string, port: number) => { host: string; port: number };
+  /** AgentVersion announced in HandshakeRequest. Default "3.3.1142.0". */
+  agentVersion?: string;
+  faults?: DataChannelFaults;
+  /** Called when a session ends on its own (shell exit, TerminateSession flag, give-up). */
+  onSessionEnded?: (sessionId: string, reason: string) => void;
+  /** KMS Decrypt for KMS shell sessions: given the CiphertextBlob and context, return the 64-byte plaintext. */
+  kmsDecrypt?: (ciphertext: Buffer, context: Record<string, string>) => Promise<Buffer>;
+}
+
+export interface DataPlane {
+  /** Registers a session; returns the StreamUrl and TokenValue to hand to the client. */
+  openSession(spec: SessionSpec): { streamUrl: string; tokenValue: string };
+  /** A fresh token/StreamUrl for a live session, or undefined when it is gone (ResumeSession). */
+  resumeSession(sessionId: string): { streamUrl: string; tokenValue: string } | undefined;
+  /** Ends a session: channel_closed to the client, target connections and ptys closed. */
+  terminateSession(sessionId: string, reason?: string): void;
+  /** To be called from the gateway's HTTP server 'upgrade' event for paths under /v1/data-channel/. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  setFaults(faults: DataChannelFaults): void;
+  sessions(): SessionState[];
+  close(): Promise<void>;
+}
