@@ -1,0 +1,81 @@
+// AWS clients built once per run from { profile, region } and passed down (STYLE.md §3).
+// The SDK itself reads the standard credential chain and AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE>.
+import { SSMClient } from "@aws-sdk/client-ssm";
+import { ECSClient } from "@aws-sdk/client-ecs";
+import { RDSClient } from "@aws-sdk/client-rds";
+import { KMSClient } from "@aws-sdk/client-kms";
+import { IAMClient } from "@aws-sdk/client-iam";
+import { STSClient } from "@aws-sdk/client-sts";
+
+export interface AwsOptions {
+  profile?: string;
+  region?: string;
+  /** "standard" (default) or "adaptive" (client-side rate limiting, for bulk work like the sweeper). */
+  retryMode?: "standard" | "adaptive";
+  /** Total attempts per call, first included. Default 3 (the SDK's), AWS_MAX_ATTEMPTS still wins when set. */
+  maxAttempts?: number;
+  /** Per-attempt socket timeout; short on the entrypoint's shutdown path. */
+  requestTimeoutMs?: number;
+}
+
+export interface ClientConfig {
+  profile?: string;
+  region?: string;
+  retryMode: string;
+  maxAttempts: number;
+  requestHandler?: { requestTimeout: number; connectionTimeout: number };
+}
+
+export function clientConfig(options: AwsOptions = {}, env: NodeJS.ProcessEnv = process.env): ClientConfig {
+  const fromEnv = Number(env.AWS_MAX_ATTEMPTS);
+  return {
+    ...(options.profile ? { profile: options.profile } : {}),
+    ...(options.region ? { region: options.region } : {}),
+    retryMode: options.retryMode ?? env.AWS_RETRY_MODE ?? "standard",
+    maxAttempts: Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : (options.maxAttempts ?? 3),
+    ...(options.requestTimeoutMs
+      ? { requestHandler: { requestTimeout: options.requestTimeoutMs, connectionTimeout: Math.min(options.requestTimeoutMs, 3000) } }
+      : {}),
+  };
+}
+
+export interface AwsClients {
+  ssm: SSMClient;
+  ecs: ECSClient;
+  rds: RDSClient;
+  kms: KMSClient;
+  iam: IAMClient;
+  sts: STSClient;
+  destroy(): void;
+}
+
+/** Clients are created on first use, so a script pays only for the services it calls. */
+export function createClients(options: AwsOptions = {}): AwsClients {
+  const config = clientConfig(options);
+  const made = new Map<string, { destroy(): void }>();
+  const lazy = <T extends { destroy(): void }>(key: string, make: () => T): T => {
+    if (!made.has(key)) made.set(key, make());
+    return made.get(key) as T;
+  };
+  return {
+    get ssm() { return lazy("ssm", () => new SSMClient(config)); },
+    get ecs() { return lazy("ecs", () => new ECSClient(config)); },
+    get rds() { return lazy("rds", () => new RDSClient(config)); },
+    get kms() { return lazy("kms", () => new KMSClient(config)); },
+    get iam() { return lazy("iam", () => new IAMClient(config)); },
+    get sts() { return lazy("sts", () => new STSClient(config)); },
+    destroy() {
+      for (const client of made.values()) client.destroy();
+      made.clear();
+    },
+  };
+}
+
+/** The region the clients will use, resolved the SDK's way (flag, env, profile), or undefined. */
+export async function resolveRegion(clients: Pick<AwsClients, "ssm">): Promise<string | undefined> {
+  try {
+    return await clients.ssm.config.region();
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,105 @@
+// Turning AWS failures into one line that names the operation, the object and the fix (STYLE.md §6).
+// Only the error names we act on are mapped; anything else keeps AWS's own message.
+
+export interface AwsErrorLike {
+  name?: string;
+  message?: string;
+  code?: string;
+  $metadata?: { httpStatusCode?: number; attempts?: number };
+}
+
+export function awsErrorName(error: unknown): string | undefined {
+  const e = error as AwsErrorLike | undefined;
+  return e?.name ?? e?.code;
+}
+
+const ACCESS_DENIED = new Set(["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException", "AuthorizationError"]);
+const THROTTLING = new Set(["ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "TooManyUpdates"]);
+const EXPIRED = new Set(["ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"]);
+
+export function isAccessDenied(error: unknown): boolean {
+  return ACCESS_DENIED.has(awsErrorName(error) ?? "");
+}
+
+export function isThrottling(error: unknown): boolean {
+  return THROTTLING.has(awsErrorName(error) ?? "");
+}
+
+export function isExpiredCredentials(error: unknown): boolean {
+  return EXPIRED.has(awsErrorName(error) ?? "");
+}
+
+/** 5xx and network failures: worth another try. */
+export function isTransient(error: unknown): boolean {
+  const e = error as AwsErrorLike & { code?: string };
+  const status = e?.$metadata?.httpStatusCode ?? 0;
+  return status >= 500 || isThrottling(error) || ["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "TimeoutError", "RequestTimeout"].includes(e?.code ?? e?.name ?? "");
+}
+
+export function isNotFound(error: unknown, ...names: string[]): boolean {
+  return names.includes(awsErrorName(error) ?? "");
+}
+
+/** An AWS call that failed, explained: `message` is the one line the user sees. */
+export class AwsCallError extends Error {
+  override name = "AwsCallError";
+  constructor(
+    message: string,
+    readonly action: string,
+    readonly errorName: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export interface CallContext {
+  /** IAM action, e.g. "ssm:CreateActivation". */
+  action: string;
+  /** What it was called on, e.g. "task 5f2e… in cluster stg-main". */
+  object?: string;
+  /** The profile in use, for the credentials remedy. */
+  profile?: string;
+}
+
+/** One line naming the operation, the object and the fix. */
+export function explainAwsError(error: unknown, context: CallContext): string {
+  const name = awsErrorName(error);
+  const on = context.object ? ` on ${context.object}` : "";
+  const original = firstLine((error as AwsErrorLike)?.message ?? String(error));
+  if (isAccessDenied(error)) {
+    return `${context.action}${on} was denied: allow "${context.action}" for the caller's IAM identity (see docker/iam/). AWS said: ${original}`;
+  }
+  if (isExpiredCredentials(error)) {
+    return `${context.action}${on} failed: the AWS credentials have expired. Refresh them${context.profile ? ` (aws sso login --profile ${context.profile})` : ""} and try again.`;
+  }
+  if (name === "CredentialsProviderError" || /Could not load credentials/i.test(original)) {
+    return `${context.action}${on} failed: no AWS credentials were found. Pass --profile, set AWS_PROFILE, or run aws sso login.`;
+  }
+  if (/Region is missing/i.test(original)) {
+    return `${context.action}${on} failed: no AWS region is set. Pass --region or set AWS_REGION.`;
+  }
+  if (isThrottling(error)) {
+    const attempts = (error as AwsErrorLike)?.$metadata?.attempts;
+    return `${context.action}${on} was throttled by AWS${attempts ? ` after ${attempts} attempts` : ""}: try again in a minute, or lower the request rate.`;
+  }
+  const code = (error as { code?: string })?.code;
+  if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN") {
+    return `${context.action}${on} failed: the AWS endpoint could not be reached (${code}). Check the network, AWS_ENDPOINT_URL and the region.`;
+  }
+  return `${context.action}${on} failed: ${name && !original.startsWith(name) ? `${name}: ` : ""}${original}`;
+}
+
+/** Runs one AWS call and rethrows its failure as an AwsCallError with the explained line. */
+export async function call<T>(context: CallContext, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof AwsCallError) throw error;
+    throw new AwsCallError(explainAwsError(error, context), context.action, awsErrorName(error), { cause: error });
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split("\n")[0].trim();
+}

@@ -1,0 +1,188 @@
+// Each script declares its CLI once (usage text + flag spec with env fallbacks) and ends in
+// one error boundary that maps outcomes to exit codes: 0 ok, 1 failure, 2 usage, 130 Ctrl-C.
+import { parseArgs } from "node:util";
+import { redactText } from "./log.ts";
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_INTERRUPTED = 130;
+
+/** Bad flags, env or config: exit 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** The user said no at a prompt: a quiet exit 0. */
+export class Declined extends Error {
+  override name = "Declined";
+  constructor(message = "Cancelled.") {
+    super(message);
+  }
+}
+
+/** Ctrl-C while the program was waiting: exit 130. */
+export class Interrupted extends Error {
+  override name = "Interrupted";
+  constructor(message = "Interrupted.") {
+    super(message);
+  }
+}
+
+export interface FlagDef {
+  type: "string" | "boolean";
+  short?: string;
+  multiple?: boolean;
+  /** Environment variables read, in order, when the flag is absent. */
+  env?: string | string[];
+  default?: string | boolean;
+  /** Shown in usage: `--env <name>`. */
+  placeholder?: string;
+  description: string;
+}
+
+export type FlagSpec = Record<string, FlagDef>;
+
+type ValueOf<D extends FlagDef> = D["type"] extends "boolean"
+  ? boolean
+  : D["multiple"] extends true
+    ? string[]
+    : string;
+
+export type Flags<S extends FlagSpec> = { [K in keyof S]: S[K] extends { default: unknown } ? ValueOf<S[K]> : ValueOf<S[K]> | undefined } & {
+  help: boolean;
+  debug: boolean;
+  positionals: string[];
+};
+
+export interface CliSpec<S extends FlagSpec> {
+  name: string;
+  summary: string;
+  /** Lines after the synopsis: examples, notes. */
+  details?: string;
+  flags: S;
+  positionals?: string;
+}
+
+const COMMON: FlagSpec = {
+  debug: { type: "boolean", env: "BASTIONLESS_DEBUG", description: "show stack traces and AWS request details" },
+  help: { type: "boolean", short: "h", description: "show this help" },
+};
+
+export function usage<S extends FlagSpec>(spec: CliSpec<S>): string {
+  const all: FlagSpec = { ...spec.flags, ...COMMON };
+  const rows = Object.entries(all).map(([name, def]) => {
+    const left = `${def.short ? `-${def.short}, ` : "    "}--${name}${def.type === "string" ? ` <${def.placeholder ?? name}>` : ""}`;
+    const envs = [def.env ?? []].flat();
+    const notes = [def.multiple ? "repeatable" : "", envs.length ? `env ${envs.join(", ")}` : "", def.default !== undefined && def.default !== false ? `default ${def.default}` : ""].filter(Boolean);
+    return [left, def.description + (notes.length ? ` (${notes.join("; ")})` : "")];
+  });
+  const width = Math.min(34, Math.max(...rows.map(([l]) => l.length)) + 2);
+  const lines = rows.map(([l, r]) => `  ${l.padEnd(width)}${r}`);
+  return [
+    `Usage: ${spec.name} [options]${spec.positionals ? ` ${spec.positionals}` : ""}`,
+    "",
+    spec.summary,
+    "",
+    "Options:",
+    ...lines,
+    ...(spec.details ? ["", spec.details.trimEnd()] : []),
+    "",
+  ].join("\n");
+}
+
+/** Parses argv; a flag absent from argv is taken from its env variables, then its default. */
+export function parseFlags<S extends FlagSpec>(spec: CliSpec<S>, argv: string[], env: NodeJS.ProcessEnv = process.env): Flags<S> {
+  const all: FlagSpec = { ...spec.flags, ...COMMON };
+  const options = Object.fromEntries(
+    Object.entries(all).map(([name, def]) => [name, { type: def.type, ...(def.short ? { short: def.short } : {}), ...(def.multiple ? { multiple: true } : {}) }]),
+  );
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: Boolean(spec.positionals), strict: true }) as typeof parsed;
+  } catch (error) {
+    throw new UsageError(`${spec.name}: ${cleanParseError((error as Error).message)}. Run ${spec.name} --help for usage.`);
+  }
+  const out: Record<string, unknown> = { positionals: parsed.positionals };
+  for (const [name, def] of Object.entries(all)) {
+    let value = parsed.values[name];
+    if (value === undefined) value = fromEnv(name, def, env);
+    if (value === undefined) value = def.default ?? (def.type === "boolean" ? false : undefined);
+    if (def.multiple && typeof value === "string") value = [value];
+    out[name] = value;
+  }
+  return out as Flags<S>;
+}
+
+function fromEnv(name: string, def: FlagDef, env: NodeJS.ProcessEnv): unknown {
+  for (const key of [def.env ?? []].flat()) {
+    const raw = env[key];
+    if (raw === undefined || raw === "") continue;
+    if (def.type === "boolean") {
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      throw new UsageError(`${key}=${raw} is not a boolean for --${name}: use true or false.`);
+    }
+    return def.multiple ? raw.split(",").map((s) => s.trim()).filter(Boolean) : raw;
+  }
+  return undefined;
+}
+
+function cleanParseError(message: string): string {
+  return message
+    .replace(/^Unknown option '([^']+)'.*$/s, "unknown option $1")
+    .replace(/^Option '([^']+)' argument missing$/s, "$1 needs a value")
+    .replace(/\. To specify a positional argument starting with a '-'.*$/s, "")
+    .replace(/^Unexpected argument '([^']+)'.*$/s, "unexpected argument $1");
+}
+
+export interface RunOptions {
+  name: string;
+  debug?: () => boolean;
+  write?: (line: string) => void;
+  exit?: (code: number) => void;
+}
+
+/**
+ * The one error boundary of a script: runs `main`, prints one redacted line for a failure
+ * (the stack and causes only with --debug) and exits with the outcome's code.
+ */
+export async function runMain(main: () => Promise<number | void>, options: RunOptions): Promise<void> {
+  const write = options.write ?? ((line: string) => process.stderr.write(line));
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  let code: number;
+  try {
+    code = (await main()) ?? EXIT_OK;
+  } catch (error) {
+    code = exitCodeOf(error);
+    if (code !== EXIT_OK) {
+      write(redactText(`${options.name}: ${describeError(error)}`) + "\n");
+      if (options.debug?.()) write(redactText(stackOf(error)) + "\n");
+    }
+  }
+  exit(code);
+}
+
+export function exitCodeOf(error: unknown): number {
+  if (error instanceof UsageError) return EXIT_USAGE;
+  if (error instanceof Declined) return EXIT_OK;
+  const name = (error as { name?: string } | undefined)?.name;
+  // @inquirer/prompts rejects with ExitPromptError on Ctrl-C; AbortController aborts reject with AbortError.
+  if (error instanceof Interrupted || name === "ExitPromptError" || name === "AbortError") return EXIT_INTERRUPTED;
+  return EXIT_FAILURE;
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+function stackOf(error: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 8; depth++) {
+    parts.push(depth === 0 ? String((current as Error).stack ?? current) : `caused by: ${String((current as Error).stack ?? current)}`);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return parts.join("\n");
+}

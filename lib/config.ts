@@ -1,0 +1,167 @@
+// bastionless.config.json: optional per-env team defaults, so that `make tunnel ENV=stg` needs no prompt.
+// Flags beat env vars beat this file beat prompts. Unknown keys are errors: a typo must not be ignored.
+import { readFileSync, existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { CONFIG_FILE } from "./constants.ts";
+import { UsageError } from "./cli.ts";
+
+export interface ExecConfig {
+  /** Commands allowed in this env; anything else is refused before any AWS call. */
+  allow?: string[];
+  /** Default --command. */
+  shell?: string;
+}
+
+export interface EnvConfig {
+  profile?: string;
+  region?: string;
+  cluster?: string;
+  service?: string;
+  taskDefinition?: string;
+  /** Default --target: an RDS cluster/instance id, an endpoint, or host:port. */
+  target?: string;
+  localPort?: number;
+  /** Extra tunnels, "LOCAL:HOST:REMOTE". */
+  forwards?: string[];
+  via?: "auto" | "ecs-exec" | "instance";
+  client?: "auto" | "native" | "plugin";
+  /** Readiness timeout, e.g. "5m". */
+  timeout?: string;
+  exec?: ExecConfig;
+}
+
+export interface Config {
+  /** The file it came from. */
+  path: string;
+  defaults: EnvConfig;
+  envs: Record<string, EnvConfig>;
+}
+
+export class ConfigError extends UsageError {
+  override name = "ConfigError";
+}
+
+type Check = (value: unknown) => string | undefined; // undefined = ok, else "what was expected"
+
+const isString: Check = (v) => (typeof v === "string" && v.length > 0 ? undefined : "a non-empty string");
+const isPort: Check = (v) => (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535 ? undefined : "an integer from 0 to 65535");
+const oneOf = (...values: string[]): Check => (v) => (values.includes(v as string) ? undefined : `one of ${values.map((x) => `"${x}"`).join(", ")}`);
+const stringList: Check = (v) => (Array.isArray(v) && v.every((x) => typeof x === "string" && x.length > 0) ? undefined : "an array of non-empty strings");
+const forwardList: Check = (v) =>
+  stringList(v) ?? ((v as string[]).every((f) => /^\d{1,5}:[^:\s]+:\d{1,5}$/.test(f)) ? undefined : 'an array of "LOCAL:HOST:REMOTE" strings, e.g. "15432:db.internal:5432"');
+const duration: Check = (v) => (typeof v === "string" && /^\d+(ms|s|m|h)$/.test(v) ? undefined : 'a duration like "90s", "5m" or "1h"');
+
+const ENV_KEYS: Record<keyof EnvConfig, Check | Record<string, Check>> = {
+  profile: isString,
+  region: (v) => (typeof v === "string" && /^[a-z]{2}(-[a-z]+)+-\d$/.test(v) ? undefined : 'an AWS region like "ap-northeast-1"'),
+  cluster: isString,
+  service: isString,
+  taskDefinition: isString,
+  target: isString,
+  localPort: isPort,
+  forwards: forwardList,
+  via: oneOf("auto", "ecs-exec", "instance"),
+  client: oneOf("auto", "native", "plugin"),
+  timeout: duration,
+  exec: { allow: stringList, shell: isString },
+};
+
+const ENV_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/;
+
+/** Validates parsed JSON; throws one ConfigError naming the file, the key and what was expected. */
+export function parseConfig(raw: unknown, path: string): Config {
+  const fail = (key: string, expected: string, got?: unknown): never => {
+    const shown = got === undefined ? "" : ` (got ${JSON.stringify(got)?.slice(0, 60)})`;
+    throw new ConfigError(`${path}: ${key} must be ${expected}${shown}.`);
+  };
+  if (!isPlainObject(raw)) fail("the top level", 'an object like {"envs": {"stg": {…}}}');
+  const top = raw as Record<string, unknown>;
+  for (const key of Object.keys(top)) {
+    if (!["$schema", "defaults", "envs"].includes(key)) fail(`"${key}"`, 'one of "defaults", "envs" (unknown key)');
+  }
+  const defaults = top.defaults === undefined ? {} : checkEnv(top.defaults, "defaults", fail);
+  if (top.envs !== undefined && !isPlainObject(top.envs)) fail("envs", "an object keyed by env name", top.envs);
+  const envs: Record<string, EnvConfig> = {};
+  for (const [name, value] of Object.entries((top.envs ?? {}) as Record<string, unknown>)) {
+    if (!ENV_NAME.test(name)) fail(`envs."${name}"`, "named with letters, digits, - and _ only");
+    envs[name] = checkEnv(value, `envs.${name}`, fail);
+  }
+  return { path, defaults, envs };
+}
+
+function checkEnv(value: unknown, at: string, fail: (key: string, expected: string, got?: unknown) => never): EnvConfig {
+  if (!isPlainObject(value)) fail(at, "an object", value);
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+    const rule = ENV_KEYS[key as keyof EnvConfig];
+    if (!rule) fail(`${at}.${key}`, `one of ${Object.keys(ENV_KEYS).join(", ")} (unknown key)`);
+    if (typeof rule === "function") {
+      const expected = rule(v);
+      if (expected) fail(`${at}.${key}`, expected, v);
+    } else {
+      if (!isPlainObject(v)) fail(`${at}.${key}`, "an object", v);
+      for (const [sub, sv] of Object.entries(v as Record<string, unknown>)) {
+        const subRule = rule[sub];
+        if (!subRule) fail(`${at}.${key}.${sub}`, `one of ${Object.keys(rule).join(", ")} (unknown key)`);
+        const expected = subRule(sv);
+        if (expected) fail(`${at}.${key}.${sub}`, expected, sv);
+      }
+    }
+  }
+  return value as EnvConfig;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Finds bastionless.config.json from `cwd` up to the repository root (the first dir with .git) or `/`. */
+export function findConfigFile(cwd: string): string | undefined {
+  let dir = resolve(cwd);
+  for (;;) {
+    const candidate = join(dir, CONFIG_FILE);
+    if (existsSync(candidate)) return candidate;
+    if (existsSync(join(dir, ".git")) || dirname(dir) === dir) return undefined;
+    dir = dirname(dir);
+  }
+}
+
+/** Reads the config: an explicit path (BASTIONLESS_CONFIG) must exist; a found one is optional. */
+export function loadConfig(options: { cwd?: string; path?: string } = {}): Config | undefined {
+  const path = options.path ?? findConfigFile(options.cwd ?? process.cwd());
+  if (!path) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`${path}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}). Fix the path in BASTIONLESS_CONFIG or remove it.`, { cause: error });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`${path}: is not valid JSON${jsonErrorWhere(text, (error as Error).message)}: expected a JSON object like {"envs": {"stg": {"cluster": "stg-main"}}}.`, { cause: error });
+  }
+  return parseConfig(raw, path);
+}
+
+/** " at line L column C" from V8's "… at position N" message, when it has one. */
+function jsonErrorWhere(text: string, message: string): string {
+  const position = /position (\d+)/.exec(message);
+  if (!position) return ` (${message.replace(/\s+/g, " ")})`;
+  const before = text.slice(0, Number(position[1]));
+  const line = before.split("\n").length;
+  const column = before.length - before.lastIndexOf("\n");
+  return ` at line ${line} column ${column}`;
+}
+
+/** The settings of one env: its own keys over `defaults`. */
+export function envConfig(config: Config | undefined, env: string | undefined): EnvConfig {
+  if (!config) return {};
+  const own = env ? config.envs[env] ?? {} : {};
+  return { ...config.defaults, ...own, exec: { ...config.defaults.exec, ...own.exec } };
+}
+
+/** The envs the config names, for prompts and validation. */
+export function configuredEnvs(config: Config | undefined): string[] {
+  return config ? Object.keys(config.envs) : [];
+}
