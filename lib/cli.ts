@@ -49,7 +49,10 @@ type ValueOf<D extends FlagDef> = D["type"] extends "boolean"
     ? string[]
     : string;
 
-export type Flags<S extends FlagSpec> = { [K in keyof S]: S[K] extends { default: unknown } ? ValueOf<S[K]> : ValueOf<S[K]> | undefined } & {
+// Booleans are always set (false when absent); strings are undefined unless given or defaulted.
+export type Flags<S extends FlagSpec> = {
+  [K in keyof S]: S[K] extends { default: unknown } ? ValueOf<S[K]> : S[K]["type"] extends "boolean" ? boolean : ValueOf<S[K]> | undefined;
+} & {
   help: boolean;
   debug: boolean;
   positionals: string[];
@@ -62,6 +65,11 @@ export interface CliSpec<S extends FlagSpec> {
   details?: string;
   flags: S;
   positionals?: string;
+}
+
+/** Declares a script's CLI once; the flag types flow into parseFlags' result. */
+export function defineCli<const S extends FlagSpec>(spec: CliSpec<S>): CliSpec<S> {
+  return spec;
 }
 
 const COMMON: FlagSpec = {

@@ -18,7 +18,7 @@ export function registerSecret(value: string | undefined | null): void {
 }
 
 // Field names whose values are secrets in AWS APIs, the agent's argv and credential files.
-const SECRET_KEY = /^(activation_?code|code|token_?value|session_?token|secret_?access_?key|aws_secret_access_key|aws_session_token|password|authorization|x-amz-security-token|plaintext|ciphertext_?blob|data_?key|private_?key)$/i;
+const SECRET_KEY = /^(activation_?code|token_?value|session_?token|secret_?access_?key|aws_secret_access_key|aws_session_token|password|authorization|x-amz-security-token|plaintext|ciphertext_?blob|data_?key|private_?key)$/i;
 
 // Secrets recognisable by their surroundings in free text.
 const TEXT_PATTERNS: Array<[RegExp, string]> = [
@@ -31,12 +31,15 @@ const TEXT_PATTERNS: Array<[RegExp, string]> = [
   [/(\s-code[ =])(\S+)/g, `$1${MASK}`],
 ];
 
+// An AWS secret access key: 40 base64 characters with both cases (a hex digest or a git commit has one case).
+const SECRET_ACCESS_KEY = /(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g;
+
 /** Masks every known and recognisable secret in a piece of text. */
 export function redactText(text: string): string {
   let out = text;
   for (const secret of knownSecrets) if (out.includes(secret)) out = out.split(secret).join(MASK);
   for (const [pattern, replacement] of TEXT_PATTERNS) out = out.replace(pattern, replacement);
-  return out;
+  return out.replace(SECRET_ACCESS_KEY, (m) => (/[a-z]/.test(m) && /[A-Z]/.test(m) && /[0-9/+]/.test(m) ? MASK : m));
 }
 
 /** A deep copy of `value` with secret-named fields masked and every string redacted. */

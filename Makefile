@@ -1,0 +1,97 @@
+# bastionless — every command a user or CI runs. `make` alone lists them.
+# Each target installs what it needs first (`make setup`), so a fresh clone needs nothing else.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ENV ?=
+ARGS ?=
+TSX := node_modules/.bin/tsx
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?= true
+export npm_config_update_notifier := false
+export npm_config_fund := false
+export npm_config_audit := false
+
+# $(call run,FILE,ARGS): run a TypeScript program, or say plainly that it does not exist yet.
+define run
+	@if [ ! -f $(1) ]; then echo "make $@: not built yet ($(1) does not exist)" >&2; exit 1; fi
+	@$(TSX) $(1) $(2)
+endef
+
+.PHONY: help setup deps system demo test typecheck unit tunnel exec cleanup localcloud bench soak iam build
+
+help: ## List the targets
+	@echo "bastionless — bastion-less access to private AWS resources through Session Manager and ECS Exec"
+	@echo
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-12s %s\n", $$1, $$2 }'
+	@echo
+	@echo "  Variables: ENV=<env> (tunnel, exec, cleanup), ARGS=\"<extra flags>\""
+
+setup: deps system ## Install npm dependencies and check (in CI: install) the system pieces
+
+deps: node_modules/.package-lock.json
+
+# npm ci only when node_modules is missing or older than the lockfile.
+node_modules/.package-lock.json: package-lock.json package.json
+	@echo "Installing npm dependencies (npm ci)…"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+system: ## Check moto_server, PostgreSQL, psql, tmux and the AWS CLI (installs Debian packages in CI as root)
+	@missing_apt=""; \
+	command -v psql >/dev/null || missing_apt="$$missing_apt postgresql-client"; \
+	{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing_apt="$$missing_apt postgresql"; \
+	command -v tmux >/dev/null || missing_apt="$$missing_apt tmux"; \
+	if [ -n "$$missing_apt" ]; then \
+	  if [ -n "$${CI:-}" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing$$missing_apt (apt-get)…"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing_apt >/dev/null; \
+	  else \
+	    echo "Missing:$$missing_apt. Install with: sudo apt-get install -y$$missing_apt" >&2; exit 1; \
+	  fi; \
+	fi; \
+	if ! command -v moto_server >/dev/null; then \
+	  echo 'Missing: moto_server (the local cloud'"'"'s AWS). Install with: python3 -m pip install "moto[server]==5.2.1"' >&2; exit 1; \
+	fi; \
+	if ! command -v aws >/dev/null; then \
+	  echo 'Missing: the AWS CLI (used by the local cloud tests). Install with: python3 -m pip install awscli' >&2; exit 1; \
+	fi
+
+typecheck: deps ## Strict TypeScript check of lib/, scripts/ and test/
+	@npx tsc -p . --noEmit
+
+unit: deps ## Run the unit tests only (no local cloud)
+	@npx vitest run test/unit
+
+test: setup typecheck ## Typecheck and run the whole test suite against the local cloud
+	@npx vitest run
+
+demo: setup ## The main job on the local cloud: tunnel to a database, query through it, clean up, prove nothing is left
+	$(call run,test/demo.mts,$(ARGS))
+
+tunnel: deps ## Open a tunnel to a private database: make tunnel ENV=stg [ARGS="--target stg-db"]
+	$(call run,scripts/portforward.mts,$(if $(ENV),--env $(ENV)) $(ARGS))
+
+exec: deps ## ECS Exec into a task with discovery and pre-flight checks: make exec ENV=stg [ARGS="--check"]
+	$(call run,scripts/exec.mts,$(if $(ENV),--env $(ENV)) $(ARGS))
+
+cleanup: deps ## Plan the removal of orphaned instances, activations, parameters and tasks (dry run; ARGS=--yes applies)
+	$(call run,scripts/cleanup-orphans.mts,$(if $(ENV),--env $(ENV)) --dry-run $(ARGS))
+
+localcloud: setup ## Run the local cloud with the demo world on :4566 (Ctrl-C stops it)
+	$(call run,test/localcloud/cli.mts,--world demo $(ARGS))
+
+build: deps ## Bundle the entrypoint into dist/entrypoint.mjs for images
+	@if ! npm pkg get scripts.build:entrypoint | grep -q '"'; then echo "make build: not built yet (no build:entrypoint script)" >&2; exit 1; fi
+	@npm run --silent build:entrypoint
+
+bench: setup ## Run the benchmarks and rewrite BENCHMARKS.md (ARGS=--quick for a short run)
+	$(call run,test/bench/run.mts,$(ARGS))
+
+soak: setup ## The long reliability run: 300 chaos lifecycles
+	@if [ ! -d test/reliability ]; then echo "make soak: not built yet (test/reliability does not exist)" >&2; exit 1; fi
+	@SOAK=1 npx vitest run test/reliability
+
+iam: ## Print the IAM policies filled in: make iam ENV=stg ACCOUNT=123456789012 REGION=ap-northeast-1
+	$(call run,docker/iam/render.mts,--env "$(ENV)" --account "$(ACCOUNT)" --region "$(REGION)")

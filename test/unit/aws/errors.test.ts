@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { mockClient } from "aws-sdk-client-mock";
+import { SSMClient, CreateActivationCommand } from "@aws-sdk/client-ssm";
+import { AwsCallError, call, explainAwsError, isThrottling, isTransient } from "../../../lib/aws/errors.ts";
+
+const err = (name: string, message: string, extra: object = {}) => Object.assign(new Error(message), { name, ...extra });
+
+describe("explainAwsError", () => {
+  const ctx = { action: "ssm:CreateActivation", object: "role stg-ssm-role", profile: "stg" };
+  it.each([
+    [err("AccessDeniedException", "User: arn:aws:sts::1:assumed-role/x is not authorized to perform: ssm:CreateActivation"), 'ssm:CreateActivation on role stg-ssm-role was denied: allow "ssm:CreateActivation" for the caller\'s IAM identity (see docker/iam/). AWS said: User: arn:aws:sts::1:assumed-role/x is not authorized to perform: ssm:CreateActivation'],
+    [err("ExpiredTokenException", "The security token included in the request is expired"), "ssm:CreateActivation on role stg-ssm-role failed: the AWS credentials have expired. Refresh them (aws sso login --profile stg) and try again."],
+    [err("CredentialsProviderError", "Could not load credentials from any providers"), "ssm:CreateActivation on role stg-ssm-role failed: no AWS credentials were found. Pass --profile, set AWS_PROFILE, or run aws sso login."],
+    [err("ThrottlingException", "Rate exceeded", { $metadata: { attempts: 5 } }), "ssm:CreateActivation on role stg-ssm-role was throttled by AWS after 5 attempts: try again in a minute, or lower the request rate."],
+    [err("Error", "connect ECONNREFUSED 127.0.0.1:1", { code: "ECONNREFUSED" }), "ssm:CreateActivation on role stg-ssm-role failed: the AWS endpoint could not be reached (ECONNREFUSED). Check the network, AWS_ENDPOINT_URL and the region."],
+    [err("InvalidParameters", "IamRole is invalid\nmore"), "ssm:CreateActivation on role stg-ssm-role failed: InvalidParameters: IamRole is invalid"],
+  ])("explains %s", (error, line) => {
+    expect(explainAwsError(error, ctx)).toBe(line);
+  });
+
+  it("classifies throttling and transient failures", () => {
+    expect(isThrottling(err("ThrottlingException", "x"))).toBe(true);
+    expect(isTransient(err("InternalServerError", "x", { $metadata: { httpStatusCode: 500 } }))).toBe(true);
+    expect(isTransient(err("InvalidInstanceId", "x", { $metadata: { httpStatusCode: 400 } }))).toBe(false);
+  });
+});
+
+describe("call", () => {
+  it("wraps an SDK failure into one explained line with the original as cause", async () => {
+    const ssm = mockClient(SSMClient);
+    const denied = err("AccessDeniedException", "not authorized");
+    ssm.on(CreateActivationCommand).rejects(denied);
+    const client = new SSMClient({ region: "ap-northeast-1" });
+    const failure = await call({ action: "ssm:CreateActivation" }, () => client.send(new CreateActivationCommand({ IamRole: "r" }))).catch((e) => e);
+    expect(failure).toBeInstanceOf(AwsCallError);
+    expect(failure.message).toBe('ssm:CreateActivation was denied: allow "ssm:CreateActivation" for the caller\'s IAM identity (see docker/iam/). AWS said: not authorized');
+    expect(failure.action).toBe("ssm:CreateActivation");
+    expect(failure.cause).toBe(denied);
+    ssm.restore();
+  });
+});
