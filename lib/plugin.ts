@@ -1,0 +1,201 @@
+// AWS's session-manager-plugin, launched the way the AWS CLI launches it (reference/session-protocol.md §1):
+// seven argv entries, the response in AWS_SSM_START_SESSION_RESPONSE for plugins > 1.2.497.0, the ECS
+// Exec form, Ctrl-C left to the plugin, SIGINT then SIGKILL on stop.
+import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { promisify } from "node:util";
+import type { SessionGrant } from "./aws/sessions.ts";
+import { redactText } from "./log.ts";
+
+export const PLUGIN_INSTALL_URL = "https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html";
+/** The oldest plugin we launch: it signs the WebSocket upgrade and fixes the IMDS stall (1.2.694.0) and later resume bugs. */
+export const MIN_PLUGIN_VERSION = "1.2.764.0";
+/** awscli LAST_PLUGIN_VERSION_WITHOUT_ENV_VAR: newer plugins read the response from the environment. */
+const LAST_VERSION_WITHOUT_ENV_VAR = "1.2.497.0";
+export const RESPONSE_ENV = "AWS_SSM_START_SESSION_RESPONSE";
+const STOP_GRACE_MS = 3000;
+
+export class PluginNotInstalledError extends Error {
+  override name = "PluginNotInstalledError";
+  constructor(path: string, options?: { cause?: unknown }) {
+    super(`session-manager-plugin is not installed${path === "session-manager-plugin" ? "" : ` at ${path}`}: ${PLUGIN_INSTALL_URL}, or use --client native`, options);
+  }
+}
+
+/** Numeric, component by component; missing components count as 0. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(".").map(Number);
+  const pb = b.split(".").map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return Math.sign(d);
+  }
+  return 0;
+}
+
+/** `session-manager-plugin --version`; throws PluginNotInstalledError when it is missing. */
+export async function getPluginVersion(path = "session-manager-plugin"): Promise<string> {
+  try {
+    const { stdout } = await promisify(execFile)(path, ["--version"], { timeout: 10_000 });
+    const version = stdout.trim().match(/\d+(?:\.\d+)+/)?.[0];
+    if (!version) throw new Error(`${path} --version printed no version: ${JSON.stringify(stdout.trim().slice(0, 80))}`);
+    return version;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "EACCES") throw new PluginNotInstalledError(path, { cause: error });
+    throw error;
+  }
+}
+
+export async function isPluginInstalled(path = "session-manager-plugin"): Promise<boolean> {
+  return getPluginVersion(path).then(() => true, (error) => (error instanceof PluginNotInstalledError ? false : true));
+}
+
+export function assertPluginVersion(version: string, path = "session-manager-plugin"): void {
+  if (compareVersions(version, MIN_PLUGIN_VERSION) < 0) {
+    throw new Error(`${path} is version ${version}; bastionless needs ${MIN_PLUGIN_VERSION} or newer. Update it (${PLUGIN_INSTALL_URL}), or use --client native.`);
+  }
+}
+
+export interface PluginArgsInput {
+  /** "ssm": aws ssm start-session; "ecs": aws ecs execute-command. */
+  form: "ssm" | "ecs";
+  grant: SessionGrant;
+  region: string;
+  /** Only an explicitly chosen profile; "" otherwise (awscli since 2024-05). */
+  profile?: string;
+  /** The StartSession request: Target always (the plugin panics without it), DocumentName and Parameters for ssm. */
+  request: { Target: string; DocumentName?: string; Parameters?: Record<string, string[]> };
+  /** Endpoint of the SSM client (ssm form) or of the ECS client (ecs form). */
+  endpointUrl: string;
+  pluginVersion: string;
+}
+
+/** The plugin's argv[1..6] and the extra environment, exactly as awscli builds them. */
+export function buildPluginArgs(input: PluginArgsInput): { args: string[]; env: Record<string, string> } {
+  const { grant } = input;
+  const env: Record<string, string> = {};
+  let response: string;
+  if (input.form === "ecs") {
+    // executecommand.py passes the camelCase `session` object itself, always on argv.
+    response = JSON.stringify({ sessionId: grant.sessionId, streamUrl: grant.streamUrl, tokenValue: grant.tokenValue });
+  } else if (compareVersions(input.pluginVersion, LAST_VERSION_WITHOUT_ENV_VAR) > 0) {
+    env[RESPONSE_ENV] = JSON.stringify({ SessionId: grant.sessionId, TokenValue: grant.tokenValue, StreamUrl: grant.streamUrl });
+    response = RESPONSE_ENV;
+  } else {
+    response = JSON.stringify({ SessionId: grant.sessionId, TokenValue: grant.tokenValue, StreamUrl: grant.streamUrl });
+  }
+  return {
+    args: [response, input.region, "StartSession", input.profile ?? "", JSON.stringify(input.request), input.endpointUrl],
+    env,
+  };
+}
+
+export interface PluginProcessOptions {
+  path?: string;
+  args: string[];
+  env: Record<string, string>;
+  /** "pipe" for port forwards (we read readiness from stdout); "inherit" for shells. */
+  stdio: "pipe" | "inherit";
+  onOutput?: (text: string) => void;
+}
+
+export interface PluginProcess {
+  child: ChildProcess;
+  /** Resolves with the exit code (128 + n for a signal); rejects when the binary cannot be spawned. */
+  exited: Promise<number>;
+  /** Everything the plugin printed so far (redacted), for error messages. */
+  output(): string;
+  /** SIGINT (the plugin sends TerminateSession and exits), SIGKILL after 3 s. */
+  stop(): Promise<number>;
+}
+
+export function spawnPlugin(options: PluginProcessOptions): PluginProcess {
+  const path = options.path ?? "session-manager-plugin";
+  const child = spawn(path, options.args, {
+    env: { ...process.env, ...options.env },
+    stdio: options.stdio === "inherit" ? "inherit" : ["ignore", "pipe", "pipe"],
+  });
+  let printed = "";
+  const collect = (chunk: Buffer) => {
+    const text = redactText(chunk.toString("utf8"));
+    printed = (printed + text).slice(-8192);
+    options.onOutput?.(text);
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  const exited = new Promise<number>((resolve, reject) => {
+    child.once("error", (error) => {
+      const code = (error as NodeJS.ErrnoException).code;
+      reject(code === "ENOENT" || code === "EACCES" ? new PluginNotInstalledError(path, { cause: error }) : error);
+    });
+    child.once("exit", (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
+  });
+  exited.catch(() => {});
+  let stopping: Promise<number> | undefined;
+  return {
+    child,
+    exited,
+    output: () => printed,
+    stop() {
+      stopping ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+          child.kill("SIGINT");
+          const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+          try {
+            return await exited.catch(() => 1);
+          } finally {
+            clearTimeout(timer);
+          }
+        }
+        return exited.catch(() => 1);
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** Resolves with the local port once the plugin prints "Port N opened" (or "Waiting for connections..."). */
+export function waitForPluginPort(plugin: PluginProcess, timeoutMs: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    let port: number | undefined;
+    const check = () => {
+      const text = plugin.output();
+      const opened = text.match(/Port (\d+) opened for sessionId/);
+      if (opened) port = Number(opened[1]);
+      if (port !== undefined && (/Waiting for connections/.test(text) || /opened for sessionId \S+\.\n/.test(text))) done(() => resolve(port!));
+    };
+    const onData = () => check();
+    const timer = setTimeout(() => done(() => reject(new Error(`session-manager-plugin did not open its port within ${Math.round(timeoutMs / 1000)} s. It printed: ${tail(plugin.output())}`))), timeoutMs);
+    const done = (settle: () => void) => {
+      clearTimeout(timer);
+      plugin.child.stdout?.off("data", onData);
+      settle();
+    };
+    plugin.child.stdout?.on("data", onData);
+    plugin.exited.then(
+      (code) => done(() => reject(new Error(`session-manager-plugin exited (code ${code}) before opening its port. It printed: ${tail(plugin.output())}`))),
+      (error) => done(() => reject(error)),
+    );
+    check();
+  });
+}
+
+/** While a plugin shell runs, Ctrl-C, Ctrl-\ and Ctrl-Z belong to it (awscli ignore_user_entered_signals). */
+export function ignoreUserSignals(): () => void {
+  const ignore = () => {};
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGQUIT", "SIGTSTP"];
+  for (const s of signals) process.on(s, ignore);
+  return () => {
+    for (const s of signals) process.off(s, ignore);
+  };
+}
+
+function tail(text: string): string {
+  const t = text.trim().split("\n").slice(-5).join(" | ");
+  return t ? JSON.stringify(t) : "(nothing)";
+}
+
+function signalNumber(signal: NodeJS.Signals | null): number {
+  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 };
+  return signal ? (numbers[signal] ?? 0) : 0;
+}

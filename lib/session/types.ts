@@ -1,0 +1,69 @@
+// The options and handles shared by the native client and the plugin launcher (lib/session/index.ts).
+import type { AwsClients } from "../aws/clients.ts";
+import type { Logger } from "../log.ts";
+
+export type ClientChoice = "auto" | "native" | "plugin";
+
+/** One local listener leading to host:remotePort as seen from the target. */
+export interface Forward {
+  /** 0 = a free port, reported back in `ports`. */
+  localPort: number;
+  /** Omitted: the target itself (AWS-StartPortForwardingSession). */
+  host?: string;
+  remotePort: number;
+}
+
+export interface SessionContext {
+  clients: Pick<AwsClients, "ssm" | "ecs" | "kms">;
+  region: string;
+  /** Only a profile the user chose explicitly; it is passed on to the plugin (awscli's rule). */
+  profile?: string;
+  client?: ClientChoice;
+  /** Where session-manager-plugin lives; default: found on PATH. */
+  pluginPath?: string;
+  log?: Logger;
+}
+
+export interface PortForwardOptions extends SessionContext {
+  /** `mi-…`, `i-…` or `ecs:<cluster>_<taskId>_<runtimeId>`. */
+  target: string;
+  forwards: Forward[];
+  /** Default 127.0.0.1 (loopback only). */
+  bindAddress?: string;
+  /** How long to wait for each session to be usable; default 30 s. */
+  readyTimeoutMs?: number;
+  /** Native: data-channel payload size; default 1024 (what AWS's own clients send). */
+  payloadSize?: number;
+}
+
+export interface PortForward {
+  client: "native" | "plugin";
+  /** The local port of each forward, in order. */
+  ports: number[];
+  /** Resolves when every forward is usable; rejects with the first that failed. */
+  ready: Promise<void>;
+  /** Resolves when a forward ends by itself (its session gone and not renewable); never on stop(). */
+  ended: Promise<string>;
+  /** Closes listeners and connections and ends the sessions (TerminateSession flag / SIGINT to the plugin). */
+  stop(): Promise<void>;
+}
+
+export type ShellVia =
+  /** ssm:StartSession with the default shell document, or a command document. */
+  | { kind: "ssm"; target: string; documentName?: string; parameters?: Record<string, string[]> }
+  /** ecs:ExecuteCommand; `target` is `ecs:<cluster>_<taskId>_<runtimeId>` (for the plugin's argv). */
+  | { kind: "ecs"; cluster: string; task: string; container?: string; command: string; target: string };
+
+export interface ShellOptions extends SessionContext {
+  via: ShellVia;
+  stdin?: NodeJS.ReadStream;
+  stdout?: NodeJS.WriteStream;
+}
+
+export interface Shell {
+  client: "native" | "plugin";
+  sessionId: string;
+  /** The exit code: 0 when the session ended normally (no remote exit code reaches the client). */
+  exit: Promise<number>;
+  stop(): Promise<void>;
+}

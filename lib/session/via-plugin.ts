@@ -1,0 +1,94 @@
+// Port forwards and shells through AWS's session-manager-plugin (lib/plugin.ts), one plugin per session.
+import { DOC_PORT_FORWARD, DOC_PORT_FORWARD_REMOTE } from "../constants.ts";
+import { executeCommand, getEndpointUrl, startSession, terminateSession, type SessionGrant } from "../aws/sessions.ts";
+import { assertPluginVersion, buildPluginArgs, getPluginVersion, ignoreUserSignals, spawnPlugin, waitForPluginPort, type PluginProcess } from "../plugin.ts";
+import type { Forward, PortForward, PortForwardOptions, Shell, ShellOptions } from "./types.ts";
+
+export function portForwardRequest(target: string, forward: Forward, localPort: number) {
+  const parameters: Record<string, string[]> = { portNumber: [String(forward.remotePort)], localPortNumber: [String(localPort)] };
+  if (forward.host) parameters.host = [forward.host];
+  return { Target: target, DocumentName: forward.host ? DOC_PORT_FORWARD_REMOTE : DOC_PORT_FORWARD, Parameters: parameters };
+}
+
+async function checkedVersion(path: string | undefined): Promise<string> {
+  const version = await getPluginVersion(path);
+  assertPluginVersion(version, path);
+  return version;
+}
+
+/** Spawns the plugin for a session already started; TerminateSession if it cannot be spawned. */
+async function launch(options: PortForwardOptions | ShellOptions, form: "ssm" | "ecs", grant: SessionGrant, request: { Target: string }, version: string, stdio: "pipe" | "inherit"): Promise<PluginProcess> {
+  const client = form === "ecs" ? options.clients.ecs : options.clients.ssm;
+  const endpointUrl = await getEndpointUrl(client, form === "ecs" ? "ECS" : "SSM", options.region);
+  const { args, env } = buildPluginArgs({ form, grant, region: options.region, profile: options.profile, request, endpointUrl, pluginVersion: version });
+  const plugin = spawnPlugin({ path: options.pluginPath, args, env, stdio, onOutput: (text) => options.log?.debug(`plugin: ${text.trimEnd()}`) });
+  // The binary vanished between --version and now: end the session so it does not linger (awscli does the same).
+  plugin.exited.catch(() => terminateSession(options.clients.ssm, grant.sessionId).catch(() => {}));
+  return plugin;
+}
+
+export async function startPluginPortForward(options: PortForwardOptions): Promise<PortForward> {
+  const version = await checkedVersion(options.pluginPath);
+  const timeoutMs = options.readyTimeoutMs ?? 30_000;
+  const plugins: PluginProcess[] = [];
+  const ports: number[] = [];
+  try {
+    for (const forward of options.forwards) {
+      const request = portForwardRequest(options.target, forward, forward.localPort);
+      const grant = await startSession(options.clients.ssm, { target: request.Target, documentName: request.DocumentName, parameters: request.Parameters });
+      const plugin = await launch(options, "ssm", grant, request, version, "pipe");
+      plugins.push(plugin);
+      try {
+        ports.push(await waitForPluginPort(plugin, timeoutMs));
+      } catch (error) {
+        await plugin.stop();
+        await terminateSession(options.clients.ssm, grant.sessionId).catch(() => {});
+        throw error;
+      }
+    }
+  } catch (error) {
+    await Promise.all(plugins.map((p) => p.stop()));
+    throw error;
+  }
+  let stopped = false;
+  const ended = Promise.race(plugins.map((p, i) => p.exited.then((code) => `session-manager-plugin for port ${ports[i]} exited with code ${code}`, (e: Error) => e.message)))
+    .then((reason) => (stopped ? new Promise<string>(() => {}) : reason));
+  return {
+    client: "plugin",
+    ports,
+    ready: Promise.resolve(),
+    ended,
+    async stop() {
+      stopped = true;
+      await Promise.all(plugins.map((p) => p.stop()));
+    },
+  };
+}
+
+export async function startPluginShell(options: ShellOptions): Promise<Shell> {
+  const version = await checkedVersion(options.pluginPath);
+  const { via } = options;
+  const grant = via.kind === "ecs"
+    ? await executeCommand(options.clients.ecs, { cluster: via.cluster, task: via.task, container: via.container, command: via.command })
+    : await startSession(options.clients.ssm, { target: via.target, documentName: via.documentName, parameters: via.parameters });
+  const request = via.kind === "ecs"
+    ? { Target: via.target }
+    : { Target: via.target, ...(via.documentName ? { DocumentName: via.documentName } : {}), ...(via.parameters ? { Parameters: via.parameters } : {}) };
+  const restoreSignals = ignoreUserSignals();
+  let plugin: PluginProcess;
+  try {
+    plugin = await launch(options, via.kind, grant, request, version, "inherit");
+  } catch (error) {
+    restoreSignals();
+    throw error;
+  }
+  const exit = plugin.exited.finally(restoreSignals);
+  return {
+    client: "plugin",
+    sessionId: grant.sessionId,
+    exit,
+    async stop() {
+      await plugin.stop();
+    },
+  };
+}

@@ -1,0 +1,191 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { connect } from "node:net";
+import { mockClient } from "aws-sdk-client-mock";
+import { SSMClient, StartSessionCommand, TerminateSessionCommand } from "@aws-sdk/client-ssm";
+import { ECSClient, ExecuteCommandCommand } from "@aws-sdk/client-ecs";
+import { KMSClient } from "@aws-sdk/client-kms";
+import { assertPluginVersion, buildPluginArgs, compareVersions, getPluginVersion, PLUGIN_INSTALL_URL } from "../../lib/plugin.ts";
+import { startPluginPortForward, startPluginShell } from "../../lib/session/via-plugin.ts";
+
+const FIXTURES = resolve(import.meta.dirname, "../fixtures");
+const FAKE = join(FIXTURES, "session-manager-plugin");
+const TOKEN = "tok-SECRET-abcdef0123456789";
+const grant = { sessionId: "alice-0abc123", streamUrl: "wss://ssmmessages.eu-west-1.amazonaws.com/v1/data-channel/alice-0abc123?role=publish_subscribe", tokenValue: TOKEN };
+
+describe("buildPluginArgs", () => {
+  const request = { Target: "mi-0123456789abcdef0", DocumentName: "AWS-StartPortForwardingSessionToRemoteHost", Parameters: { host: ["db.internal"], portNumber: ["5432"], localPortNumber: ["0"] } };
+
+  it("puts the response in the environment for plugins newer than 1.2.497.0", () => {
+    const out = buildPluginArgs({ form: "ssm", grant, region: "eu-west-1", profile: "stg", request, endpointUrl: "https://ssm.eu-west-1.amazonaws.com", pluginVersion: "1.2.498.0" });
+    expect(out.args).toEqual([
+      "AWS_SSM_START_SESSION_RESPONSE",
+      "eu-west-1",
+      "StartSession",
+      "stg",
+      JSON.stringify(request),
+      "https://ssm.eu-west-1.amazonaws.com",
+    ]);
+    expect(JSON.parse(out.env.AWS_SSM_START_SESSION_RESPONSE)).toEqual({ SessionId: grant.sessionId, TokenValue: TOKEN, StreamUrl: grant.streamUrl });
+    expect(out.args.join(" ")).not.toContain(TOKEN);
+  });
+
+  it("passes the response JSON itself to 1.2.497.0 and older, and an empty profile when none was chosen", () => {
+    const out = buildPluginArgs({ form: "ssm", grant, region: "eu-west-1", request, endpointUrl: "https://ssm.eu-west-1.amazonaws.com", pluginVersion: "1.2.497.0" });
+    expect(out.args[0]).toBe(JSON.stringify({ SessionId: grant.sessionId, TokenValue: TOKEN, StreamUrl: grant.streamUrl }));
+    expect(out.args[3]).toBe("");
+    expect(out.env).toEqual({});
+  });
+
+  it("uses ECS Exec's form: the camelCase session on argv, the target alone, the ECS endpoint", () => {
+    const out = buildPluginArgs({ form: "ecs", grant, region: "eu-west-1", profile: "prod", request: { Target: "ecs:stg-main_5f2e_5f2e-123" }, endpointUrl: "https://ecs.eu-west-1.amazonaws.com", pluginVersion: "1.2.800.0" });
+    expect(out.args).toEqual([
+      JSON.stringify({ sessionId: grant.sessionId, streamUrl: grant.streamUrl, tokenValue: TOKEN }),
+      "eu-west-1",
+      "StartSession",
+      "prod",
+      '{"Target":"ecs:stg-main_5f2e_5f2e-123"}',
+      "https://ecs.eu-west-1.amazonaws.com",
+    ]);
+    expect(out.env).toEqual({});
+  });
+});
+
+describe("plugin version", () => {
+  it("compares numerically, component by component", () => {
+    expect(compareVersions("1.2.10.0", "1.2.9.0")).toBe(1);
+    expect(compareVersions("1.2.764.0", "1.2.764.0")).toBe(0);
+    expect(compareVersions("1.2.0.0", "1.2.764.0")).toBe(-1);
+  });
+
+  it("reads --version from the binary and refuses versions below 1.2.764.0 with the fix", async () => {
+    expect(await getPluginVersion(FAKE)).toBe("1.2.764.0");
+    expect(() => assertPluginVersion("1.2.707.0", "session-manager-plugin")).toThrow(
+      `session-manager-plugin is version 1.2.707.0; bastionless needs 1.2.764.0 or newer. Update it (${PLUGIN_INSTALL_URL}), or use --client native.`,
+    );
+    expect(() => assertPluginVersion("1.2.764.0")).not.toThrow();
+  });
+
+  it("says how to install it when it is missing", async () => {
+    await expect(getPluginVersion("/nonexistent/session-manager-plugin")).rejects.toThrow(
+      `session-manager-plugin is not installed at /nonexistent/session-manager-plugin: ${PLUGIN_INSTALL_URL}, or use --client native`,
+    );
+  });
+});
+
+describe("launching the plugin", () => {
+  let dir: string;
+  let record: string;
+  const saved = { ...process.env };
+  const ssm = mockClient(SSMClient);
+  const ecs = mockClient(ECSClient);
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "plugin-test-"));
+    record = join(dir, "record.jsonl");
+    process.env.PATH = `${FIXTURES}:${saved.PATH}`;
+    process.env.FAKE_PLUGIN_RECORD = record;
+    process.env.AWS_ENDPOINT_URL = "http://127.0.0.1:4566";
+    delete process.env.AWS_ENDPOINT_URL_SSM;
+    delete process.env.AWS_ENDPOINT_URL_ECS;
+    ssm.reset();
+    ecs.reset();
+    ssm.on(StartSessionCommand).resolves({ SessionId: grant.sessionId, StreamUrl: grant.streamUrl, TokenValue: TOKEN });
+    ssm.on(TerminateSessionCommand).resolves({ SessionId: grant.sessionId });
+  });
+  afterEach(() => {
+    process.env = { ...saved };
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const clients = () => ({ ssm: new SSMClient({ region: "eu-west-1" }), ecs: new ECSClient({ region: "eu-west-1" }), kms: new KMSClient({ region: "eu-west-1" }) });
+  const events = () => (existsSync(record) ? readFileSync(record, "utf8").trim().split("\n").map((l) => JSON.parse(l)) : []);
+
+  it("ssm start-session: seven arguments, the response in the environment, a working port, SIGINT on stop", async () => {
+    const forward = await startPluginPortForward({
+      clients: clients(), region: "eu-west-1", profile: "stg", target: "mi-0123456789abcdef0",
+      forwards: [{ localPort: 0, host: "db.internal", remotePort: 5432 }],
+    });
+    expect(forward.ports).toHaveLength(1);
+    const echoed = await new Promise<string>((done, fail) => {
+      const s = connect(forward.ports[0], "127.0.0.1", () => s.end("ping"));
+      let got = "";
+      s.on("data", (d) => (got += d)).on("end", () => done(got)).on("error", fail);
+    });
+    expect(echoed).toBe("ping");
+    await forward.stop();
+    const [start, signal] = events();
+    expect(start.argv0).toBe("session-manager-plugin");
+    expect(start.args).toEqual([
+      "AWS_SSM_START_SESSION_RESPONSE",
+      "eu-west-1",
+      "StartSession",
+      "stg",
+      '{"Target":"mi-0123456789abcdef0","DocumentName":"AWS-StartPortForwardingSessionToRemoteHost","Parameters":{"portNumber":["5432"],"localPortNumber":["0"],"host":["db.internal"]}}',
+      "http://127.0.0.1:4566",
+    ]);
+    expect(JSON.parse(start.env.AWS_SSM_START_SESSION_RESPONSE)).toEqual({ SessionId: grant.sessionId, TokenValue: TOKEN, StreamUrl: grant.streamUrl });
+    expect(signal).toEqual({ event: "signal", signal: "SIGINT" });
+    expect(ssm.commandCalls(StartSessionCommand)[0].args[0].input).toEqual({
+      Target: "mi-0123456789abcdef0", DocumentName: "AWS-StartPortForwardingSessionToRemoteHost",
+      Parameters: { portNumber: ["5432"], localPortNumber: ["0"], host: ["db.internal"] },
+    });
+    expect(ssm.commandCalls(TerminateSessionCommand)).toHaveLength(0);
+  });
+
+  it("ecs execute-command: the session JSON on argv, the ECS endpoint, the plugin's exit code", async () => {
+    process.env.AWS_ENDPOINT_URL_ECS = "http://127.0.0.1:4567";
+    process.env.FAKE_PLUGIN_SHELL_EXIT = "3";
+    ecs.on(ExecuteCommandCommand).resolves({ session: { sessionId: grant.sessionId, streamUrl: grant.streamUrl, tokenValue: TOKEN } });
+    const shell = await startPluginShell({
+      clients: clients(), region: "eu-west-1", profile: "prod",
+      via: { kind: "ecs", cluster: "stg-main", task: "5f2e", container: "app", command: "/bin/sh", target: "ecs:stg-main_5f2e_5f2e-123" },
+    });
+    expect(await shell.exit).toBe(3);
+    expect(events()[0].args).toEqual([
+      JSON.stringify({ sessionId: grant.sessionId, streamUrl: grant.streamUrl, tokenValue: TOKEN }),
+      "eu-west-1",
+      "StartSession",
+      "prod",
+      '{"Target":"ecs:stg-main_5f2e_5f2e-123"}',
+      "http://127.0.0.1:4567",
+    ]);
+    expect(ecs.commandCalls(ExecuteCommandCommand)[0].args[0].input).toEqual({ cluster: "stg-main", task: "5f2e", container: "app", command: "/bin/sh", interactive: true });
+    // Ctrl-C belongs to the plugin only while it runs.
+    expect(process.listenerCount("SIGINT")).toBe(0);
+  });
+
+  it("SIGKILLs a plugin that ignores SIGINT after 3 s", async () => {
+    process.env.FAKE_PLUGIN_IGNORE_SIGINT = "1";
+    const forward = await startPluginPortForward({ clients: clients(), region: "eu-west-1", target: "i-0abc", forwards: [{ localPort: 0, remotePort: 22 }] });
+    const started = Date.now();
+    await forward.stop();
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(2900);
+    expect(took).toBeLessThan(8000);
+    expect(events()[0].args[4]).toBe('{"Target":"i-0abc","DocumentName":"AWS-StartPortForwardingSession","Parameters":{"portNumber":["22"],"localPortNumber":["0"]}}');
+  });
+
+  it("terminates the session when the plugin fails before opening its port", async () => {
+    process.env.FAKE_PLUGIN_FAIL = "1";
+    await expect(startPluginPortForward({ clients: clients(), region: "eu-west-1", target: "i-0abc", forwards: [{ localPort: 0, remotePort: 22 }] }))
+      .rejects.toThrow(/session-manager-plugin exited \(code 1\) before opening its port/);
+    expect(ssm.commandCalls(TerminateSessionCommand)[0].args[0].input).toEqual({ SessionId: grant.sessionId });
+  });
+
+  it("gives up on a plugin that never says it is ready", async () => {
+    process.env.FAKE_PLUGIN_SILENT = "1";
+    await expect(startPluginPortForward({ clients: clients(), region: "eu-west-1", target: "i-0abc", forwards: [{ localPort: 0, remotePort: 22 }], readyTimeoutMs: 1500 }))
+      .rejects.toThrow("session-manager-plugin did not open its port within 2 s");
+    expect(ssm.commandCalls(TerminateSessionCommand)).toHaveLength(1);
+  });
+
+  it("refuses to start a session when the plugin is too old", async () => {
+    process.env.FAKE_PLUGIN_VERSION = "1.2.707.0";
+    await expect(startPluginPortForward({ clients: clients(), region: "eu-west-1", target: "i-0abc", forwards: [{ localPort: 0, remotePort: 22 }] }))
+      .rejects.toThrow(/version 1.2.707.0; bastionless needs 1.2.764.0/);
+    expect(ssm.commandCalls(StartSessionCommand)).toHaveLength(0);
+  });
+});
