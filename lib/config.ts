@@ -4,6 +4,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { CONFIG_FILE } from "./constants.ts";
 import { UsageError } from "./cli.ts";
+import { parseDuration } from "./duration.ts";
 
 export interface ExecConfig {
   /** Commands allowed in this env; anything else is refused before any AWS call. */
@@ -49,7 +50,7 @@ const oneOf = (...values: string[]): Check => (v) => (values.includes(v as strin
 const stringList: Check = (v) => (Array.isArray(v) && v.every((x) => typeof x === "string" && x.length > 0) ? undefined : "an array of non-empty strings");
 const forwardList: Check = (v) =>
   stringList(v) ?? ((v as string[]).every((f) => /^\d{1,5}:[^:\s]+:\d{1,5}$/.test(f)) ? undefined : 'an array of "LOCAL:HOST:REMOTE" strings, e.g. "15432:db.internal:5432"');
-const duration: Check = (v) => (typeof v === "string" && /^\d+(ms|s|m|h)$/.test(v) ? undefined : 'a duration like "90s", "5m" or "1h"');
+const duration: Check = (v) => (typeof v === "string" && parseDuration(v) !== undefined ? undefined : 'a duration like "90s", "5m" or "1h"');
 
 const ENV_KEYS: Record<keyof EnvConfig, Check | Record<string, Check>> = {
   profile: isString,

@@ -1,0 +1,22 @@
+// Durations as users type them (--stale-after 30m, --timeout 90s) and as reports print them.
+
+/** 90_000 → "1m30s", 45 * 60_000 → "45m", 13 * 3_600_000 → "13h". */
+export function formatDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  const parts: Array<[number, string]> = [
+    [Math.floor(s / 86400), "d"],
+    [Math.floor((s % 86400) / 3600), "h"],
+    [Math.floor((s % 3600) / 60), "m"],
+    [s % 60, "s"],
+  ];
+  const shown = parts.filter(([n]) => n > 0).slice(0, 2);
+  return shown.length ? shown.map(([n, u]) => `${n}${u}`).join("") : `${ms}ms`;
+}
+
+/** "30m" → 1_800_000; accepts ms, s, m, h, d. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
+  if (!match) return undefined;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "ms" | "s" | "m" | "h" | "d"];
+  return Math.round(Number(match[1]) * unit);
+}
