@@ -144,8 +144,14 @@ function cleanParseError(message: string): string {
     .replace(/^Unexpected argument '([^']+)'.*$/s, "unexpected argument $1");
 }
 
+/** --debug on the command line or BASTIONLESS_DEBUG set: known even when the flags do not parse. */
+export function wantsDebug(argv: string[] = process.argv, env: NodeJS.ProcessEnv = process.env): boolean {
+  return argv.includes("--debug") || /^(1|true|yes|on)$/i.test(env.BASTIONLESS_DEBUG ?? "");
+}
+
 export interface RunOptions {
   name: string;
+  /** Whether to print stacks; default: wantsDebug(). */
   debug?: () => boolean;
   write?: (line: string) => void;
   exit?: (code: number) => void;
@@ -165,7 +171,7 @@ export async function runMain(main: () => Promise<number | void>, options: RunOp
     code = exitCodeOf(error);
     if (code !== EXIT_OK) {
       write(redactText(`${options.name}: ${describeError(error)}`) + "\n");
-      if (options.debug?.()) write(redactText(stackOf(error)) + "\n");
+      if ((options.debug ?? wantsDebug)()) write(redactText(stackOf(error)) + "\n");
     }
   }
   exit(code);
