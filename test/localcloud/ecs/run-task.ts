@@ -1,0 +1,112 @@
+// RunTask: moto creates the task, we add the lifecycle record and the simulated containers.
+import { join } from "node:path";
+import { AwsError } from "../aws-errors.ts";
+import type { CloudContext, Handler } from "../context.ts";
+import { containerArgv, findImage } from "../containers/images.ts";
+import { ACCOUNT_ID, hex, newRuntimeId } from "../ids.ts";
+import type { ContainerRecord, TaskRecord } from "../state.ts";
+import { scheduleTicks } from "./lifecycle.ts";
+import { overlayTask } from "./task-wire.ts";
+
+const DEFAULT_STOP_TIMEOUT_S = 30;
+
+export function containerBaseEnv(ctx: CloudContext, region: string, dir: string, taskId: string, containerName: string): Record<string, string> {
+  const { endpoint, repoRoot } = ctx.options;
+  const metadata = `${endpoint}/v4/${taskId}/${encodeURIComponent(containerName)}`;
+  return {
+    PATH: [join(repoRoot, "test/localcloud/bin"), join(process.execPath, ".."), "/usr/local/bin", "/usr/bin", "/bin"].join(":"),
+    HOME: dir,
+    HOSTNAME: `ip-10-0-${parseInt(taskId.slice(0, 2), 16) % 256}-${parseInt(taskId.slice(2, 4), 16) % 256}.${region}.compute.internal`,
+    LANG: "C.UTF-8",
+    AWS_ENDPOINT_URL: endpoint,
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    AWS_ACCESS_KEY_ID: "localcloud",
+    AWS_SECRET_ACCESS_KEY: "localcloud",
+    AWS_EC2_METADATA_DISABLED: "true",
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    AWS_EXECUTION_ENV: "AWS_ECS_FARGATE",
+    ECS_CONTAINER_METADATA_URI_V4: metadata,
+    ECS_CONTAINER_METADATA_URI: metadata,
+    LOCALCLOUD_CONTAINER_DIR: dir,
+    // The fake agent and the entrypoint agree on this file; never /var/lib on the host.
+    SSM_REGISTRATION_FILE: join(dir, "var/lib/amazon/ssm/registration"),
+  };
+}
+
+function pairs(list: { name?: string; value?: string }[] | undefined): Record<string, string> {
+  return Object.fromEntries((list ?? []).filter((e) => e.name).map((e) => [e.name!, e.value ?? ""]));
+}
+
+function buildContainer(ctx: CloudContext, region: string, taskArn: string, taskId: string, cd: any, override: any): ContainerRecord {
+  const dir = join(ctx.options.tmpRoot, "tasks", taskId, cd.name);
+  const env = { ...containerBaseEnv(ctx, region, dir, taskId, cd.name), ...pairs(cd.environment), ...pairs(override?.environment) };
+  const image = findImage(cd.image, ctx.options.repoRoot);
+  const command: string[] | undefined = override?.command ?? cd.command;
+  const c: ContainerRecord = {
+    name: cd.name,
+    image: cd.image,
+    runtimeId: newRuntimeId(taskId),
+    containerArn: `arn:aws:ecs:${region}:${ACCOUNT_ID}:container/${taskArn.split("/").slice(-2).join("/")}/${hex(8)}-${hex(4)}-${hex(4)}-${hex(4)}-${hex(12)}`,
+    env,
+    stopTimeoutMs: ctx.options.stopTimeoutMs ?? (cd.stopTimeout ?? DEFAULT_STOP_TIMEOUT_S) * 1000,
+    output: "",
+  };
+  if (image === "unknown") {
+    c.reason = `CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref docker.io/${cd.image}: not found`;
+  } else if (image) {
+    c.argv = containerArgv(image, cd.entryPoint, command);
+    c.dir = dir;
+  }
+  return c;
+}
+
+export function recordTask(ctx: CloudContext, region: string, motoTask: any, taskDef: any, body: any): TaskRecord {
+  const now = ctx.clock.now();
+  const id = motoTask.taskArn.split("/").pop();
+  const { provisioningMs, pendingMs } = ctx.options.taskDelays;
+  const overrides: any[] = body.overrides?.containerOverrides ?? [];
+  const task: TaskRecord = {
+    arn: motoTask.taskArn,
+    id,
+    region,
+    clusterArn: motoTask.clusterArn,
+    clusterName: motoTask.clusterArn.split("/").pop(),
+    taskDefinitionArn: taskDef.taskDefinitionArn,
+    family: taskDef.family,
+    revision: taskDef.revision,
+    group: motoTask.group ?? body.group ?? `family:${taskDef.family}`,
+    startedBy: body.startedBy,
+    launchType: motoTask.launchType ?? body.launchType,
+    enableExecuteCommand: body.enableExecuteCommand === true,
+    createdMs: now,
+    pendingAtMs: now + provisioningMs,
+    runningAtMs: now + provisioningMs + pendingMs,
+    desiredStatus: "RUNNING",
+    lastStatus: "PROVISIONING",
+    containers: taskDef.containerDefinitions.map((cd: any) => buildContainer(ctx, region, motoTask.taskArn, id, cd, overrides.find((o) => o.name === cd.name))),
+  };
+  ctx.state.tasks.set(task.arn, task);
+  scheduleTicks(ctx, task);
+  return task;
+}
+
+export const runTask: Handler = async (ctx, call) => {
+  const { body, region } = call;
+  let taskDef: any;
+  try {
+    taskDef = (await ctx.moto.json("ecs", "AmazonEC2ContainerServiceV20141113.DescribeTaskDefinition", { taskDefinition: body.taskDefinition }, region)).taskDefinition;
+  } catch {
+    return call.forwardJson(); // moto names the problem (unknown task definition…)
+  }
+  if (body.count !== undefined && (body.count < 1 || body.count > 10)) {
+    throw new AwsError("InvalidParameterException", "The count parameter must be between 1 and 10.");
+  }
+  if (body.enableExecuteCommand === true && !taskDef.taskRoleArn && !body.overrides?.taskRoleArn) {
+    // RunTask doc: "the task definition must have a task role, or you must provide one as an override".
+    throw new AwsError("InvalidParameterException", "Task definition does not have a task role. A task role is required when enableExecuteCommand is true.");
+  }
+  const out = await call.forwardJson();
+  out.tasks = (out.tasks ?? []).map((t: any) => overlayTask(recordTask(ctx, region, t, taskDef, body), t));
+  return out;
+};

@@ -1,0 +1,68 @@
+// Overlays our lifecycle on moto's task JSON: the fields moto never returns or gets wrong.
+import { epochSeconds } from "../clock.ts";
+import type { ContainerRecord, TaskRecord } from "../state.ts";
+
+function containerStatus(task: TaskRecord, c: ContainerRecord): string {
+  if (task.lastStatus === "STOPPED" || c.exitCode !== undefined) return "STOPPED";
+  return task.lastStatus === "RUNNING" || task.lastStatus === "STOPPING" ? "RUNNING" : "PENDING";
+}
+
+function agentStatus(task: TaskRecord): string {
+  if (task.lastStatus === "RUNNING") return "RUNNING";
+  return task.lastStatus === "STOPPED" || task.lastStatus === "STOPPING" ? "STOPPED" : "PENDING";
+}
+
+function overlayContainer(task: TaskRecord, motoContainer: any, c: ContainerRecord | undefined): any {
+  const out = { ...motoContainer, taskArn: task.arn };
+  if (!c) return out;
+  out.containerArn = c.containerArn;
+  out.runtimeId = c.runtimeId;
+  out.lastStatus = containerStatus(task, c);
+  if (c.exitCode !== undefined) out.exitCode = c.exitCode;
+  if (c.reason) out.reason = c.reason;
+  if (task.enableExecuteCommand) {
+    out.managedAgents = [
+      {
+        name: "ExecuteCommandAgent",
+        lastStatus: agentStatus(task),
+        ...(task.startedMs !== undefined ? { lastStartedAt: epochSeconds(task.startedMs) } : {}),
+      },
+    ];
+  }
+  return out;
+}
+
+export function overlayTask(task: TaskRecord, motoTask: any): any {
+  const byName = new Map(task.containers.map((c) => [c.name, c]));
+  const motoContainers: any[] = motoTask.containers?.length ? motoTask.containers : task.containers.map((c) => ({ name: c.name, image: c.image }));
+  const out: any = {
+    ...motoTask,
+    lastStatus: task.lastStatus,
+    desiredStatus: task.desiredStatus,
+    enableExecuteCommand: task.enableExecuteCommand,
+    createdAt: epochSeconds(task.createdMs),
+    containers: motoContainers.map((mc) => overlayContainer(task, mc, byName.get(mc.name))),
+    connectivity: task.lastStatus === "PROVISIONING" ? undefined : "CONNECTED",
+  };
+  if (task.launchType === "FARGATE") {
+    out.platformVersion = "1.4.0";
+    out.platformFamily = "Linux";
+  }
+  if (task.startedMs !== undefined) {
+    out.startedAt = epochSeconds(task.startedMs);
+    out.pullStartedAt = epochSeconds(task.pendingAtMs);
+    out.pullStoppedAt = epochSeconds(task.runningAtMs);
+  }
+  if (task.stoppingMs !== undefined) out.stoppingAt = epochSeconds(task.stoppingMs);
+  if (task.stoppedMs !== undefined) {
+    out.stoppedAt = epochSeconds(task.stoppedMs);
+    out.executionStoppedAt = epochSeconds(task.stoppedMs);
+  } else {
+    delete out.stoppedAt;
+    delete out.executionStoppedAt;
+  }
+  if (task.stopCode) out.stopCode = task.stopCode;
+  if (task.stoppedReason) out.stoppedReason = task.stoppedReason;
+  else delete out.stoppedReason;
+  return out;
+}

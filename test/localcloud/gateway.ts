@@ -1,0 +1,85 @@
+// The single endpoint clients use: admin API, ECS metadata, the data channel's WebSocket upgrades,
+// our own operations, and a transparent relay to moto for everything else.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { handleAdmin, type AdminHooks } from "./admin.ts";
+import { AwsError, sendJson, sendJsonError, sendQueryError } from "./aws-errors.ts";
+import { readMetadata } from "./containers/metadata.ts";
+import { MotoReplyError, type Call, type CloudContext } from "./context.ts";
+import { afterQuery } from "./ec2-hooks.ts";
+import { forwardToMoto, sendReply } from "./forward.ts";
+import { HANDLERS } from "./routes.ts";
+import { parseCall, type ParsedCall } from "./wire.ts";
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+function sendError(res: ServerResponse, parsed: ParsedCall, err: unknown): void {
+  if (res.headersSent) return void res.destroy();
+  if (err instanceof MotoReplyError) return sendReply(res, err.reply);
+  const aws = err instanceof AwsError ? err : new AwsError("InternalServerError", `localcloud gateway: ${(err as Error)?.message ?? err}`, 500);
+  if (!(err instanceof AwsError)) console.error("[localcloud] unexpected error", err);
+  if (parsed.protocol === "query") return sendQueryError(res, aws);
+  sendJsonError(res, aws);
+}
+
+async function handleAws(ctx: CloudContext, req: IncomingMessage, res: ServerResponse, raw: Buffer): Promise<void> {
+  const parsed = parseCall(req, raw);
+  const forward = (body?: Buffer) => forwardToMoto(ctx.moto.url, req.method ?? "POST", req.url ?? "/", req.headers, body ?? raw);
+  if (parsed.protocol === "other") return sendReply(res, await forward());
+  const region = parsed.region ?? ctx.options.defaultRegion;
+  try {
+    await ctx.faults.apply(parsed.service, parsed.operation);
+    const handler = parsed.protocol === "json" ? HANDLERS[parsed.service]?.[parsed.operation] : undefined;
+    if (!handler) {
+      const reply = await forward();
+      await afterQuery(ctx, parsed.service, parsed.operation, region, reply);
+      return sendReply(res, reply);
+    }
+    const call: Call = {
+      region,
+      service: parsed.service,
+      operation: parsed.operation,
+      body: parsed.body,
+      headers: req.headers,
+      async forwardJson(body?: unknown) {
+        const reply = await forward(body === undefined ? raw : Buffer.from(JSON.stringify(body)));
+        if (reply.status >= 400) throw new MotoReplyError(reply);
+        return reply.body.length ? JSON.parse(reply.body.toString("utf8")) : {};
+      },
+    };
+    sendJson(res, 200, await handler(ctx, call));
+  } catch (err) {
+    sendError(res, parsed, err);
+  }
+}
+
+export function createGatewayServer(getCtx: () => CloudContext, hooks: AdminHooks): Server {
+  const server = createServer(async (req, res) => {
+    try {
+      const raw = await readBody(req);
+      const ctx = getCtx();
+      const path = (req.url ?? "/").split("?")[0];
+      if (path.startsWith("/_localcloud/")) return await handleAdmin(ctx, hooks, req, res, raw);
+      if (req.method === "GET" && path.startsWith("/v4/")) {
+        const body = readMetadata(ctx, path);
+        res.writeHead(body ? 200 : 404, { "content-type": "application/json" });
+        return void res.end(JSON.stringify(body ?? { message: "not found" }));
+      }
+      await handleAws(ctx, req, res, raw);
+    } catch (err) {
+      if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" });
+      res.end(`localcloud gateway: ${(err as Error).message}`);
+    }
+  });
+  server.on("upgrade", (req, socket, head) => {
+    if ((req.url ?? "").startsWith("/v1/data-channel/")) return getCtx().dataPlane.handleUpgrade(req, socket, head);
+    socket.destroy();
+  });
+  return server;
+}

@@ -1,0 +1,109 @@
+// Hybrid managed instances: registration by the agent, deregistration, heartbeats, tags.
+import { AwsError } from "../aws-errors.ts";
+import type { CloudContext, Handler } from "../context.ts";
+import { newManagedInstanceId } from "../ids.ts";
+import type { AgentReport, ManagedInstance } from "../state.ts";
+import { isExpired } from "./activations.ts";
+import { requireString, validateTags } from "./validate.ts";
+
+export const MI_PATTERN = /^mi-[0-9a-f]{17}$/;
+
+/**
+ * Online while heartbeats keep coming, ConnectionLost once the last one is older than
+ * connectionLostAfterMs. AWS does not document the delay (its agent pings every 5 min).
+ */
+export function pingStatus(ctx: CloudContext, mi: ManagedInstance): "Online" | "ConnectionLost" {
+  return ctx.clock.now() - mi.lastPingMs > ctx.options.connectionLostAfterMs ? "ConnectionLost" : "Online";
+}
+
+const invalidActivation = () =>
+  new AwsError("InvalidActivation", "The activation is not valid. The activation might have been deleted, or the ActivationId and the ActivationCode do not match.");
+
+/** What the agent calls, unsigned: the activation, not the caller's credentials, decides the region. */
+export const registerManagedInstance: Handler = async (ctx, { body }) => {
+  const code = requireString("activationCode", body.ActivationCode, { min: 20, max: 250 });
+  const id = requireString("activationId", body.ActivationId, { min: 36, max: 36 });
+  requireString("publicKey", body.PublicKey, { min: 1 });
+  const a = ctx.state.activations.get(id);
+  if (!a || a.code !== code) throw invalidActivation();
+  const now = ctx.clock.now();
+  if (isExpired(a, now)) throw new AwsError("InvalidActivation", "The activation has expired.");
+  if (a.registrationsCount >= a.registrationLimit) {
+    throw new AwsError("InvalidActivation", `The activation has reached its registration limit of ${a.registrationLimit}.`);
+  }
+  a.registrationsCount++;
+  const mi: ManagedInstance = {
+    id: newManagedInstanceId(),
+    region: a.region,
+    activationId: a.id,
+    iamRole: a.iamRole,
+    name: a.defaultInstanceName,
+    registeredMs: now,
+    // Our choice: registration counts as the first contact, so a fresh instance is Online until
+    // connectionLostAfterMs passes without an agent heartbeat.
+    lastPingMs: now,
+    tags: a.tags.map((t) => ({ ...t })),
+  };
+  ctx.state.instances.set(mi.id, mi);
+  return { InstanceId: mi.id };
+};
+
+export function findInstance(ctx: CloudContext, region: string, id: unknown, field = "instanceId"): ManagedInstance {
+  const instanceId = requireString(field, id);
+  const mi = ctx.state.instances.get(instanceId);
+  if (!MI_PATTERN.test(instanceId) || !mi || mi.region !== region) {
+    throw new AwsError("InvalidInstanceId", "The following supplied instance ids are not valid: " + instanceId);
+  }
+  return mi;
+}
+
+export const deregisterManagedInstance: Handler = async (ctx, { region, body }) => {
+  const mi = findInstance(ctx, region, body.InstanceId);
+  ctx.state.instances.delete(mi.id);
+  return {};
+};
+
+/** The fake agent's heartbeat (POST /_localcloud/agent/heartbeat); false when the instance is gone. */
+export function recordHeartbeat(ctx: CloudContext, instanceId: string, report: AgentReport): boolean {
+  const mi = ctx.state.instances.get(instanceId);
+  if (!mi) return false;
+  mi.lastPingMs = ctx.clock.now();
+  mi.agent = report;
+  return true;
+}
+
+// Tags: AWS only supports ManagedInstance tags for on-premises nodes; other resource types are moto's.
+
+function mergeTags(current: { Key: string; Value: string }[], add: { Key: string; Value: string }[]) {
+  const map = new Map(current.map((t) => [t.Key, t.Value]));
+  for (const t of add) map.set(t.Key, t.Value);
+  return [...map].map(([Key, Value]) => ({ Key, Value }));
+}
+
+export const addTagsToResource: Handler = async (ctx, call) => {
+  if (call.body.ResourceType !== "ManagedInstance") return call.forwardJson();
+  const mi = findResource(ctx, call.region, call.body.ResourceId);
+  const merged = mergeTags(mi.tags, validateTags("tags", call.body.Tags, 1000));
+  if (merged.length > 50) throw new AwsError("TooManyTagsError", "The Targets parameter includes too many tags. Remove one or more tags and try the request again.");
+  mi.tags = merged;
+  return {};
+};
+
+export const listTagsForResource: Handler = async (ctx, call) => {
+  if (call.body.ResourceType !== "ManagedInstance") return call.forwardJson();
+  return { TagList: findResource(ctx, call.region, call.body.ResourceId).tags };
+};
+
+export const removeTagsFromResource: Handler = async (ctx, call) => {
+  if (call.body.ResourceType !== "ManagedInstance") return call.forwardJson();
+  const mi = findResource(ctx, call.region, call.body.ResourceId);
+  const keys: string[] = call.body.TagKeys ?? [];
+  mi.tags = mi.tags.filter((t) => !keys.includes(t.Key));
+  return {};
+};
+
+function findResource(ctx: CloudContext, region: string, id: unknown): ManagedInstance {
+  const mi = ctx.state.instances.get(String(id));
+  if (!mi || mi.region !== region) throw new AwsError("InvalidResourceId", "The resource ID is not valid. Verify that you entered the correct ID and try again.");
+  return mi;
+}

@@ -1,0 +1,113 @@
+// Whether a Session Manager target is connected, and the SessionSpec the data plane needs for it.
+import { AwsError } from "../aws-errors.ts";
+import type { CloudContext } from "../context.ts";
+import type { SessionSpec } from "../dataplane/types.ts";
+import type { ContainerRecord, TaskRecord } from "../state.ts";
+import { pingStatus } from "./instances.ts";
+
+export interface ResolvedTarget {
+  /** cwd and env for shell sessions: the agent's process (mi-) or the simulated container (ecs:). */
+  cwd: string;
+  env: Record<string, string>;
+  kmsKeyId?: string;
+}
+
+export function notConnected(target: string): AwsError {
+  return new AwsError("TargetNotConnected", `${target} is not connected.`);
+}
+
+export function isExecReady(task: TaskRecord): boolean {
+  return task.lastStatus === "RUNNING" && task.desiredStatus === "RUNNING" && task.enableExecuteCommand;
+}
+
+export function findEcsTarget(ctx: CloudContext, region: string, target: string): { task: TaskRecord; container: ContainerRecord } | undefined {
+  const m = /^ecs:([^_]+)_([0-9a-f-]{32,36})_(.+)$/.exec(target);
+  if (!m) return undefined;
+  const task = [...ctx.state.tasks.values()].find((t) => t.region === region && t.clusterName === m[1] && t.id === m[2]);
+  const container = task?.containers.find((c) => c.runtimeId === m[3]);
+  return task && container ? { task, container } : undefined;
+}
+
+/** The cluster's executeCommandConfiguration.kmsKeyId: sessions on its tasks do the KMS handshake. */
+export async function findClusterKmsKey(ctx: CloudContext, region: string, clusterArn: string): Promise<string | undefined> {
+  const out = await ctx.moto.json("ecs", "AmazonEC2ContainerServiceV20141113.DescribeClusters", { clusters: [clusterArn], include: ["CONFIGURATIONS"] }, region);
+  return out.clusters?.[0]?.configuration?.executeCommandConfiguration?.kmsKeyId || undefined;
+}
+
+export function containerShell(ctx: CloudContext, c: ContainerRecord): { cwd: string; env: Record<string, string> } {
+  return { cwd: c.dir ?? ctx.options.tmpRoot, env: { ...c.env } };
+}
+
+export async function resolveTarget(ctx: CloudContext, region: string, target: string): Promise<ResolvedTarget> {
+  if (target.startsWith("mi-")) {
+    const mi = ctx.state.instances.get(target);
+    if (!mi || mi.region !== region || pingStatus(ctx, mi) !== "Online") throw notConnected(target);
+    // Before the agent's first heartbeat we only know the cloud's temp dir.
+    return { cwd: mi.agent?.cwd ?? ctx.options.tmpRoot, env: mi.agent?.env ?? { PATH: process.env.PATH ?? "/usr/bin:/bin" } };
+  }
+  if (target.startsWith("ecs:")) {
+    const found = findEcsTarget(ctx, region, target);
+    if (!found || !isExecReady(found.task)) throw notConnected(target);
+    return { ...containerShell(ctx, found.container), kmsKeyId: await findClusterKmsKey(ctx, region, found.task.clusterArn) };
+  }
+  throw notConnected(target);
+}
+
+export const SESSION_DOCUMENTS = [
+  "SSM-SessionManagerRunShell",
+  "AWS-StartInteractiveCommand",
+  "AWS-StartNonInteractiveCommand",
+  "AWS-StartPortForwardingSession",
+  "AWS-StartPortForwardingSessionToRemoteHost",
+  "AWS-StartSSHSession",
+];
+
+export function assertKnownDocument(documentName: string | undefined): void {
+  if (documentName !== undefined && !SESSION_DOCUMENTS.includes(documentName)) {
+    throw new AwsError("InvalidDocument", `Document with name ${documentName} does not exist.`);
+  }
+}
+
+type Params = Record<string, string[] | undefined>;
+
+function one(params: Params, name: string): string | undefined {
+  return params[name]?.[0];
+}
+
+function portNumber(params: Params, fallback?: number): number {
+  const raw = one(params, "portNumber") ?? (fallback === undefined ? undefined : String(fallback));
+  const n = Number(raw);
+  if (!raw || !Number.isInteger(n) || n < 1 || n > 65535) {
+    throw new AwsError("InvalidParameters", `Parameter "portNumber" must be a port number (1-65535), got ${JSON.stringify(raw ?? null)}.`);
+  }
+  return n;
+}
+
+/**
+ * The documents Session Manager ships that we emulate. Custom session documents are not
+ * supported: anything else is InvalidDocument.
+ */
+export function buildSpec(sessionId: string, target: string, documentName: string | undefined, params: Params, t: ResolvedTarget): SessionSpec {
+  const doc = documentName ?? "SSM-SessionManagerRunShell";
+  switch (doc) {
+    case "SSM-SessionManagerRunShell":
+      return { kind: "shell", sessionId, target, cwd: t.cwd, env: t.env, kmsKeyId: t.kmsKeyId };
+    case "AWS-StartInteractiveCommand":
+    case "AWS-StartNonInteractiveCommand": {
+      const command = one(params, "command");
+      if (!command) throw new AwsError("InvalidParameters", 'Parameter "command" is required by ' + doc + ".");
+      return { kind: "shell", sessionId, target, command, cwd: t.cwd, env: t.env, kmsKeyId: t.kmsKeyId };
+    }
+    case "AWS-StartPortForwardingSession":
+      return { kind: "port", sessionId, target, documentName: doc, host: "localhost", port: portNumber(params), localPortNumber: one(params, "localPortNumber") };
+    case "AWS-StartSSHSession":
+      return { kind: "port", sessionId, target, documentName: doc, host: "localhost", port: portNumber(params, 22) };
+    case "AWS-StartPortForwardingSessionToRemoteHost": {
+      const host = one(params, "host");
+      if (!host) throw new AwsError("InvalidParameters", 'Parameter "host" is required by ' + doc + ".");
+      return { kind: "port", sessionId, target, documentName: doc, host, port: portNumber(params), localPortNumber: one(params, "localPortNumber") };
+    }
+    default:
+      throw new AwsError("InvalidDocument", `Document with name ${doc} does not exist.`);
+  }
+}
