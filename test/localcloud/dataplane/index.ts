@@ -1,53 +1,119 @@
-// The Session Manager data plane of the local cloud: message gateway + agent emulator behind StreamUrl.
-// First version: sessions are registered and tokens issued; the WebSocket side is being built.
+// The Session Manager data plane of the local cloud: MGS (the WebSocket behind StreamUrl) and the
+// agent in one process. Protocol facts: ../../../../shared/reference/session-protocol.md; what we
+// follow and where we differ: ./README.md.
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import type { DataChannelFaults, DataPlane, DataPlaneOptions, SessionSpec, SessionState } from "./types.ts";
+import { WebSocketServer, type WebSocket } from "ws";
+import { isTargetRefused } from "./faults.ts";
+import { PortAgent } from "./port.ts";
+import { DataSession, type Agent } from "./session.ts";
+import { ShellAgent } from "./shell.ts";
+import type { DataChannelFaults, DataPlane, DataPlaneOptions, SessionSpec } from "./types.ts";
 
 export type { DataChannelFaults, DataPlane, DataPlaneOptions, SessionSpec, SessionState } from "./types.ts";
+export { isTargetRefused } from "./faults.ts";
+
+const PATH_PREFIX = "/v1/data-channel/";
+const OPEN_TIMEOUT_MS = 10_000;
+
+/** Thrown by openSession for a target listed in faults.refuseTargets; the gateway maps it to the SSM error. */
+export class TargetNotConnectedError extends Error {
+  override readonly name = "TargetNotConnected";
+}
+
+interface OpenDataChannelInput {
+  MessageSchemaVersion?: string;
+  RequestId?: string;
+  TokenValue?: string;
+  ClientId?: string;
+  ClientVersion?: string;
+}
 
 export function createDataPlane(opts: DataPlaneOptions): DataPlane {
-  const sessions = new Map<string, { spec: SessionSpec; token: string; state: SessionState }>();
+  const sessions = new Map<string, DataSession>();
+  const sockets = new Set<WebSocket>();
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   let faults: DataChannelFaults = opts.faults ?? {};
-  const issue = (sessionId: string) => {
-    const tokenValue = randomBytes(24).toString("base64url");
-    const streamUrl = `${opts.publicUrl.replace(/\/$/, "")}/v1/data-channel/${encodeURIComponent(sessionId)}?role=publish_subscribe`;
-    return { streamUrl, tokenValue };
-  };
+
+  const issue = (sessionId: string) => ({
+    streamUrl: `${opts.publicUrl.replace(/\/$/, "")}${PATH_PREFIX}${encodeURIComponent(sessionId)}?role=publish_subscribe`,
+    tokenValue: randomBytes(32).toString("base64url"),
+  });
+
+  const makeAgent = (session: DataSession): Agent =>
+    session.spec.kind === "port" ? new PortAgent(session, session.spec) : new ShellAgent(session, session.spec);
+
+  const onEnd = (session: DataSession, end: { reason: string }) => opts.onSessionEnded?.(session.sessionId, end.reason);
+
+  function accept(ws: WebSocket, session: DataSession): void {
+    sockets.add(ws);
+    ws.on("close", () => sockets.delete(ws));
+    ws.on("error", () => {});
+    const timer = setTimeout(() => ws.close(1008, "No OpenDataChannelInput"), OPEN_TIMEOUT_MS);
+    // The first message is the text OpenDataChannelInput (§2.1); its TokenValue must be the latest issued.
+    ws.once("message", (data, isBinary) => {
+      clearTimeout(timer);
+      let input: OpenDataChannelInput;
+      try {
+        input = isBinary ? {} : (JSON.parse(data.toString()) as OpenDataChannelInput);
+      } catch {
+        input = {};
+      }
+      if (input.TokenValue !== session.token) return ws.close(1008, "Invalid token");
+      session.attach(ws, input.ClientVersion);
+    });
+  }
+
   return {
-    openSession(spec) {
+    openSession(spec: SessionSpec) {
+      const existing = sessions.get(spec.sessionId);
+      if (existing && existing.status !== "Terminated") {
+        throw new Error(`Session ${spec.sessionId} is already open`);
+      }
+      if (isTargetRefused(faults, spec.target)) throw new TargetNotConnectedError(`${spec.target} is not connected.`);
       const issued = issue(spec.sessionId);
-      sessions.set(spec.sessionId, {
-        spec,
-        token: issued.tokenValue,
-        state: { sessionId: spec.sessionId, target: spec.target, kind: spec.kind, status: "Connecting", bytesIn: 0, bytesOut: 0, openStreams: 0 },
-      });
+      sessions.set(spec.sessionId, new DataSession(spec, issued.tokenValue, opts, () => faults, makeAgent, onEnd));
       return issued;
     },
+
     resumeSession(sessionId) {
       const session = sessions.get(sessionId);
-      if (!session || session.state.status === "Terminated") return undefined;
+      if (!session || session.status === "Terminated") return undefined;
       const issued = issue(sessionId);
       session.token = issued.tokenValue;
       return issued;
     },
-    terminateSession(sessionId) {
+
+    terminateSession(sessionId, reason = "TerminateSession") {
+      sessions.get(sessionId)?.terminate({ output: "", reason });
+    },
+
+    handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
+      const url = new URL(req.url ?? "/", "http://localhost");
+      const sessionId = url.pathname.startsWith(PATH_PREFIX) ? decodeURIComponent(url.pathname.slice(PATH_PREFIX.length)) : "";
       const session = sessions.get(sessionId);
-      if (session) session.state.status = "Terminated";
+      if (!session || session.status === "Terminated") {
+        socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        return;
+      }
+      // A SigV4 Authorization header (plugin ≥ 1.2.688.0) is accepted and not checked (§2.1).
+      wss.handleUpgrade(req, socket, head, (ws) => accept(ws, session));
     },
-    handleUpgrade(_req: IncomingMessage, socket: Duplex, _head: Buffer) {
-      socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n");
-    },
+
     setFaults(next) {
       faults = next;
-      void faults;
     },
+
     sessions() {
-      return [...sessions.values()].map((s) => ({ ...s.state }));
+      return [...sessions.values()].map((s) => s.state());
     },
+
     async close() {
+      for (const session of sessions.values()) session.terminate({ output: "", reason: "data plane closed" });
+      for (const ws of sockets) ws.terminate();
       sessions.clear();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
 }

@@ -1,0 +1,76 @@
+// Data-channel fault injection for one direction of one WebSocket: drop, duplicate, reorder and
+// delay binary frames, reading the live fault settings on every frame so setFaults applies at once.
+import type { DataChannelFaults } from "./types.ts";
+
+export type Direction = "in" | "out";
+
+/** How long a frame held back for reordering waits for a successor before it goes out anyway. */
+const REORDER_HOLD_MS = 20;
+
+export class FaultyPipe {
+  private held: Buffer[] | undefined;
+  private heldTimer: NodeJS.Timeout | undefined;
+  readonly counts = { passed: 0, dropped: 0, duplicated: 0, reordered: 0 };
+
+  constructor(
+    private readonly direction: Direction,
+    private readonly faults: () => DataChannelFaults,
+    private readonly deliver: (frame: Buffer) => void,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  pass(frame: Buffer): void {
+    const f = this.faults();
+    if (chance(this.random, f.drop?.[this.direction])) {
+      this.counts.dropped++;
+      return;
+    }
+    const copies = chance(this.random, f.duplicate?.[this.direction]) ? [frame, frame] : [frame];
+    if (copies.length === 2) this.counts.duplicated++;
+    if (!this.held && chance(this.random, f.reorder?.[this.direction])) {
+      // Hold this one back so that the next frame overtakes it.
+      this.counts.reordered++;
+      this.held = copies;
+      this.heldTimer = setTimeout(() => this.releaseHeld(), REORDER_HOLD_MS);
+      return;
+    }
+    for (const copy of copies) this.emit(copy);
+    this.releaseHeld();
+  }
+
+  /** Sends what is held at once (before a close, so that nothing is stranded). */
+  flush(): void {
+    this.releaseHeld();
+  }
+
+  dispose(): void {
+    clearTimeout(this.heldTimer);
+    this.held = undefined;
+  }
+
+  private releaseHeld(): void {
+    clearTimeout(this.heldTimer);
+    const held = this.held;
+    this.held = undefined;
+    for (const copy of held ?? []) this.emit(copy);
+  }
+
+  private emit(frame: Buffer): void {
+    this.counts.passed++;
+    const delayMs = this.faults().delayMs ?? 0;
+    // Equal delays fire in insertion order, so delaying keeps the order.
+    if (delayMs > 0) setTimeout(() => this.deliver(frame), delayMs);
+    else this.deliver(frame);
+  }
+}
+
+function chance(random: () => number, fraction: number | undefined): boolean {
+  return fraction !== undefined && fraction > 0 && random() < fraction;
+}
+
+/** refuseTargets entries are exact targets or prefixes ending in "*". */
+export function isTargetRefused(faults: DataChannelFaults, target: string): boolean {
+  return (faults.refuseTargets ?? []).some((pattern) =>
+    pattern.endsWith("*") ? target.startsWith(pattern.slice(0, -1)) : target === pattern,
+  );
+}

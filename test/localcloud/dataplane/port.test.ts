@@ -1,0 +1,183 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { once } from "node:events";
+import { randomBytes } from "node:crypto";
+import { WebSocket } from "ws";
+import { PortFlag } from "../../../lib/session/frames.ts";
+import { findClosedPort, type Harness, portSpec, readAll, startEchoServer, startHarness, type TcpService } from "./harness.ts";
+
+let harness: Harness;
+let echo: TcpService;
+
+beforeAll(async () => {
+  harness = await startHarness();
+  echo = await startEchoServer();
+});
+
+afterAll(async () => {
+  await harness?.close();
+  await echo?.close();
+});
+
+describe("port sessions, mux mode", () => {
+  it("handshakes with SessionType Port, the document's properties and the agent version", async () => {
+    const driver = await harness.connect(portSpec(echo.port, { localPortNumber: "15432" }));
+    expect(await driver.ready).toBe("mux");
+    expect(driver.handshakeRequest).toEqual({
+      AgentVersion: "3.3.1142.0",
+      RequestedClientActions: [
+        {
+          ActionType: "SessionType",
+          ActionParameters: {
+            SessionType: "Port",
+            Properties: { portNumber: String(echo.port), type: "LocalPortForwarding", localPortNumber: "15432" },
+          },
+        },
+      ],
+    });
+    const stream = driver.openStream();
+    stream.end("hello through smux");
+    expect((await readAll(stream)).toString()).toBe("hello through smux");
+    await driver.close();
+  });
+
+  it("passes host for ToRemoteHost and dials through resolveHost", async () => {
+    const mapped = await startHarness({ resolveHost: (host, port) => (host === "db.cluster-x.rds.amazonaws.com" && port === 5432 ? { host: "127.0.0.1", port: echo.port } : { host, port }) });
+    try {
+      const driver = await mapped.connect(portSpec(5432, { documentName: "AWS-StartPortForwardingSessionToRemoteHost", host: "db.cluster-x.rds.amazonaws.com" }));
+      await driver.ready;
+      const action = driver.handshakeRequest!.RequestedClientActions[0];
+      expect(action.ActionParameters).toMatchObject({ Properties: { portNumber: "5432", host: "db.cluster-x.rds.amazonaws.com" } });
+      const stream = driver.openStream();
+      stream.end("via the host map");
+      expect((await readAll(stream)).toString()).toBe("via the host map");
+    } finally {
+      await mapped.close();
+    }
+  });
+
+  it("runs 50 concurrent connections through one session, each completing an echo", async () => {
+    const spec = portSpec(echo.port);
+    const driver = await harness.connect(spec);
+    await driver.ready;
+    const payloads = Array.from({ length: 50 }, (_, i) => randomBytes(10_000 + i * 997));
+    const echoed = await Promise.all(
+      payloads.map((payload) => {
+        const stream = driver.openStream();
+        stream.end(payload);
+        return readAll(stream);
+      }),
+    );
+    echoed.forEach((bytes, i) => expect(bytes.equals(payloads[i])).toBe(true));
+    const state = harness.plane.sessions().find((s) => s.sessionId === spec.sessionId)!;
+    const total = payloads.reduce((n, p) => n + p.length, 0);
+    expect(state).toMatchObject({ status: "Connected", mode: "mux", kind: "port" });
+    expect(state.bytesIn).toBeGreaterThanOrEqual(total);
+    expect(state.bytesOut).toBeGreaterThanOrEqual(total);
+    await driver.close();
+  });
+
+  it("answers a dial failure with ConnectToPortError on that stream only; the session stays up", async () => {
+    const port = await findClosedPort();
+    const driver = await harness.connect(portSpec(port));
+    await driver.ready;
+    const failed = driver.openStream();
+    const [flag] = await once(driver, "flag");
+    expect(flag).toBe(PortFlag.ConnectToPortError);
+    expect((await readAll(failed)).length).toBe(0); // FIN on that stream
+    const service = await startEchoServer(port);
+    try {
+      const next = driver.openStream();
+      next.end("after the failure");
+      expect((await readAll(next)).toString()).toBe("after the failure");
+      expect(driver.flags).toEqual([PortFlag.ConnectToPortError]);
+    } finally {
+      await service.close();
+      await driver.close();
+    }
+  });
+
+  it("ends the session with channel_closed on the TerminateSession flag", async () => {
+    const ended: string[] = [];
+    const local = await startHarness({ onSessionEnded: (id, reason) => ended.push(`${id}: ${reason}`) });
+    try {
+      const spec = portSpec(echo.port);
+      const driver = await local.connect(spec);
+      await driver.ready;
+      driver.sendFlag(PortFlag.TerminateSession);
+      expect(await driver.closed).toBe("");
+      expect(ended).toEqual([`${spec.sessionId}: TerminateSession flag from the client`]);
+      expect(local.plane.sessions()[0].status).toBe("Terminated");
+    } finally {
+      await local.close();
+    }
+  });
+});
+
+describe("port sessions, basic mode", () => {
+  it("is chosen for an old client and carries raw bytes; DisconnectToPort re-dials", async () => {
+    const spec = portSpec(echo.port, { agentVersion: "3.0.161.0" });
+    const before = echo.connections;
+    const driver = await harness.connect(spec, { clientVersion: "1.1.61.0" });
+    expect(await driver.ready).toBe("basic");
+    driver.bytes.write("first connection");
+    expect((await readBytes(driver.bytes, 16)).toString()).toBe("first connection");
+    driver.sendFlag(PortFlag.DisconnectToPort);
+    driver.bytes.write("second connection");
+    expect((await readBytes(driver.bytes, 17)).toString()).toBe("second connection");
+    expect(echo.connections - before).toBe(2);
+    expect(harness.plane.sessions().find((s) => s.sessionId === spec.sessionId)).toMatchObject({ mode: "basic", openStreams: 1 });
+    await driver.close();
+  });
+
+  it("follows the agent's rule on its side: ClientVersion 1.1.69 gets basic even from a new agent", async () => {
+    // Agent: mux iff ClientVersion ≥ 1.1.70 (§4.2); the two sides decide independently.
+    const spec = portSpec(echo.port);
+    const driver = await harness.connect(spec, { clientVersion: "1.1.69" });
+    expect(await driver.ready).toBe("mux"); // the client's own rule looks at AgentVersion 3.3.1142.0
+    await waitFor(() => harness.plane.sessions().find((s) => s.sessionId === spec.sessionId)?.mode !== undefined);
+    expect(harness.plane.sessions().find((s) => s.sessionId === spec.sessionId)?.mode).toBe("basic");
+    await driver.close();
+  });
+});
+
+describe("the WebSocket endpoint", () => {
+  it("closes a connection whose token is wrong and accepts a SigV4 Authorization header", async () => {
+    const spec = portSpec(echo.port);
+    const { streamUrl, tokenValue } = harness.plane.openSession(spec);
+    const bad = new WebSocket(streamUrl);
+    await once(bad, "open");
+    bad.send(JSON.stringify({ MessageSchemaVersion: "1.0", RequestId: "r", TokenValue: "wrong", ClientId: "c" }));
+    const [code, reason] = (await once(bad, "close")) as [number, Buffer];
+    expect([code, reason.toString()]).toEqual([1008, "Invalid token"]);
+    const signed = new WebSocket(streamUrl, { headers: { Authorization: "AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/ssmmessages/aws4_request, SignedHeaders=host, Signature=00" } });
+    await once(signed, "open");
+    signed.send(JSON.stringify({ MessageSchemaVersion: "1.0", RequestId: "r", TokenValue: tokenValue, ClientId: "c", ClientVersion: "1.2.677.0" }));
+    const [first] = (await once(signed, "message")) as [Buffer];
+    expect(first.toString("latin1", 4, 36).trim()).toBe("output_stream_data");
+    expect(first.readUInt32BE(112)).toBe(5); // HandshakeRequest
+    signed.terminate();
+    harness.plane.terminateSession(spec.sessionId);
+  });
+
+  it("refuses an unknown session id with 404", async () => {
+    const ws = new WebSocket(`${harness.url}/v1/data-channel/nope?role=publish_subscribe`);
+    const [err] = (await once(ws, "error")) as [Error];
+    expect(err.message).toMatch(/404/);
+  });
+});
+
+async function readBytes(stream: NodeJS.ReadableStream & { read(n: number): Buffer | null }, n: number): Promise<Buffer> {
+  for (;;) {
+    const chunk = stream.read(n);
+    if (chunk) return chunk;
+    await once(stream, "readable");
+  }
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -1,0 +1,172 @@
+// The agent's port plugin (reference/session-protocol.md §4; amazon-ssm-agent
+// agent/session/plugins/port): handshake with SessionType Port, then smux ("mux") or a single
+// connection ("basic"), dialling the target through the local cloud's host map.
+import { connect, type Socket } from "node:net";
+import { DOC_PORT_FORWARD_REMOTE } from "../../../lib/constants.ts";
+import { buildFlagPayload, type Frame, parseFlagPayload, PayloadType, PortFlag, type PortProperties } from "../../../lib/session/frames.ts";
+import { SmuxSession, type SmuxStream } from "../../../lib/session/smux.ts";
+import { HandshakeError, performHandshake } from "./handshake.ts";
+import { pumpToChannel } from "./pump.ts";
+import type { Agent, DataSession } from "./session.ts";
+import { LOCAL_PORT_FORWARDING, planPortMode } from "./versions.ts";
+
+export const DEFAULT_AGENT_VERSION = "3.3.1142.0";
+const SMUX_KEEPALIVE_INTERVAL_MS = 10_000;
+const SMUX_KEEPALIVE_TIMEOUT_MS = 30_000;
+
+type PortSpec = Extract<DataSession["spec"], { kind: "port" }>;
+
+/** The document's `properties` with parameters substituted, as the agent puts them in HandshakeRequest. */
+export function portProperties(spec: PortSpec): PortProperties {
+  const properties: PortProperties = { portNumber: String(spec.port) };
+  // AWS-StartSSHSession's document has no `type`: the plugin then forwards stdin/stdout (basic).
+  if (spec.documentName !== "AWS-StartSSHSession") properties.type = LOCAL_PORT_FORWARDING;
+  properties.localPortNumber = spec.localPortNumber ?? "0";
+  if (spec.documentName === DOC_PORT_FORWARD_REMOTE) properties.host = spec.host;
+  return properties;
+}
+
+export class PortAgent implements Agent {
+  mode: "mux" | "basic" | undefined;
+  private ready = false;
+  private early: Frame[] = [];
+  private mux: SmuxSession | undefined;
+  private readonly streams = new Set<SmuxStream>();
+  private basicSocket: Socket | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly session: DataSession,
+    private readonly spec: PortSpec,
+  ) {}
+
+  start(): void {
+    void this.handshakeThenForward();
+  }
+
+  openStreams(): number {
+    if (this.mode === "mux") return this.streams.size;
+    return this.basicSocket && !this.basicSocket.destroyed ? 1 : 0;
+  }
+
+  onPayload(frame: Frame): void {
+    if (!this.ready) {
+      // Input that arrives before HandshakeComplete is held, not lost.
+      this.early.push(frame);
+      return;
+    }
+    if (frame.payloadType === PayloadType.Flag) return this.onFlag(parseFlagPayload(frame.payload));
+    if (frame.payloadType !== PayloadType.Output) return;
+    if (this.mode === "mux") this.writeInput(this.mux!, frame.payload);
+    else this.writeInput(this.basicSocket && !this.basicSocket.destroyed ? this.basicSocket : this.dialBasic(), frame.payload);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.mux?.destroy();
+    for (const stream of this.streams) stream.destroy();
+    this.basicSocket?.destroy();
+  }
+
+  private async handshakeThenForward(): Promise<void> {
+    const agentVersion = this.spec.agentVersion ?? this.session.opts.agentVersion ?? DEFAULT_AGENT_VERSION;
+    const properties = portProperties(this.spec);
+    let clientVersion: string;
+    try {
+      const response = await performHandshake(this.session, agentVersion, [
+        { ActionType: "SessionType", ActionParameters: { SessionType: "Port", Properties: properties } },
+      ]);
+      clientVersion = response.ClientVersion ?? this.session.clientVersion ?? "";
+    } catch (err) {
+      const output = err instanceof HandshakeError ? err.output : String(err);
+      return this.session.terminate({ output, reason: `handshake failed: ${(err as Error).message}` });
+    }
+    if (this.stopped) return;
+    const plan = planPortMode(properties.type, clientVersion);
+    this.mode = plan.mode;
+    if (plan.mode === "mux") this.startMux(plan.keepAlive);
+    else this.dialBasic();
+    this.ready = true;
+    const early = this.early;
+    this.early = [];
+    for (const frame of early) this.onPayload(frame);
+  }
+
+  private onFlag(flag: number): void {
+    if (flag === PortFlag.TerminateSession) {
+      this.session.terminate({ output: "", reason: "TerminateSession flag from the client" });
+    } else if (flag === PortFlag.DisconnectToPort && this.mode === "basic") {
+      // The plugin's local client went away: drop the target connection, re-dial on the next data.
+      this.basicSocket?.destroy();
+      this.basicSocket = undefined;
+    }
+  }
+
+  private writeInput(sink: NodeJS.WritableStream, payload: Buffer): void {
+    if (!sink.write(payload)) {
+      this.session.pauseInput();
+      sink.once("drain", () => this.session.resumeInput());
+    }
+  }
+
+  private dialTarget(): Socket {
+    const resolved = this.session.opts.resolveHost?.(this.spec.host, this.spec.port) ?? { host: this.spec.host, port: this.spec.port };
+    return connect({ host: resolved.host, port: resolved.port, allowHalfOpen: true });
+  }
+
+  private startMux(keepAlive: boolean): void {
+    const mux = new SmuxSession({
+      role: "server",
+      keepAliveIntervalMs: keepAlive ? SMUX_KEEPALIVE_INTERVAL_MS : undefined,
+      keepAliveTimeoutMs: keepAlive ? SMUX_KEEPALIVE_TIMEOUT_MS : undefined,
+    });
+    this.mux = mux;
+    mux.on("stream", (stream: SmuxStream) => this.forwardStream(stream));
+    mux.on("error", (err: Error) => this.session.terminate({ output: err.message, reason: `smux: ${err.message}` }));
+    void pumpToChannel(mux, this.session.pumpTarget());
+  }
+
+  /** SYN → dial; on failure the ConnectToPortError flag and a FIN for this stream only (§4.4). */
+  private forwardStream(stream: SmuxStream): void {
+    this.streams.add(stream);
+    stream.on("close", () => this.streams.delete(stream));
+    stream.on("error", () => {});
+    const socket = this.dialTarget();
+    let connected = false;
+    socket.on("connect", () => {
+      connected = true;
+      stream.pipe(socket);
+      socket.pipe(stream);
+    });
+    socket.on("error", () => {
+      if (!connected) this.session.send(PayloadType.Flag, buildFlagPayload(PortFlag.ConnectToPortError));
+      stream.destroy();
+    });
+    stream.on("close", () => {
+      if (!socket.writableEnded) socket.destroy();
+    });
+  }
+
+  private dialBasic(): Socket {
+    const socket = this.dialTarget();
+    this.basicSocket = socket;
+    let connected = false;
+    socket.on("connect", () => {
+      connected = true;
+      void pumpToChannel(socket, this.session.pumpTarget());
+    });
+    socket.on("error", (err) => {
+      if (!connected && this.basicSocket === socket && !this.stopped) {
+        this.session.terminate({
+          output: `Unable to connect to ${this.spec.host}:${this.spec.port}: ${err.message}`,
+          reason: `basic port session could not dial the target: ${err.message}`,
+        });
+      }
+    });
+    // A target-side close is not signalled to the client (§4.4); the next data re-dials.
+    socket.on("close", () => {
+      if (this.basicSocket === socket) this.basicSocket = undefined;
+    });
+    return socket;
+  }
+}

@@ -1,0 +1,223 @@
+// One Session Manager session as MGS and the agent see it together: the reliable channel that
+// outlives WebSocket connections (resume), the current WebSocket with its fault pipes, and the
+// agent half (port or shell) that produces and consumes payloads.
+import type { WebSocket } from "ws";
+import { buildChannelClosedPayload, encodeFrame, type Frame, MessageType, PayloadType } from "../../../lib/session/frames.ts";
+import { FaultyPipe } from "./faults.ts";
+import { type PumpTarget, UNACKED_HIGH_WATER_BYTES } from "./pump.ts";
+import { ReliableChannel } from "./reliable.ts";
+import type { DataChannelFaults, DataPlaneOptions, SessionSpec, SessionState } from "./types.ts";
+
+export interface Agent {
+  /** Called once, when the first WebSocket is attached. */
+  start(): void;
+  /** In-order stream data that no handshake step was waiting for. */
+  onPayload(frame: Frame): void;
+  stop(): void;
+  openStreams(): number;
+  mode?: "mux" | "basic";
+}
+
+export type AgentFactory = (session: DataSession) => Agent;
+
+/** Why a session ended: the text for channel_closed.Output and for onSessionEnded. */
+export interface SessionEnd {
+  output: string;
+  reason: string;
+}
+
+export class DataSession {
+  token: string;
+  status: SessionState["status"] = "Connecting";
+  bytesIn = 0;
+  bytesOut = 0;
+  clientVersion: string | undefined;
+  private ws: WebSocket | undefined;
+  private outPipe: FaultyPipe | undefined;
+  private inPipe: FaultyPipe | undefined;
+  private closeTimer: NodeJS.Timeout | undefined;
+  private inputPaused = false;
+  private readonly channel: ReliableChannel;
+  private readonly agent: Agent;
+  private started = false;
+  private readonly waiters = new Map<number, (frame: Frame) => void>();
+  private writableWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly spec: SessionSpec,
+    token: string,
+    readonly opts: DataPlaneOptions,
+    private readonly faults: () => DataChannelFaults,
+    makeAgent: AgentFactory,
+    private readonly onEnd: (session: DataSession, end: SessionEnd) => void,
+  ) {
+    this.token = token;
+    this.channel = new ReliableChannel({
+      outType: MessageType.OutputStreamData,
+      transmit: (frame) => this.outPipe?.pass(frame),
+      onMessage: (frame) => this.dispatch(frame),
+      onControl: (frame) => {
+        if (frame.messageType === MessageType.PausePublication) this.channel.setPaused(true);
+        if (frame.messageType === MessageType.StartPublication) this.channel.setPaused(false);
+      },
+    });
+    this.channel.on("acked", () => this.wakeWriters());
+    this.agent = makeAgent(this);
+  }
+
+  get sessionId(): string {
+    return this.spec.sessionId;
+  }
+
+  get stats(): ReliableChannel["stats"] {
+    return this.channel.stats;
+  }
+
+  state(): SessionState {
+    const { sessionId, target, kind } = this.spec;
+    const state: SessionState = { sessionId, target, kind, status: this.status, bytesIn: this.bytesIn, bytesOut: this.bytesOut, openStreams: this.agent.openStreams() };
+    if (this.agent.mode) state.mode = this.agent.mode;
+    return state;
+  }
+
+  /** A client passed the OpenDataChannelInput check on `ws`: it replaces any earlier connection. */
+  attach(ws: WebSocket, clientVersion: string | undefined): void {
+    if (this.status === "Terminated") return void ws.close(1000, "Session terminated");
+    this.detach(1000, "Replaced by a new connection");
+    this.ws = ws;
+    this.clientVersion ??= clientVersion;
+    this.status = "Connected";
+    this.outPipe = new FaultyPipe("out", this.faults, (frame) => {
+      if (ws.readyState === ws.OPEN) ws.send(frame);
+    });
+    const inPipe = new FaultyPipe("in", this.faults, (frame) => this.channel.receive(frame));
+    this.inPipe = inPipe;
+    ws.on("message", (data, isBinary) => {
+      if (isBinary && this.ws === ws) inPipe.pass(data as Buffer);
+    });
+    ws.on("close", () => {
+      if (this.ws !== ws) return;
+      this.detach();
+      if (this.status !== "Terminated") this.status = "Disconnected";
+    });
+    if (this.inputPaused) ws.pause();
+    const closeAfter = this.faults().closeAfterSeconds;
+    if (closeAfter !== undefined) {
+      // MGS recycles connections about hourly with close 1000 "Bye" (§2.6, plugin issue #135).
+      this.closeTimer = setTimeout(() => {
+        this.detach(1000, "Bye");
+        this.status = "Disconnected";
+      }, closeAfter * 1000);
+    }
+    if (!this.started) {
+      this.started = true;
+      this.agent.start();
+    } else {
+      this.channel.resendAllUnacked();
+    }
+  }
+
+  // --- used by the agents ---
+
+  send(payloadType: number, payload: Buffer): void {
+    if (this.status === "Terminated") return;
+    if (payloadType === PayloadType.Output) this.bytesOut += payload.length;
+    this.channel.send(payloadType, payload);
+  }
+
+  /** Resolves while unacked output is under the high water mark. */
+  whenWritable(): Promise<void> {
+    if (this.channel.unackedBytes < UNACKED_HIGH_WATER_BYTES || this.status === "Terminated") return Promise.resolve();
+    return new Promise((resolve) => this.writableWaiters.push(resolve));
+  }
+
+  /** Where pumpToChannel puts a local source's bytes: Output payloads of this session. */
+  pumpTarget(): PumpTarget {
+    return {
+      send: (chunk) => this.send(PayloadType.Output, chunk),
+      whenWritable: () => this.whenWritable(),
+      paced: () => this.paced(),
+    };
+  }
+
+  paced(): boolean {
+    return this.faults().agentPacing === true;
+  }
+
+  /** Resolves with the next in-order payload of `payloadType`, or rejects after `timeoutMs`. */
+  expectPayload(payloadType: number, timeoutMs: number): Promise<Frame> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(payloadType);
+        reject(new Error(`no payload type ${payloadType} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.set(payloadType, (frame) => {
+        clearTimeout(timer);
+        resolve(frame);
+      });
+    });
+  }
+
+  /** Stops reading the client's frames (TCP backpressure on the WebSocket). */
+  pauseInput(): void {
+    this.inputPaused = true;
+    this.ws?.pause();
+  }
+
+  resumeInput(): void {
+    this.inputPaused = false;
+    this.ws?.resume();
+  }
+
+  /** Resolves once every sent message is acked, or after `timeoutMs`. */
+  async allAcked(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.channel.unackedCount > 0 && Date.now() < deadline && this.status !== "Terminated") {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Ends the session: channel_closed with `output`, then the WebSocket closes (§2.3). */
+  terminate(end: SessionEnd): void {
+    if (this.status === "Terminated") return;
+    this.status = "Terminated";
+    this.agent.stop();
+    this.channel.close();
+    this.outPipe?.flush();
+    const ws = this.ws;
+    if (ws && ws.readyState === ws.OPEN) {
+      ws.send(encodeFrame({ messageType: MessageType.ChannelClosed, payload: buildChannelClosedPayload(this.sessionId, end.output) }));
+    }
+    this.detach(1000, "Session terminated");
+    this.wakeWriters();
+    this.onEnd(this, end);
+  }
+
+  private dispatch(frame: Frame): void {
+    const waiter = this.waiters.get(frame.payloadType);
+    if (waiter) {
+      this.waiters.delete(frame.payloadType);
+      return waiter(frame);
+    }
+    if (frame.payloadType === PayloadType.Output) this.bytesIn += frame.payload.length;
+    this.agent.onPayload(frame);
+  }
+
+  private detach(code?: number, reason?: string): void {
+    clearTimeout(this.closeTimer);
+    this.outPipe?.dispose();
+    this.inPipe?.dispose();
+    const ws = this.ws;
+    this.ws = undefined;
+    this.outPipe = undefined;
+    this.inPipe = undefined;
+    if (ws && code !== undefined && ws.readyState !== ws.CLOSED) ws.close(code, reason);
+  }
+
+  private wakeWriters(): void {
+    if (this.channel.unackedBytes >= UNACKED_HIGH_WATER_BYTES && this.status !== "Terminated") return;
+    const waiters = this.writableWaiters;
+    this.writableWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}

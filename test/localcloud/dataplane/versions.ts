@@ -1,0 +1,24 @@
+// How the agent decides, from the client's version, between smux ("mux") and basic port
+// forwarding and whether smux keepalive stays on: reference/session-protocol.md §4.2
+// (amazon-ssm-agent agent/session/plugins/port: mux iff type=="LocalPortForwarding" and
+// ClientVersion ≥ 1.1.70; keepalive off iff ClientVersion > 1.2.331.0).
+
+export const MUX_MIN_CLIENT_VERSION = "1.1.70";
+export const KEEPALIVE_OFF_AFTER_CLIENT_VERSION = "1.2.331.0";
+export const LOCAL_PORT_FORWARDING = "LocalPortForwarding";
+
+/** Numeric, component by component; a missing component counts as 0 (agent versionutil.Compare). */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(".").map((p) => Number.parseInt(p, 10) || 0);
+  const pb = b.split(".").map((p) => Number.parseInt(p, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const diff = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (diff !== 0) return Math.sign(diff);
+  }
+  return 0;
+}
+
+export function planPortMode(type: string | undefined, clientVersion: string): { mode: "mux" | "basic"; keepAlive: boolean } {
+  const mux = type === LOCAL_PORT_FORWARDING && compareVersions(clientVersion, MUX_MIN_CLIENT_VERSION) >= 0;
+  return { mode: mux ? "mux" : "basic", keepAlive: mux && compareVersions(clientVersion, KEEPALIVE_OFF_AFTER_CLIENT_VERSION) <= 0 };
+}
