@@ -1,10 +1,17 @@
 // ECS calls: verb-first, client first, paging inside, plain camelCase results (STYLE.md §3).
 import {
+  DescribeClustersCommand,
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   ListClustersCommand,
+  ListServicesCommand,
   ListTasksCommand,
+  RunTaskCommand,
   StopTaskCommand,
+  type CapacityProviderStrategyItem,
   type ECSClient,
+  type NetworkConfiguration,
   type Task,
 } from "@aws-sdk/client-ecs";
 import { call } from "./errors.ts";
@@ -125,4 +132,142 @@ export async function stopTask(ecs: ECSClient, cluster: string, task: string, re
     ecs.send(new StopTaskCommand({ cluster, task, reason })),
   );
   return out.task ? toTaskInfo(out.task) : undefined;
+}
+
+export interface ClusterInfo {
+  name: string;
+  arn: string;
+  status: string;
+  execKmsKeyId?: string;
+  execLogging?: string;
+  execLogGroup?: string;
+  execS3Bucket?: string;
+}
+
+export async function describeCluster(ecs: ECSClient, cluster: string): Promise<ClusterInfo | undefined> {
+  const out = await call({ action: "ecs:DescribeClusters", object: `cluster ${cluster}` }, () =>
+    ecs.send(new DescribeClustersCommand({ clusters: [cluster], include: ["CONFIGURATIONS"] })),
+  );
+  const c = out.clusters?.[0];
+  if (!c?.clusterArn || c.status === "INACTIVE") return undefined;
+  const exec = c.configuration?.executeCommandConfiguration;
+  return {
+    name: c.clusterName ?? lastSegment(c.clusterArn),
+    arn: c.clusterArn,
+    status: c.status ?? "UNKNOWN",
+    execKmsKeyId: exec?.kmsKeyId,
+    execLogging: exec?.logging,
+    execLogGroup: exec?.logConfiguration?.cloudWatchLogGroupName,
+    execS3Bucket: exec?.logConfiguration?.s3BucketName,
+  };
+}
+
+export async function listServiceNames(ecs: ECSClient, cluster: string): Promise<string[]> {
+  const names: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await call({ action: "ecs:ListServices", object: `cluster ${cluster}` }, () => ecs.send(new ListServicesCommand({ cluster, nextToken })));
+    names.push(...(page.serviceArns ?? []).map(lastSegment));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return names.sort();
+}
+
+export interface ServiceInfo {
+  name: string;
+  taskDefinition?: string;
+  launchType?: string;
+  capacityProviderStrategy?: CapacityProviderStrategyItem[];
+  platformVersion?: string;
+  networkConfiguration?: NetworkConfiguration;
+}
+
+export async function describeService(ecs: ECSClient, cluster: string, service: string): Promise<ServiceInfo | undefined> {
+  const out = await call({ action: "ecs:DescribeServices", object: `service ${service} in cluster ${cluster}` }, () =>
+    ecs.send(new DescribeServicesCommand({ cluster, services: [service] })),
+  );
+  const s = out.services?.find((x) => x.status !== "INACTIVE");
+  if (!s) return undefined;
+  return {
+    name: s.serviceName ?? service,
+    taskDefinition: s.taskDefinition,
+    launchType: s.launchType,
+    capacityProviderStrategy: s.capacityProviderStrategy?.length ? s.capacityProviderStrategy : undefined,
+    platformVersion: s.platformVersion,
+    networkConfiguration: s.networkConfiguration ?? s.deployments?.find((d) => d.networkConfiguration)?.networkConfiguration,
+  };
+}
+
+export interface TaskDefinitionInfo {
+  arn: string;
+  family: string;
+  revision: number;
+  taskRoleArn?: string;
+  pidMode?: string;
+  containers: Array<{ name: string; image?: string; initProcessEnabled: boolean; readonlyRootFilesystem: boolean; essential: boolean }>;
+}
+
+export async function describeTaskDefinition(ecs: ECSClient, taskDefinition: string): Promise<TaskDefinitionInfo> {
+  const out = await call({ action: "ecs:DescribeTaskDefinition", object: `task definition ${taskDefinition}` }, () =>
+    ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition })),
+  );
+  const td = out.taskDefinition;
+  return {
+    arn: td?.taskDefinitionArn ?? taskDefinition,
+    family: td?.family ?? taskDefinition,
+    revision: td?.revision ?? 0,
+    taskRoleArn: td?.taskRoleArn,
+    pidMode: td?.pidMode,
+    containers: (td?.containerDefinitions ?? []).map((c) => ({
+      name: c.name ?? "",
+      image: c.image,
+      initProcessEnabled: c.linuxParameters?.initProcessEnabled ?? false,
+      readonlyRootFilesystem: c.readonlyRootFilesystem ?? false,
+      essential: c.essential ?? true,
+    })),
+  };
+}
+
+export interface BastionTaskRequest {
+  cluster: string;
+  taskDefinition: string;
+  startedBy: string;
+  tags: Record<string, string>;
+  networkConfiguration?: NetworkConfiguration;
+  launchType?: string;
+  capacityProviderStrategy?: CapacityProviderStrategyItem[];
+  platformVersion?: string;
+  /** Extra env for every container (the entrypoint's BASTION_* settings). */
+  environment?: Record<string, string>;
+  containerNames?: string[];
+}
+
+/** RunTask of one bastion with ECS Exec on; throws with ECS's failure reason when no task starts. */
+export async function runBastionTask(ecs: ECSClient, request: BastionTaskRequest): Promise<TaskInfo> {
+  const environment = Object.entries(request.environment ?? {}).map(([name, value]) => ({ name, value }));
+  const out = await call({ action: "ecs:RunTask", object: `task definition ${request.taskDefinition} in cluster ${request.cluster}` }, () =>
+    ecs.send(
+      new RunTaskCommand({
+        cluster: request.cluster,
+        taskDefinition: request.taskDefinition,
+        count: 1,
+        startedBy: request.startedBy,
+        enableExecuteCommand: true,
+        propagateTags: "TASK_DEFINITION",
+        tags: Object.entries(request.tags).map(([key, value]) => ({ key, value })),
+        ...(request.capacityProviderStrategy ? { capacityProviderStrategy: request.capacityProviderStrategy } : { launchType: (request.launchType ?? "FARGATE") as "FARGATE" }),
+        ...(request.platformVersion ? { platformVersion: request.platformVersion } : {}),
+        ...(request.networkConfiguration ? { networkConfiguration: request.networkConfiguration } : {}),
+        ...(environment.length && request.containerNames?.length
+          ? { overrides: { containerOverrides: request.containerNames.map((name) => ({ name, environment })) } }
+          : {}),
+      }),
+    ),
+  );
+  const task = out.tasks?.[0];
+  if (!task) {
+    const failure = out.failures?.[0];
+    throw new Error(`ecs:RunTask of ${request.taskDefinition} in cluster ${request.cluster} started no task: ${failure?.reason ?? "no reason given"}${failure?.detail ? ` (${failure.detail})` : ""}.`);
+  }
+  return toTaskInfo(task);
 }
