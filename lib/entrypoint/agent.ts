@@ -1,0 +1,104 @@
+// The SSM agent's side of registration: clear stale state, run `amazon-ssm-agent -register`, read
+// the managed instance id it got (session-protocol.md §7), and keep the agent itself running.
+import { readFile, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { MANAGED_INSTANCE_ID } from "../constants.ts";
+import { runCommand, startRestarting, type Backoff, type ChildExit, type RestartingChild } from "../process.ts";
+
+/**
+ * Removes what a previous agent in this container left: the ipc sockets (the "ipc … address in
+ * use" failure, aws/amazon-ssm-agent#361) and the old registration file, whose id is not ours.
+ */
+export async function clearAgentState(registrationFile: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const path of [join(dirname(registrationFile), "ipc"), registrationFile]) {
+    const existed = await rm(path, { recursive: true, force: false }).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === "ENOENT") return false;
+        throw new Error(`Could not remove the stale agent state ${path}: ${error.message}. Is /var/lib/amazon/ssm writable?`, { cause: error });
+      },
+    );
+    if (existed) removed.push(path);
+  }
+  return removed;
+}
+
+export interface RegisterOptions {
+  agentBin: string;
+  activationId: string;
+  activationCode: string;
+  region: string;
+  registrationFile: string;
+  env?: NodeJS.ProcessEnv;
+  abortSignal?: AbortSignal;
+  onLine?: (stream: "stdout" | "stderr", line: string) => void;
+}
+
+export class RegisterFailed extends Error {
+  override name = "RegisterFailed";
+  constructor(message: string, readonly exit?: ChildExit) {
+    super(message);
+  }
+}
+
+/** Runs `<agent> -register -code … -id … -region … -y` and returns the managed instance id it registered. */
+export async function registerAgent(options: RegisterOptions): Promise<string> {
+  const argv = [options.agentBin, "-register", "-code", options.activationCode, "-id", options.activationId, "-region", options.region, "-y"];
+  const result = await runCommand(argv, { env: options.env, abortSignal: options.abortSignal, onLine: options.onLine });
+  if (result.error) {
+    throw new RegisterFailed(`Could not run the SSM agent ${options.agentBin}: ${(result.error as NodeJS.ErrnoException).code ?? result.error.message}. Is amazon-ssm-agent installed in the image, or SSM_AGENT_BIN set?`, result);
+  }
+  if (result.code !== 0) {
+    const reason = /Registration failed due to (.*)$/m.exec(result.stdout + "\n" + result.stderr)?.[1] ?? lastLine(result.stderr || result.stdout);
+    throw new RegisterFailed(`${options.agentBin} -register exited ${result.code ?? result.signal}${reason ? `: ${reason}` : ""}`, result);
+  }
+  const fileText = await readFile(options.registrationFile, "utf8").catch(() => undefined);
+  return parseInstanceId(fileText, result.stdout);
+}
+
+/**
+ * The managed instance id from the registration file `{"ManagedInstanceID":"mi-…",…}`, else from
+ * the agent's "Managed instance-id: mi-…" line; validated as `mi-` + 17 hex characters.
+ */
+export function parseInstanceId(registrationFile: string | undefined, stdout: string): string {
+  let fromFile: unknown;
+  try {
+    fromFile = registrationFile ? (JSON.parse(registrationFile) as { ManagedInstanceID?: unknown }).ManagedInstanceID : undefined;
+  } catch {
+    fromFile = undefined;
+  }
+  const fromStdout = /Managed instance-id: (\S+)/.exec(stdout)?.[1];
+  const candidate = typeof fromFile === "string" && MANAGED_INSTANCE_ID.test(fromFile) ? fromFile : fromStdout;
+  if (candidate === undefined) {
+    throw new RegisterFailed("The agent reported success but neither its registration file nor its output holds a managed instance id.");
+  }
+  if (!MANAGED_INSTANCE_ID.test(candidate)) {
+    throw new RegisterFailed(`The agent reported the managed instance id ${JSON.stringify(candidate.slice(0, 40))}, which is not mi- followed by 17 hex characters.`);
+  }
+  return candidate;
+}
+
+export interface StartAgentOptions {
+  agentBin: string;
+  env?: NodeJS.ProcessEnv;
+  backoff: Backoff;
+  onLine: (stream: "stdout" | "stderr", line: string) => void;
+  onStart?: (pid: number | undefined, run: number) => void;
+  onExit?: (exit: ChildExit, restartInMs: number, runMs: number) => void;
+}
+
+/** The agent as a supervised child, restarted with backoff when it dies. */
+export function startAgent(options: StartAgentOptions): RestartingChild {
+  return startRestarting([options.agentBin], {
+    env: options.env,
+    backoff: options.backoff,
+    onLine: options.onLine,
+    onStart: options.onStart,
+    onExit: options.onExit,
+  });
+}
+
+function lastLine(text: string): string {
+  return text.trim().split("\n").at(-1)?.trim() ?? "";
+}

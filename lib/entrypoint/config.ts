@@ -1,0 +1,173 @@
+// The entrypoint's configuration: env only (an ENTRYPOINT takes no flags; argv is the app's CMD),
+// validated at once, every problem reported in one message (STYLE.md §11).
+import { UsageError } from "../cli.ts";
+import { TAG_MANAGED_BY } from "../constants.ts";
+
+export interface EntrypointConfig {
+  /** The app: the image's CMD, run as a direct child. Empty: a pure bastion (the agent is the workload). */
+  command: string[];
+  disabled: boolean;
+  env: string;
+  iamRole: string;
+  region: string;
+  instanceName?: string;
+  parameterName?: string;
+  /** Extra tags from BASTION_TAGS, added to ours. */
+  tags: Record<string, string>;
+  activationTtlMs: number;
+  shutdownTimeoutMs: number;
+  /** Fail the container when registration fails. Always true without a CMD. */
+  required: boolean;
+  agentBin: string;
+  registrationFile: string;
+}
+
+export const DEFAULTS = {
+  activationTtlMs: 60 * 60_000,
+  // Inside Cloud Run's 10 s between SIGTERM and SIGKILL.
+  shutdownTimeoutMs: 8_000,
+  agentBin: "amazon-ssm-agent",
+  registrationFile: "/var/lib/amazon/ssm/registration",
+};
+
+export const USAGE = `Usage: ENTRYPOINT ["tini", "--", "bastionless-entrypoint"] with the app's CMD after it (or none: a pure bastion).
+
+Configuration, from the environment only:
+  BASTION_ENV (or ENV)            environment name: tags and /<env>/portforward/instances/<source id>
+  BASTION_IAM_ROLE                the IAM role the activation gives the managed instance
+  BASTION_REGION (or AWS_REGION)  the region to register in
+  BASTION_INSTANCE_NAME           the managed instance's name (default bastionless-<env>-<source id>)
+  BASTION_PARAMETER_NAME          the parameter holding the instance id (default per source)
+  BASTION_TAGS                    extra tags, k=v,k=v
+  BASTION_ACTIVATION_TTL          activation lifetime, e.g. 30m (default 1h; it is deleted at once anyway)
+  BASTION_SHUTDOWN_TIMEOUT        time from a stop signal to exit, e.g. 8s (default 8s)
+  BASTION_DISABLED=true           run the CMD and nothing else (local runs)
+  BASTION_REQUIRED=true           fail the container when registration fails
+  SSM_AGENT_BIN                   the agent binary (default amazon-ssm-agent)
+  SSM_REGISTRATION_FILE           the agent's registration file (default /var/lib/amazon/ssm/registration)`;
+
+/** "bastionless:": our tag keys, which BASTION_TAGS may not set. */
+const OUR_TAG_PREFIX = TAG_MANAGED_BY.slice(0, TAG_MANAGED_BY.indexOf(":") + 1);
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "500ms", "8s", "1.5m", "1h", "2d"; a bare number is seconds. Undefined when malformed. */
+export function parseDuration(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!m) return undefined;
+  return Math.round(Number(m[1]) * UNITS[m[2] ?? "s"]);
+}
+
+/** "true/false/yes/no/1/0/on/off"; undefined when malformed. */
+export function parseBoolean(text: string): boolean | undefined {
+  if (/^(1|true|yes|on)$/i.test(text.trim())) return true;
+  if (/^(0|false|no|off)$/i.test(text.trim())) return false;
+  return undefined;
+}
+
+/** `k=v,k=v` → tags, with the problems found (one per bad pair). */
+export function parseTags(text: string): { tags: Record<string, string>; problems: string[] } {
+  const tags: Record<string, string> = {};
+  const problems: string[] = [];
+  for (const pair of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const eq = pair.indexOf("=");
+    const key = eq < 0 ? "" : pair.slice(0, eq).trim();
+    const value = eq < 0 ? "" : pair.slice(eq + 1).trim();
+    if (eq <= 0 || !key) problems.push(`"${pair}" is not key=value`);
+    else if (key.length > 128 || !/^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$/u.test(key)) problems.push(`tag key "${key}" must be 1–128 letters, digits, spaces or _.:/=+-@`);
+    else if (/^aws:/i.test(key)) problems.push(`tag key "${key}": the aws: prefix is reserved`);
+    else if (key.startsWith(OUR_TAG_PREFIX)) problems.push(`tag key "${key}": ${OUR_TAG_PREFIX} tags are set by the entrypoint itself`);
+    else if (value.length > 256 || !/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u.test(value)) problems.push(`tag value "${value}" of ${key} must be up to 256 letters, digits, spaces or _.:/=+-@`);
+    else if (key in tags) problems.push(`tag key "${key}" appears twice`);
+    else tags[key] = value;
+  }
+  return { tags, problems };
+}
+
+/** Reads and validates the configuration; throws one UsageError listing every problem. */
+export function parseEntrypointConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): EntrypointConfig {
+  const problems: string[] = [];
+  const get = (...names: string[]): string | undefined => {
+    for (const name of names) if (env[name] !== undefined && env[name]!.trim() !== "") return env[name]!.trim();
+    return undefined;
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = get(name);
+    if (raw === undefined) return fallback;
+    const value = parseBoolean(raw);
+    if (value === undefined) problems.push(`${name}=${raw} is not a boolean: use true or false`);
+    return value ?? fallback;
+  };
+  const duration = (name: string, fallback: number, minMs: number, maxMs: number, range: string): number => {
+    const raw = get(name);
+    if (raw === undefined) return fallback;
+    const value = parseDuration(raw);
+    if (value === undefined) problems.push(`${name}=${raw} is not a duration such as 8s, 30m or 1h`);
+    else if (value < minMs || value > maxMs) problems.push(`${name}=${raw} must be between ${range}`);
+    return value ?? fallback;
+  };
+
+  const command = argv[0] === "--" ? argv.slice(1) : [...argv];
+  const disabled = bool("BASTION_DISABLED", false);
+  const shutdownTimeoutMs = duration("BASTION_SHUTDOWN_TIMEOUT", DEFAULTS.shutdownTimeoutMs, 100, 3_600_000, "100ms and 1h");
+
+  if (disabled) {
+    if (command.length === 0) problems.push("BASTION_DISABLED=true needs a CMD to run: there is nothing else to do");
+    if (problems.length) throw configError(problems);
+    return { command, disabled, env: "", iamRole: "", region: "", tags: {}, activationTtlMs: DEFAULTS.activationTtlMs, shutdownTimeoutMs, required: false, agentBin: DEFAULTS.agentBin, registrationFile: DEFAULTS.registrationFile };
+  }
+
+  const envName = get("BASTION_ENV", "ENV");
+  if (envName === undefined) problems.push("BASTION_ENV (or ENV) is missing: the environment name, e.g. stg");
+  else if (!/^[a-zA-Z0-9_.\-]{1,64}$/.test(envName)) problems.push(`BASTION_ENV=${envName} must be 1–64 letters, digits or _.-`);
+
+  const iamRole = get("BASTION_IAM_ROLE");
+  if (iamRole === undefined) problems.push("BASTION_IAM_ROLE is missing: the IAM role for the managed instance, trusted by ssm.amazonaws.com");
+  else if (!/^[\w+=,.@\/-]{1,64}$/.test(iamRole)) problems.push(`BASTION_IAM_ROLE=${iamRole} is not an IAM role name (up to 64 characters, path allowed)`);
+
+  const region = get("BASTION_REGION", "AWS_REGION");
+  if (region === undefined) problems.push("BASTION_REGION (or AWS_REGION) is missing: the region to register in");
+  else if (!/^[a-z]{2}(-[a-z0-9]+)+-\d+$/.test(region)) problems.push(`BASTION_REGION=${region} is not a region name such as eu-west-1`);
+
+  const instanceName = get("BASTION_INSTANCE_NAME");
+  if (instanceName !== undefined && (instanceName.length > 256 || !/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u.test(instanceName))) {
+    problems.push(`BASTION_INSTANCE_NAME=${instanceName} must be up to 256 letters, digits, spaces or _.:/=+-@`);
+  }
+
+  const parameterName = get("BASTION_PARAMETER_NAME");
+  if (parameterName !== undefined && (parameterName.length > 1011 || !/^\/[a-zA-Z0-9_.\-\/]+$/.test(parameterName) || parameterName.includes("//"))) {
+    problems.push(`BASTION_PARAMETER_NAME=${parameterName} must be a path such as /stg/portforward/instances/app (letters, digits, _.-/)`);
+  }
+
+  const rawTags = get("BASTION_TAGS");
+  const parsedTags = rawTags === undefined ? { tags: {}, problems: [] } : parseTags(rawTags);
+  if (parsedTags.problems.length) problems.push(`BASTION_TAGS is malformed (k=v,k=v): ${parsedTags.problems.join("; ")}`);
+  // Parameters take at most 50 tags, and ours are four.
+  else if (Object.keys(parsedTags.tags).length > 46) problems.push("BASTION_TAGS has more than 46 tags (a parameter takes 50, four are ours)");
+
+  const activationTtlMs = duration("BASTION_ACTIVATION_TTL", DEFAULTS.activationTtlMs, 60_000, 30 * 86_400_000, "1m and 30d");
+  const required = bool("BASTION_REQUIRED", false);
+
+  if (problems.length) throw configError(problems);
+  return {
+    command,
+    disabled,
+    env: envName!,
+    iamRole: iamRole!,
+    region: region!,
+    ...(instanceName ? { instanceName } : {}),
+    ...(parameterName ? { parameterName } : {}),
+    tags: parsedTags.tags,
+    activationTtlMs,
+    shutdownTimeoutMs,
+    required: required || command.length === 0,
+    agentBin: get("SSM_AGENT_BIN") ?? DEFAULTS.agentBin,
+    registrationFile: get("SSM_REGISTRATION_FILE") ?? DEFAULTS.registrationFile,
+  };
+}
+
+function configError(problems: string[]): UsageError {
+  const error = new UsageError(`The entrypoint's configuration has ${problems.length === 1 ? "a problem" : `${problems.length} problems`}; no CMD was started: ${problems.map((p, i) => `(${i + 1}) ${p}`).join(" ")}`);
+  (error as UsageError & { problems: string[] }).problems = problems;
+  return error;
+}
