@@ -15,7 +15,8 @@ export function forwardToMoto(motoUrl: string, method: string, path: string, hea
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
         const h: Record<string, string> = {};
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) h[k] = String(v);
+        // moto's Date is real time; the gateway stamps the simulated clock's instead.
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined && !HOP_BY_HOP.has(k) && k !== "date") h[k] = String(v);
         resolve({ status: res.statusCode ?? 502, headers: h, body: Buffer.concat(chunks) });
       });
       res.on("error", reject);

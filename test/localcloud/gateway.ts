@@ -64,6 +64,8 @@ export function createGatewayServer(getCtx: () => CloudContext, hooks: AdminHook
     try {
       const raw = await readBody(req);
       const ctx = getCtx();
+      // Like AWS, every answer carries the (simulated) server time: the SDK corrects clock skew from it.
+      res.setHeader("date", new Date(ctx.clock.now()).toUTCString());
       const path = (req.url ?? "/").split("?")[0];
       if (path.startsWith("/_localcloud/")) return await handleAdmin(ctx, hooks, req, res, raw);
       if (req.method === "GET" && path.startsWith("/v4/")) {
