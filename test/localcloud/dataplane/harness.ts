@@ -127,6 +127,7 @@ export async function readUntil(stream: Readable, pattern: RegExp, timeoutMs = 2
       else resolve(text);
     };
     stream.on("data", onData);
+    stream.resume();
   });
 }
 

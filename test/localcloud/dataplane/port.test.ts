@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { once } from "node:events";
+import type { Readable } from "node:stream";
 import { randomBytes } from "node:crypto";
 import { WebSocket } from "ws";
 import { PortFlag } from "../../../lib/session/frames.ts";
@@ -166,9 +167,9 @@ describe("the WebSocket endpoint", () => {
   });
 });
 
-async function readBytes(stream: NodeJS.ReadableStream & { read(n: number): Buffer | null }, n: number): Promise<Buffer> {
+async function readBytes(stream: Readable, n: number): Promise<Buffer> {
   for (;;) {
-    const chunk = stream.read(n);
+    const chunk = stream.read(n) as Buffer | null;
     if (chunk) return chunk;
     await once(stream, "readable");
   }

@@ -24,10 +24,25 @@ def write_all(fd, data):
 
 def main():
     rows, cols, command = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
-    pid, master = pty.fork()
+    # Size the pty before the command exists, so that no later resize races with the initial one.
+    master, slave = pty.openpty()
+    set_size(master, rows, cols)
+    pid = os.fork()
     if pid == 0:
-        set_size(0, rows, cols)
-        os.execvp(command[0], command)
+        os.close(master)
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+        for fd in (0, 1, 2):
+            os.dup2(slave, fd)
+        if slave > 2:
+            os.close(slave)
+        os.closerange(3, 256)
+        try:
+            os.execvp(command[0], command)
+        except OSError as err:
+            os.write(2, f"{command[0]}: {err.strerror}\r\n".encode())
+            os._exit(127)
+    os.close(slave)
     watched = [master, CTRL_FD, 0]
     pending = b""
     while True:

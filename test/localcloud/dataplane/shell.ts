@@ -141,7 +141,12 @@ export class ShellAgent implements Agent {
     const decrypt = this.session.opts.kmsDecrypt;
     if (!decrypt) throw new HandshakeError("KMSEncryption failed on agent: the local cloud has no kmsDecrypt");
     const context = kmsContext(this.spec.sessionId, this.spec.target, result.ChallengeAcknowledgement ? challenge : undefined);
-    const keys = splitDataKey(await decrypt(Buffer.from(result.KMSCipherTextKey, "base64"), context));
+    let keys: SessionKeys;
+    try {
+      keys = splitDataKey(await decrypt(Buffer.from(result.KMSCipherTextKey, "base64"), context));
+    } catch (err) {
+      throw new HandshakeError(`KMSEncryption failed on agent: ${(err as Error).message}`);
+    }
     const secret = randomBytes(64);
     const answer = this.session.expectPayload(PayloadType.EncChallengeResponse, HANDSHAKE_TIMEOUT_MS);
     const request: EncChallenge = { Challenge: encryptGcm(keys.agentKey, secret).toString("base64") };
