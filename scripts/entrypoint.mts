@@ -1,4 +1,3 @@
-#!/usr/bin/env -S npx tsx
 // A container's ENTRYPOINT: the app (CMD) starts at once; beside it the container becomes an SSM
 // managed instance; on a stop signal the app gets the signal at once while the instance, its
 // parameter and activation are removed within BASTION_SHUTDOWN_TIMEOUT. The init contract of
