@@ -13,7 +13,15 @@ export const OWNER = `arn:aws:iam::${ACCOUNT_ID}:user/localcloud`;
 
 /** Registers the session with the data plane and records it for DescribeSessions. */
 export function openRecordedSession(ctx: CloudContext, region: string, spec: SessionSpec, documentName: string, reason?: string) {
-  const { streamUrl, tokenValue } = ctx.dataPlane.openSession(spec);
+  let opened: { streamUrl: string; tokenValue: string };
+  try {
+    opened = ctx.dataPlane.openSession(spec);
+  } catch (err) {
+    // The data plane refuses targets listed in faults.dataChannel.refuseTargets.
+    if ((err as Error).name === "TargetNotConnected") throw new AwsError(notConnectedCode(spec.sessionId), (err as Error).message);
+    throw err;
+  }
+  const { streamUrl, tokenValue } = opened;
   const record: SessionRecord = {
     sessionId: spec.sessionId,
     region,
@@ -27,6 +35,10 @@ export function openRecordedSession(ctx: CloudContext, region: string, spec: Ses
   };
   ctx.state.sessions.set(record.sessionId, record);
   return { sessionId: spec.sessionId, streamUrl, tokenValue };
+}
+
+function notConnectedCode(sessionId: string): string {
+  return sessionId.startsWith("ecs-execute-command-") ? "TargetNotConnectedException" : "TargetNotConnected";
 }
 
 export function markSessionEnded(ctx: CloudContext, sessionId: string): void {
