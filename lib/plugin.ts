@@ -5,6 +5,9 @@ import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { promisify } from "node:util";
 import type { SessionGrant } from "./aws/sessions.ts";
 import { redactText } from "./log.ts";
+import { compareVersions } from "./session/versions.ts";
+
+export { compareVersions };
 
 export const PLUGIN_INSTALL_URL = "https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html";
 /** The oldest plugin we launch: it signs the WebSocket upgrade and fixes the IMDS stall (1.2.694.0) and later resume bugs. */
@@ -19,17 +22,6 @@ export class PluginNotInstalledError extends Error {
   constructor(path: string, options?: { cause?: unknown }) {
     super(`session-manager-plugin is not installed${path === "session-manager-plugin" ? "" : ` at ${path}`}: ${PLUGIN_INSTALL_URL}, or use --client native`, options);
   }
-}
-
-/** Numeric, component by component; missing components count as 0. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split(".").map(Number);
-  const pb = b.split(".").map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return Math.sign(d);
-  }
-  return 0;
 }
 
 /** `session-manager-plugin --version`; throws PluginNotInstalledError when it is missing. */

@@ -34,6 +34,8 @@ export interface PortForwardOptions extends SessionContext {
   readyTimeoutMs?: number;
   /** Native: data-channel payload size; default 1024 (what AWS's own clients send). */
   payloadSize?: number;
+  /** Native: the ClientVersion reported to the agent; default CLIENT_VERSION (1.2.764.0). */
+  clientVersion?: string;
 }
 
 export interface PortForward {
