@@ -50,6 +50,8 @@ export class SessionDriver extends EventEmitter {
   handshakeRequest: HandshakeRequest | undefined;
   customerMessage: string | undefined;
   readonly flags: number[] = [];
+  /** Output payloads as they arrived (before decryption). */
+  readonly outputStats = { payloads: 0, maxPayload: 0 };
   readonly ready: Promise<DriverMode>;
   readonly closed: Promise<string>;
   reconnects = 0;
@@ -177,6 +179,8 @@ export class SessionDriver extends EventEmitter {
       case PayloadType.ExitCode: {
         // No handshake and an Output: a Standard_Stream shell session (plugin ProcessFirstMessage).
         if (!this.mode) this.startMode();
+        this.outputStats.payloads++;
+        this.outputStats.maxPayload = Math.max(this.outputStats.maxPayload, frame.payload.length);
         const data = this.keys ? decryptGcm(this.keys.agentKey, frame.payload) : frame.payload;
         if (!this.bytes.push(data)) this.pauseReader();
         return;

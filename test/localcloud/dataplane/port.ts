@@ -57,8 +57,8 @@ export class PortAgent implements Agent {
     }
     if (frame.payloadType === PayloadType.Flag) return this.onFlag(parseFlagPayload(frame.payload));
     if (frame.payloadType !== PayloadType.Output) return;
-    if (this.mode === "mux") this.writeInput(this.mux!, frame.payload);
-    else this.writeInput(this.basicSocket && !this.basicSocket.destroyed ? this.basicSocket : this.dialBasic(), frame.payload);
+    const sink = this.mode === "mux" ? this.mux! : this.basicSocket && !this.basicSocket.destroyed ? this.basicSocket : this.dialBasic();
+    this.session.writeInput(sink, frame.payload);
   }
 
   stop(): void {
@@ -99,13 +99,6 @@ export class PortAgent implements Agent {
       // The plugin's local client went away: drop the target connection, re-dial on the next data.
       this.basicSocket?.destroy();
       this.basicSocket = undefined;
-    }
-  }
-
-  private writeInput(sink: NodeJS.WritableStream, payload: Buffer): void {
-    if (!sink.write(payload)) {
-      this.session.pauseInput();
-      sink.once("drain", () => this.session.resumeInput());
     }
   }
 

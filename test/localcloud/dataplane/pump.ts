@@ -20,7 +20,8 @@ export interface PumpTarget {
 /** Resolves when `source` ended or failed; never rejects. */
 export async function pumpToChannel(source: Readable, target: PumpTarget): Promise<void> {
   try {
-    for await (const chunk of source) {
+    // destroyOnReturn false: a target that finished sending may still be written to (half-close).
+    for await (const chunk of source.iterator({ destroyOnReturn: false })) {
       const bytes = chunk as Buffer;
       const paced = target.paced();
       const size = paced ? AGENT_PAYLOAD_SIZE : UNPACED_PAYLOAD_SIZE;

@@ -42,6 +42,7 @@ export class DataSession {
   private started = false;
   private readonly waiters = new Map<number, (frame: Frame) => void>();
   private writableWaiters: (() => void)[] = [];
+  private readonly drainingSinks = new Set<NodeJS.WritableStream>();
 
   constructor(
     readonly spec: SessionSpec,
@@ -155,6 +156,17 @@ export class DataSession {
         clearTimeout(timer);
         resolve(frame);
       });
+    });
+  }
+
+  /** Writes client input to a local sink; a full sink pauses the WebSocket until it drains. */
+  writeInput(sink: NodeJS.WritableStream, data: Buffer): void {
+    if (sink.write(data) || this.drainingSinks.has(sink)) return;
+    this.drainingSinks.add(sink);
+    this.pauseInput();
+    sink.once("drain", () => {
+      this.drainingSinks.delete(sink);
+      if (this.drainingSinks.size === 0) this.resumeInput();
     });
   }
 

@@ -65,10 +65,7 @@ export class ShellAgent implements Agent {
     switch (frame.payloadType) {
       case PayloadType.Output: {
         const input = this.keys ? decryptGcm(this.keys.clientKey, frame.payload) : frame.payload;
-        if (!child.stdin!.write(input)) {
-          this.session.pauseInput();
-          child.stdin!.once("drain", () => this.session.resumeInput());
-        }
+        this.session.writeInput(child.stdin!, input);
         return;
       }
       case PayloadType.Size: {
