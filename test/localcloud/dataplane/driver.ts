@@ -55,6 +55,8 @@ export class SessionDriver extends EventEmitter {
   readonly ready: Promise<DriverMode>;
   readonly closed: Promise<string>;
   reconnects = 0;
+  /** Close code and reason of every WebSocket that closed under us. */
+  readonly closes: { code: number; reason: string }[] = [];
   private ws: WebSocket | undefined;
   private mux: SmuxSession | undefined;
   private keys: SessionKeys | undefined;
@@ -127,7 +129,8 @@ export class SessionDriver extends EventEmitter {
       if (isBinary && this.ws === ws) this.channel.receive(data as Buffer);
     });
     ws.on("error", () => {});
-    ws.on("close", () => {
+    ws.on("close", (code, reason) => {
+      this.closes.push({ code, reason: reason.toString() });
       if (this.ws === ws && !this.ended) void this.reconnect();
     });
     await once(ws, "open");
