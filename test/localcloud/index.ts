@@ -47,6 +47,9 @@ export interface LocalCloud {
   postgres?: { host: string; port: number; user: string; database: string; url: string };
   /** moto_server itself, for tests that want to look behind the gateway. */
   motoUrl: string;
+  motoPid: number;
+  /** The cloud's temp dir (containers' dirs live under it); gone after stop(). */
+  tmpDir: string;
   state(region?: string): Promise<Inventory>;
   setFaults(faults: FaultSpec): Promise<void>;
   advanceClock(ms: number): Promise<void>;
@@ -145,6 +148,8 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
       env: cloudEnv(endpoint, region),
       postgres: pg && { host: pg.host, port: pg.port, user: pg.user, database: pg.database, url: pg.url },
       motoUrl: moto.url,
+      motoPid: moto.pid,
+      tmpDir: tmpRoot,
       state: (r) => readInventory(ctx, r ?? region),
       async setFaults(f) {
         applyFaults(validateFaultSpec(f));
