@@ -3,7 +3,7 @@ import { once } from "node:events";
 import type { Readable } from "node:stream";
 import { randomBytes } from "node:crypto";
 import { WebSocket } from "ws";
-import { PortFlag } from "../../../lib/session/frames.ts";
+import { decodeFrame, type Frame, parseChannelClosed, PortFlag } from "../../../lib/session/frames.ts";
 import { findClosedPort, type Harness, portSpec, readAll, startEchoServer, startHarness, type TcpService } from "./harness.ts";
 
 let harness: Harness;
@@ -141,7 +141,45 @@ describe("port sessions, basic mode", () => {
   });
 });
 
+describe("session state", () => {
+  it("reports open streams while connections are open", async () => {
+    const spec = portSpec(echo.port);
+    const driver = await harness.connect(spec);
+    await driver.ready;
+    const streams = [driver.openStream(), driver.openStream(), driver.openStream()];
+    for (const stream of streams) stream.write("x");
+    await Promise.all(streams.map((s) => once(s, "data")));
+    expect(harness.plane.sessions().find((s) => s.sessionId === spec.sessionId)).toMatchObject({ openStreams: 3, status: "Connected" });
+    for (const stream of streams) stream.end();
+    await Promise.all(streams.map((s) => readAll(s)));
+    await waitFor(() => harness.plane.sessions().find((s) => s.sessionId === spec.sessionId)?.openStreams === 0);
+    await driver.close();
+  });
+});
+
 describe("the WebSocket endpoint", () => {
+  it("closes the channel when no HandshakeResponse arrives within 15 s", async () => {
+    const spec = portSpec(echo.port);
+    const { streamUrl, tokenValue } = harness.plane.openSession(spec);
+    const ws = new WebSocket(streamUrl);
+    await once(ws, "open");
+    const started = Date.now();
+    ws.send(JSON.stringify({ MessageSchemaVersion: "1.0", RequestId: "r", TokenValue: tokenValue, ClientId: "c", ClientVersion: "1.2.677.0" }));
+    const closed = await new Promise<Frame>((resolve) => {
+      ws.on("message", (data: Buffer) => {
+        const frame = decodeFrame(data);
+        if (frame.messageType === "channel_closed") resolve(frame);
+      });
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(14_900);
+    expect(parseChannelClosed(closed.payload)).toEqual({
+      sessionId: spec.sessionId,
+      output:
+        "----------ERROR-------\nEncountered error while initiating handshake. Handshake timed out. Please ensure that you have the latest version of the session manager plugin.",
+    });
+    ws.terminate();
+  }, 60_000);
+
   it("closes a connection whose token is wrong and accepts a SigV4 Authorization header", async () => {
     const spec = portSpec(echo.port);
     const { streamUrl, tokenValue } = harness.plane.openSession(spec);
@@ -156,6 +194,7 @@ describe("the WebSocket endpoint", () => {
     const [first] = (await once(signed, "message")) as [Buffer];
     expect(first.toString("latin1", 4, 36).trim()).toBe("output_stream_data");
     expect(first.readUInt32BE(112)).toBe(5); // HandshakeRequest
+    expect(first.toString("hex", 48, 64)).toBe("0000000000000000" + "0000000000000001"); // seq 0, Flags 1
     signed.terminate();
     harness.plane.terminateSession(spec.sessionId);
   });
