@@ -154,7 +154,7 @@ export interface RunOptions {
   /** Whether to print stacks; default: wantsDebug(). */
   debug?: () => boolean;
   write?: (line: string) => void;
-  exit?: (code: number) => void;
+  exit?: (code: number) => void | Promise<void>;
 }
 
 /**
@@ -163,7 +163,11 @@ export interface RunOptions {
  */
 export async function runMain(main: () => Promise<number | void>, options: RunOptions): Promise<void> {
   const write = options.write ?? ((line: string) => process.stderr.write(line));
-  const exit = options.exit ?? ((code: number) => process.exit(code));
+  // process.exit drops what is still queued for a pipe: flush stdout and stderr first.
+  const exit = options.exit ?? (async (code: number) => {
+    await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((resolve) => s.write("", () => resolve()))));
+    process.exit(code);
+  });
   let code: number;
   try {
     code = (await main()) ?? EXIT_OK;
@@ -174,7 +178,7 @@ export async function runMain(main: () => Promise<number | void>, options: RunOp
       if ((options.debug ?? wantsDebug)()) write(redactText(stackOf(error)) + "\n");
     }
   }
-  exit(code);
+  await exit(code);
 }
 
 export function exitCodeOf(error: unknown): number {

@@ -4,7 +4,7 @@
 // list → plan → print → (dry run stops here) → confirm or --yes → apply (STYLE.md §5).
 import { confirm } from "@inquirer/prompts";
 import { Declined, EXIT_FAILURE, EXIT_OK, UsageError, defineCli, parseFlags, runMain, usage } from "../lib/cli.ts";
-import { createClients } from "../lib/aws/clients.ts";
+import { awsNow, createClients } from "../lib/aws/clients.ts";
 import { createLogger } from "../lib/log.ts";
 import { parseDuration } from "../lib/duration.ts";
 import { loadConfig, envConfig } from "../lib/config.ts";
@@ -50,7 +50,7 @@ await runMain(async () => {
     const resolved = region ?? (await clients.ssm.config.region().catch(() => undefined));
     if (!resolved) throw new UsageError("No AWS region is set: pass --region (repeatable), set AWS_REGION, or give the profile a region.");
     const inventory = await readInventory(clients, { region: resolved, envs: settings.envs, concurrency: settings.concurrency });
-    plans.push({ region: resolved, plan: planCleanup(inventory, { now: new Date(), staleAfterMs: settings.staleAfterMs, taskTtlMs: settings.taskTtlMs }), clients });
+    plans.push({ region: resolved, plan: planCleanup(inventory, { now: awsNow(clients.ssm), staleAfterMs: settings.staleAfterMs, taskTtlMs: settings.taskTtlMs }), clients });
   }
   const actions = plans.flatMap((p) => p.plan.actions);
   const kept = plans.flatMap((p) => p.plan.kept);

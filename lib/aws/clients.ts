@@ -83,3 +83,11 @@ export async function resolveRegion(clients: Pick<AwsClients, "ssm">): Promise<s
     return undefined;
   }
 }
+
+/**
+ * The time according to AWS: the SDK learns the clock skew from each answer's Date header, so ages
+ * (last ping, task start) are judged on AWS's clock even on a cron host whose clock drifted.
+ */
+export function awsNow(client: { config: { systemClockOffset?: number } }): Date {
+  return new Date(Date.now() + (client.config.systemClockOffset ?? 0));
+}
