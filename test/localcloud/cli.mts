@@ -1,4 +1,4 @@
-// npm run localcloud -- [--port 4566] [--world demo|empty] [--region R] [--faults <json>] [--no-postgres]
+// npm run localcloud -- [--port 4566] [--world demo|empty] [--region R] [--faults <json>] [--task-delays P,Q] [--no-postgres]
 // Starts moto_server and the gateway, prints the lines to paste into a shell, and stops both on
 // SIGINT/SIGTERM.
 import { parseArgs } from "node:util";
@@ -9,6 +9,7 @@ const USAGE = `Usage: npm run localcloud -- [--port 4566] [--world demo|empty] [
   --port         gateway port on 127.0.0.1 (default 4566; 0 picks a free one)
   --world        demo: envs stg/prod with clusters, app services, bastion task definitions, Aurora + PostgreSQL
   --faults       per-operation faults, e.g. '{"ssm:CreateActivation":{"latencyMs":500}}'
+  --task-delays  how long RunTask stays PROVISIONING, then PENDING, in ms (default 2000,1000)
   --no-postgres  do not start the local PostgreSQL behind the demo Aurora endpoints`;
 
 function parseFlags() {
@@ -19,6 +20,7 @@ function parseFlags() {
         world: { type: "string", default: "empty" },
         region: { type: "string" },
         faults: { type: "string" },
+        "task-delays": { type: "string" },
         "no-postgres": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -30,7 +32,13 @@ function parseFlags() {
     const port = Number(values.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got ${values.port}`);
     if (values.world !== "demo" && values.world !== "empty") throw new Error(`--world must be demo or empty, got ${values.world}`);
-    return { port, world: values.world as "demo" | "empty", region: values.region, faults: values.faults ? JSON.parse(values.faults) : undefined, postgres: values["no-postgres"] ? false : undefined };
+    let taskDelays: { provisioningMs: number; pendingMs: number } | undefined;
+    if (values["task-delays"]) {
+      const [provisioningMs, pendingMs] = values["task-delays"].split(",").map(Number);
+      if (!(provisioningMs >= 0 && pendingMs >= 0)) throw new Error(`--task-delays must be <provisioningMs>,<pendingMs>, got ${values["task-delays"]}`);
+      taskDelays = { provisioningMs, pendingMs };
+    }
+    return { port, taskDelays, world: values.world as "demo" | "empty", region: values.region, faults: values.faults ? JSON.parse(values.faults) : undefined, postgres: values["no-postgres"] ? false : undefined };
   } catch (err) {
     console.error(`localcloud: ${(err as Error).message}\n\n${USAGE}`);
     process.exit(2);
