@@ -61,6 +61,22 @@ describe("shell sessions", () => {
     expect(await driver.closed).toBe("");
   });
 
+  it("passes Ctrl-C (0x03) to the remote foreground job; exit then closes the channel", async () => {
+    const driver = await harness.connect(shellSpec(undefined));
+    driver.sendSize(100, 30);
+    driver.bytes.write("sleep 30; echo not-interrupted\r");
+    await new Promise((r) => setTimeout(r, 700));
+    const started = Date.now();
+    driver.bytes.write("\x03");
+    driver.bytes.write("echo after-$((1+1))\r");
+    const text = await readUntil(driver.bytes, /after-2\r\n/, 10_000);
+    expect(text).toContain("^C");
+    expect(text).not.toMatch(/\nnot-interrupted\r\n/); // only the echoed command line has it
+    driver.bytes.write("exit\r");
+    expect(await driver.closed).toBe("");
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
   it("ends the shell on the TerminateSession flag", async () => {
     const driver = await harness.connect(shellSpec("sleep 60"));
     driver.sendSize(80, 24);
