@@ -36,3 +36,28 @@ export function startPump(source: Readable, channel: DataChannel, opts: PumpOpti
     channel.off("drain", move);
   };
 }
+
+/**
+ * The same in flowing mode, for a TTY stdin: a TTY that was read in paused ('readable') mode keeps
+ * the process alive after pause(); one read through 'data' lets it exit once paused.
+ */
+export function startFlowingPump(source: Readable, channel: DataChannel, opts: PumpOptions = {}): () => void {
+  const size = opts.payloadSize ?? DEFAULT_PAYLOAD_SIZE;
+  const transform = opts.transform ?? ((b: Buffer) => b);
+  const onData = (chunk: Buffer): void => {
+    let open = true;
+    for (let offset = 0; offset < chunk.length; offset += size) {
+      open = channel.send(PayloadType.Output, transform(chunk.subarray(offset, offset + size))) && open;
+    }
+    if (!open) source.pause();
+  };
+  const onDrain = (): void => void source.resume();
+  source.on("data", onData);
+  channel.on("drain", onDrain);
+  source.resume();
+  return () => {
+    source.off("data", onData);
+    channel.off("drain", onDrain);
+    source.pause();
+  };
+}
