@@ -74,7 +74,11 @@ export async function startMoto(): Promise<Moto> {
     killGroup(child, "SIGKILL");
     throw err;
   }
-  // After the banner, keep draining output so the pipe never fills.
+  // After the banner, keep draining output so the pipe never fills (LOCALCLOUD_DEBUG=1 shows it).
+  if (process.env.LOCALCLOUD_DEBUG) {
+    child.stderr!.pipe(process.stderr);
+    child.stdout!.pipe(process.stderr);
+  }
   child.stdout!.resume();
   child.stderr!.resume();
   const url = `http://127.0.0.1:${port}`;

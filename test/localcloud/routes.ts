@@ -1,7 +1,7 @@
 // Which operations the gateway answers itself; everything else goes to moto untouched.
 import type { Handler } from "./context.ts";
 import { executeCommand } from "./ecs/exec.ts";
-import { runTask } from "./ecs/run-task.ts";
+import { createService, runTask } from "./ecs/run-task.ts";
 import { describeTasks, listTasks, registerTaskDefinition, stopTask } from "./ecs/tasks.ts";
 import { createActivation, deleteActivation, describeActivations } from "./ssm/activations.ts";
 import { describeInstanceInformation } from "./ssm/describe-instances.ts";
@@ -28,6 +28,7 @@ export const HANDLERS: Record<string, Record<string, Handler>> = {
   },
   ecs: {
     RunTask: runTask,
+    CreateService: createService,
     DescribeTasks: describeTasks,
     StopTask: stopTask,
     ListTasks: listTasks,

@@ -91,6 +91,18 @@ export function recordTask(ctx: CloudContext, region: string, motoTask: any, tas
   return task;
 }
 
+/**
+ * moto indexes awsvpcConfiguration["securityGroups"] and answers 500 without it; AWS makes it
+ * optional (the VPC's default group). We send an explicit empty list instead.
+ */
+export function withSecurityGroupsKey(body: any): any {
+  const vpc = body.networkConfiguration?.awsvpcConfiguration;
+  if (!vpc || vpc.securityGroups) return body;
+  return { ...body, networkConfiguration: { ...body.networkConfiguration, awsvpcConfiguration: { ...vpc, securityGroups: [] } } };
+}
+
+export const createService: Handler = async (_ctx, call) => call.forwardJson(withSecurityGroupsKey(call.body));
+
 export const runTask: Handler = async (ctx, call) => {
   const { body, region } = call;
   let taskDef: any;
@@ -106,7 +118,7 @@ export const runTask: Handler = async (ctx, call) => {
     // RunTask doc: "the task definition must have a task role, or you must provide one as an override".
     throw new AwsError("InvalidParameterException", "Task definition does not have a task role. A task role is required when enableExecuteCommand is true.");
   }
-  const out = await call.forwardJson();
+  const out = await call.forwardJson(withSecurityGroupsKey(body));
   out.tasks = (out.tasks ?? []).map((t: any) => overlayTask(recordTask(ctx, region, t, taskDef, body), t));
   return out;
 };
