@@ -81,7 +81,7 @@ async function startForward(options: PortForwardOptions, forward: Forward): Prom
     if (renewal) log?.info(`Opened session ${grant.sessionId} for port ${port}.`);
     let channel: DataChannel;
     try {
-      channel = await openDataChannel(grant, { ssm: options.clients.ssm, region: options.region, log, clientVersion: options.clientVersion });
+      channel = await openDataChannel(grant, { ssm: options.clients.ssm, region: options.region, log, clientVersion: options.clientVersion, sendWindow: options.sendWindow });
     } catch (error) {
       await terminateSession(options.clients.ssm, grant.sessionId).catch(() => {});
       throw new Error(`Could not open the data channel of session ${grant.sessionId}: ${(error as Error).message}`, { cause: error });
@@ -110,6 +110,7 @@ async function startForward(options: PortForwardOptions, forward: Forward): Prom
         agentVersion: result.agentVersion,
         properties: result.properties,
         payloadSize: options.payloadSize,
+        paceMs: options.paceMs,
         log,
         onConnectError: (message) => log?.warn(`port ${port}: ${message}`),
       });

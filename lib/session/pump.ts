@@ -11,10 +11,13 @@ export interface PumpOptions {
   payloadSize?: number;
   /** KMS shells encrypt each payload. */
   transform?: (payload: Buffer) => Buffer;
+  /** Sleep this long after each message: the plugin's design (1 ms), for the benchmark's comparison only. */
+  paceMs?: number;
 }
 
 /** Starts moving bytes; returns a function that stops (the source is left as it is). */
 export function startPump(source: Readable, channel: DataChannel, opts: PumpOptions = {}): () => void {
+  if (opts.paceMs) return startPacedPump(source, channel, opts.paceMs, opts);
   const size = opts.payloadSize ?? DEFAULT_PAYLOAD_SIZE;
   const transform = opts.transform ?? ((b: Buffer) => b);
   let windowOpen = true;
@@ -59,5 +62,30 @@ export function startFlowingPump(source: Readable, channel: DataChannel, opts: P
     source.off("data", onData);
     channel.off("drain", onDrain);
     source.pause();
+  };
+}
+
+function startPacedPump(source: Readable, channel: DataChannel, paceMs: number, opts: PumpOptions): () => void {
+  const size = opts.payloadSize ?? DEFAULT_PAYLOAD_SIZE;
+  let stopped = false;
+  let busy = false;
+  const move = async (): Promise<void> => {
+    if (busy) return;
+    busy = true;
+    let chunk: Buffer | null;
+    while (!stopped && (chunk = source.read() as Buffer | null) !== null) {
+      for (let offset = 0; offset < chunk.length && !stopped; offset += size) {
+        channel.send(PayloadType.Output, chunk.subarray(offset, offset + size));
+        await new Promise((r) => setTimeout(r, paceMs));
+      }
+    }
+    busy = false;
+  };
+  const onReadable = () => void move();
+  source.on("readable", onReadable);
+  void move();
+  return () => {
+    stopped = true;
+    source.off("readable", onReadable);
   };
 }

@@ -26,6 +26,7 @@ export interface TunnelOptions {
   agentVersion: string;
   properties: Record<string, string>;
   payloadSize?: number;
+  paceMs?: number;
   log?: Logger;
   /** ConnectToPortError, once per failed connection. */
   onConnectError?: (message: string) => void;
@@ -49,7 +50,7 @@ function createMuxTunnel(opts: TunnelOptions): Tunnel {
   // The plugin keeps smux keepalive for agents up to 3.1.1511.0 (src/version/versionvalidator.go).
   const keepAlive = compareVersions(opts.agentVersion, "3.1.1511.0") <= 0;
   const mux = new SmuxSession({ role: "client", ...(keepAlive ? { keepAliveIntervalMs: 10_000, keepAliveTimeoutMs: 30_000 } : {}) });
-  const stopPump = startPump(mux, channel, { payloadSize: opts.payloadSize });
+  const stopPump = startPump(mux, channel, { payloadSize: opts.payloadSize, paceMs: opts.paceMs });
   mux.on("error", (error) => opts.log?.debug(`smux: ${error.message}`));
   mux.on("drain", () => channel.resumeInput());
   /** Streams that have not heard from the target yet: a ConnectToPortError is about the oldest. */
@@ -101,7 +102,7 @@ function createBasicTunnel(opts: TunnelOptions): Tunnel {
   let closed = false;
 
   const activate = (socket: Socket): void => {
-    const stopPump = startPump(socket, channel, { payloadSize: opts.payloadSize });
+    const stopPump = startPump(socket, channel, { payloadSize: opts.payloadSize, paceMs: opts.paceMs });
     active = { socket, stopPump };
     socket.on("drain", () => channel.resumeInput());
     socket.once("close", () => {
