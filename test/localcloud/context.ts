@@ -51,6 +51,8 @@ export interface CloudContext {
   options: CloudOptions;
   /** Maps Aurora endpoints to the local PostgreSQL (filled by the world). */
   hostMap: Map<string, { host: string; port: number }>;
+  /** Tells the watchdog about a process group to kill if our process dies without stop(). */
+  trackProcessGroup(pgid: number): void;
   /** Moves task lifecycles to the current simulated time (starts/stops processes). */
   tick(): void;
 }

@@ -16,6 +16,7 @@ import { createGatewayServer } from "./gateway.ts";
 import { readInventory, type Inventory } from "./inventory.ts";
 import { startMoto } from "./moto.ts";
 import { startPostgres, type Postgres } from "./postgres.ts";
+import { startReaper } from "./reaper.ts";
 import { markSessionEnded } from "./ssm/sessions.ts";
 import { emptyState } from "./state.ts";
 import { buildDemoWorld, DEMO_REGION } from "./world.ts";
@@ -77,13 +78,17 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
   const region = opts.region ?? DEMO_REGION;
   const faultSpec = validateFaultSpec(opts.faults ?? {});
   const tmpRoot = mkdtempSync(join(tmpdir(), "localcloud-"));
-  const cleanups: (() => Promise<void>)[] = [async () => rmSync(tmpRoot, { recursive: true, force: true })];
+  const reaper = startReaper(tmpRoot);
+  const cleanups: (() => Promise<void>)[] = [() => reaper.stop(), async () => rmSync(tmpRoot, { recursive: true, force: true })];
   const cleanup = async () => {
     for (const c of cleanups.reverse()) await c().catch((err) => console.error("[localcloud] cleanup:", err));
   };
   try {
     const wantPostgres = opts.postgres ?? world === "demo";
-    const [moto, pg] = await Promise.all([startMoto(), wantPostgres ? startPostgres() : Promise.resolve(undefined)]);
+    const [moto, pg] = await Promise.all([
+      startMoto((pgid) => reaper.addGroup(pgid)),
+      wantPostgres ? startPostgres((files) => reaper.setPostgres(files)) : Promise.resolve(undefined),
+    ]);
     cleanups.push(() => moto.stop());
     if (pg) cleanups.push(() => pg.stop());
 
@@ -132,7 +137,11 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
         return Buffer.from(out.Plaintext, "base64");
       },
     });
-    ctx = { state: emptyState(), clock, moto, faults, dataPlane, options, hostMap, tick: () => tickTasks(ctx) };
+    ctx = {
+      state: emptyState(), clock, moto, faults, dataPlane, options, hostMap,
+      tick: () => tickTasks(ctx),
+      trackProcessGroup: (pgid) => reaper.addGroup(pgid),
+    };
     cleanups.push(async () => {
       await stopEverything(ctx);
       await dataPlane.close();

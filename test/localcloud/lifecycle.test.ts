@@ -3,8 +3,9 @@
 import { DescribeSubnetsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { CreateClusterCommand, ECSClient, ListClustersCommand, RegisterTaskDefinitionCommand, RunTaskCommand } from "@aws-sdk/client-ecs";
 import { CreateActivationCommand, DescribeActivationsCommand, SSMClient } from "@aws-sdk/client-ssm";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { expect, it } from "vitest";
 import { startLocalCloud, type LocalCloud } from "./index.ts";
 import { isProcessAlive, sdkConfig, waitFor } from "./test-helpers.ts";
@@ -39,12 +40,30 @@ it("20 start/stop cycles leave no process and no temp directory behind", async (
     expect(isProcessAlive(cloud.motoPid)).toBe(false);
     expect(existsSync(cloud.tmpDir)).toBe(false);
     if (containerPid) expect(isProcessAlive(containerPid)).toBe(false);
+    expect(execFileSync("ps", ["-eo", "args="]).toString()).not.toContain(cloud.tmpDir); // the watchdog went too
     if (withPostgres) {
       const ps = execFileSync("ps", ["-eo", "args="]).toString();
       expect(ps).not.toContain(`-p ${cloud.postgres!.port} -k`);
     }
   }
 }, 400_000);
+
+it("a SIGKILLed owner leaves nothing behind either (the watchdog reaps)", async () => {
+  const child = spawn(join(import.meta.dirname, "../../node_modules/.bin/tsx"), [join(import.meta.dirname, "fixtures/start-and-wait.mts")], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout!.on("data", (c) => (out += c));
+  const started = await waitFor("the cloud's report", async () => out.includes("\n") && JSON.parse(out.split("\n")[0]), 90_000);
+  expect(started.containerPids.filter(Boolean)).toHaveLength(2);
+  // Kill tsx and the node it runs, as a test runner's timeout would.
+  for (const pid of [child.pid!, ...execFileSync("ps", ["-o", "pid=", "--ppid", String(child.pid)]).toString().trim().split(/\s+/).map(Number)]) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {}
+  }
+  await waitFor("everything reaped", async () =>
+    !isProcessAlive(started.motoPid) && started.containerPids.every((p: number) => !isProcessAlive(p)) && !existsSync(started.tmpDir) &&
+    !execFileSync("ps", ["-eo", "args="]).toString().includes(`-p ${started.pgPort} -k`), 20_000, 250);
+}, 120_000);
 
 it("two clouds at once on different ports do not see each other's state", async () => {
   const [a, b] = await Promise.all([startLocalCloud(), startLocalCloud()]);

@@ -59,13 +59,14 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-export async function startMoto(): Promise<Moto> {
+export async function startMoto(onSpawned: (pgid: number) => void = () => {}): Promise<Moto> {
   // Own process group: the pyenv shim and python die together on stop.
   const child = spawn("moto_server", ["-H", "127.0.0.1", "-p", "0"], {
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
     env: { ...process.env, MOTO_ECS_SERVICE_RUNNING: process.env.MOTO_ECS_SERVICE_RUNNING ?? "1" },
   });
+  if (child.pid) onSpawned(child.pid);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let port: number;
   try {

@@ -42,7 +42,13 @@ function asPostgres(cmd: string, args: string[]): [string, string[]] {
   return userInfo().uid === 0 ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
 }
 
-export async function startPostgres(): Promise<Postgres> {
+export interface PostgresFiles {
+  data: string;
+  dir: string;
+  asPostgresUser: boolean;
+}
+
+export async function startPostgres(onCreated: (files: PostgresFiles) => void = () => {}): Promise<Postgres> {
   const dir = mkdtempSync(join(tmpdir(), "localcloud-pg-"));
   const data = join(dir, "data");
   if (userInfo().uid === 0) {
@@ -54,6 +60,7 @@ export async function startPostgres(): Promise<Postgres> {
   let started = false;
   try {
     await run(...asPostgres("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"]));
+    onCreated({ data, dir, asPostgresUser: userInfo().uid === 0 });
     let port = 0;
     for (let attempt = 0; !started; attempt++) {
       port = await freePort();

@@ -57,6 +57,7 @@ function startContainers(ctx: CloudContext, task: TaskRecord): void {
   if (unknown) return failToStart(ctx, task, unknown.reason!);
   for (const c of task.containers) {
     startContainerProcess(c, (code, signal, error) => onContainerExit(ctx, task, c, code, signal, error));
+    if (c.process?.pid) ctx.trackProcessGroup(c.process.pid);
   }
 }
 

@@ -1,0 +1,47 @@
+// A detached watchdog per local cloud (bin/localcloud-reaper): if the process that started the
+// cloud is SIGKILLed, nothing it started outlives it. The manifest lists what to reap.
+import { spawn, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface ReaperManifest {
+  groups: number[];
+  postgres?: { data: string; asPostgresUser: boolean };
+  dirs: string[];
+}
+
+export interface Reaper {
+  addGroup(pgid: number): void;
+  setPostgres(p: { data: string; asPostgresUser: boolean; dir: string }): void;
+  /** Normal shutdown: the cloud cleans up itself; the watchdog goes. */
+  stop(): Promise<void>;
+}
+
+export function startReaper(tmpRoot: string): Reaper {
+  const file = join(tmpRoot, "reaper.json");
+  const manifest: ReaperManifest = { groups: [], dirs: [tmpRoot] };
+  const save = () => writeFileSync(file, JSON.stringify(manifest));
+  save();
+  const child: ChildProcess = spawn(process.execPath, [join(import.meta.dirname, "bin/localcloud-reaper"), String(process.pid), file], {
+    detached: true,
+    stdio: "ignore",
+  });
+  child.unref();
+  return {
+    addGroup(pgid) {
+      manifest.groups.push(pgid);
+      save();
+    },
+    setPostgres({ data, asPostgresUser, dir }) {
+      manifest.postgres = { data, asPostgresUser };
+      manifest.dirs.push(dir);
+      save();
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
