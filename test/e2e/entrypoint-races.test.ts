@@ -45,7 +45,7 @@ describe("SIGTERM during registration", () => {
     run.proc.kill("SIGTERM");
     const exit = await run.exited;
     expect(exit.code).toBe(143);
-    expect(run.events().some((e) => e.event === "put-parameter" || e.event === "parameter_written")).toBe(false);
+    expect(run.events().some((e) => e.event === "parameter_written")).toBe(false);
     await expectNothingLeft();
   });
 
