@@ -44,6 +44,9 @@ describe("the task lifecycle", () => {
     const t = await runTask("stg-bastion", ["localcloud-app"]);
     expect(t.lastStatus).toBe("PROVISIONING");
     expect(t.enableExecuteCommand).toBe(true);
+    const early = (await cloud.state()).tasks.find((x) => x.taskArn === t.taskArn)!;
+    expect(early).toMatchObject({ lastStatus: "PROVISIONING", desiredStatus: "RUNNING", startedBy: "bastionless:test" });
+    expect(early.containers[0]).toMatchObject({ alive: false, pid: undefined });
     const seen: string[] = [];
     await waitFor("RUNNING", async () => {
       const s = (await describeTask(t.taskArn!)).lastStatus!;
