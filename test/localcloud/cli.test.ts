@@ -24,7 +24,9 @@ function descendants(pid: number): number[] {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "localcloud-cli-test-"));
-  cli = spawn(join(REPO, "node_modules/.bin/tsx"), ["test/localcloud/cli.mts", "--port", "0", "--world", "demo", "--task-delays", "6000,2000"], {
+  // `node --import tsx` is what `npm run localcloud` runs, minus tsx's signal-relaying parent
+  // process, so the exit code seen here is the script's own.
+  cli = spawn(process.execPath, ["--import", "tsx", "test/localcloud/cli.mts", "--port", "0", "--world", "demo", "--task-delays", "6000,2000"], {
     cwd: REPO, stdio: ["ignore", "pipe", "pipe"],
   });
   cli.stdout!.on("data", (c) => (output += c));
@@ -101,10 +103,11 @@ it("shuts down cleanly on SIGINT: no moto, no container process, no temp dir", a
   const dirs: string[] = state.tasks.flatMap((t: any) => t.containers.map((c: any) => c.dir)).filter(Boolean);
   expect(dirs.length).toBeGreaterThan(0);
   const children = descendants(cli.pid!);
-  expect(children.length).toBeGreaterThan(2); // tsx's node, moto_server, postgres, containers
+  expect(children.length).toBeGreaterThan(2); // moto_server, postgres, containers, the watchdog
   const exited = new Promise<number | null>((r) => cli.once("exit", (code) => r(code)));
   cli.kill("SIGINT");
   expect(await exited).toBe(130);
+  expect(output).toContain("localcloud: SIGINT, stopping");
   await waitFor("every child gone", async () => children.every((pid) => !isProcessAlive(pid)), 15_000);
   for (const d of dirs) expect(existsSync(d)).toBe(false);
 }, 60_000);

@@ -40,6 +40,7 @@ export function startReaper(tmpRoot: string): Reaper {
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once("exit", r));
+      child.ref(); // an unref'd child would let the loop empty (exit 0) while we wait for it
       child.kill("SIGTERM");
       await exited;
     },
