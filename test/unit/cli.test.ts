@@ -52,7 +52,7 @@ describe("runMain", () => {
   async function run(main: () => Promise<number | void>, debug = false) {
     const out: string[] = [];
     let code = -1;
-    await runMain(main, { name: "exec", debug: () => debug, write: (l) => out.push(l), exit: (c) => (code = c) });
+    await runMain(main, { name: "exec", debug: () => debug, write: (l) => out.push(l), exit: (c) => void (code = c) });
     return { code, out: out.join("") };
   }
 
