@@ -3,7 +3,7 @@
 import { AwsError } from "../aws-errors.ts";
 import type { Handler } from "../context.ts";
 import { hex } from "../ids.ts";
-import { containerShell, findClusterKmsKey, isExecReady } from "../ssm/session-targets.ts";
+import { containerShell, findClusterKmsKey, isExecAgentStopped, isExecReady } from "../ssm/session-targets.ts";
 import { openRecordedSession } from "../ssm/sessions.ts";
 import { requireString } from "../ssm/validate.ts";
 import { clusterNameOf } from "./tasks.ts";
@@ -30,7 +30,7 @@ export const executeCommand: Handler = async (ctx, { region, body }) => {
   } else if (task.containers.length > 1) {
     throw new AwsError("InvalidParameterException", "The task has more than one container; specify the container name.");
   }
-  if (!isExecReady(task)) throw new AwsError("TargetNotConnectedException", NOT_CONNECTED);
+  if (!isExecReady(task) || isExecAgentStopped(container)) throw new AwsError("TargetNotConnectedException", NOT_CONNECTED);
   const target = `ecs:${cluster}_${task.id}_${container.runtimeId}`;
   const shell = containerShell(ctx, container);
   const kmsKeyId = await findClusterKmsKey(ctx, region, task.clusterArn);

@@ -1,5 +1,6 @@
 // Overlays our lifecycle on moto's task JSON: the fields moto never returns or gets wrong.
 import { epochSeconds } from "../clock.ts";
+import { isExecAgentStopped } from "../ssm/session-targets.ts";
 import type { ContainerRecord, TaskRecord } from "../state.ts";
 
 function containerStatus(task: TaskRecord, c: ContainerRecord): string {
@@ -7,8 +8,8 @@ function containerStatus(task: TaskRecord, c: ContainerRecord): string {
   return task.lastStatus === "RUNNING" || task.lastStatus === "STOPPING" ? "RUNNING" : "PENDING";
 }
 
-function agentStatus(task: TaskRecord): string {
-  if (task.lastStatus === "RUNNING") return "RUNNING";
+function agentStatus(task: TaskRecord, c: ContainerRecord): string {
+  if (task.lastStatus === "RUNNING") return isExecAgentStopped(c) ? "STOPPED" : "RUNNING";
   return task.lastStatus === "STOPPED" || task.lastStatus === "STOPPING" ? "STOPPED" : "PENDING";
 }
 
@@ -24,7 +25,7 @@ function overlayContainer(task: TaskRecord, motoContainer: any, c: ContainerReco
     out.managedAgents = [
       {
         name: "ExecuteCommandAgent",
-        lastStatus: agentStatus(task),
+        lastStatus: agentStatus(task, c),
         ...(task.startedMs !== undefined ? { lastStartedAt: epochSeconds(task.startedMs) } : {}),
       },
     ];

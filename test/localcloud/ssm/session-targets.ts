@@ -20,6 +20,11 @@ export function isExecReady(task: TaskRecord): boolean {
   return task.lastStatus === "RUNNING" && task.desiredStatus === "RUNNING" && task.enableExecuteCommand;
 }
 
+/** A container whose env sets LOCALCLOUD_EXEC_AGENT=STOPPED has a dead ExecuteCommandAgent (as after an agent crash). */
+export function isExecAgentStopped(c: ContainerRecord): boolean {
+  return c.env.LOCALCLOUD_EXEC_AGENT === "STOPPED";
+}
+
 export function findEcsTarget(ctx: CloudContext, region: string, target: string): { task: TaskRecord; container: ContainerRecord } | undefined {
   const m = /^ecs:([^_]+)_([0-9a-f-]{32,36})_(.+)$/.exec(target);
   if (!m) return undefined;
@@ -47,7 +52,7 @@ export async function resolveTarget(ctx: CloudContext, region: string, target: s
   }
   if (target.startsWith("ecs:")) {
     const found = findEcsTarget(ctx, region, target);
-    if (!found || !isExecReady(found.task)) throw notConnected(target);
+    if (!found || !isExecReady(found.task) || isExecAgentStopped(found.container)) throw notConnected(target);
     return { ...containerShell(ctx, found.container), kmsKeyId: await findClusterKmsKey(ctx, region, found.task.clusterArn) };
   }
   throw notConnected(target);
