@@ -6,6 +6,8 @@ import { RDSClient } from "@aws-sdk/client-rds";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { STSClient } from "@aws-sdk/client-sts";
+import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import { S3Client } from "@aws-sdk/client-s3";
 
 // The SDK warns on every start under Node 20 that releases after January 2027 need Node 22; the
 // versions pinned here run on Node 20, so the warning is noise for operators and cron logs.
@@ -50,6 +52,8 @@ export interface AwsClients {
   kms: KMSClient;
   iam: IAMClient;
   sts: STSClient;
+  logs: CloudWatchLogsClient;
+  s3: S3Client;
   destroy(): void;
 }
 
@@ -68,6 +72,8 @@ export function createClients(options: AwsOptions = {}): AwsClients {
     get kms() { return lazy("kms", () => new KMSClient(config)); },
     get iam() { return lazy("iam", () => new IAMClient(config)); },
     get sts() { return lazy("sts", () => new STSClient(config)); },
+    get logs() { return lazy("logs", () => new CloudWatchLogsClient(config)); },
+    get s3() { return lazy("s3", () => new S3Client(config)); },
     destroy() {
       for (const client of made.values()) client.destroy();
       made.clear();
