@@ -13,10 +13,16 @@ export function formatDuration(ms: number): string {
   return shown.length ? shown.map(([n, u]) => `${n}${u}`).join("") : `${ms}ms`;
 }
 
-/** "30m" → 1_800_000; accepts ms, s, m, h, d. */
-export function parseDuration(text: string): number | undefined {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text.trim());
-  if (!match) return undefined;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "ms" | "s" | "m" | "h" | "d"];
-  return Math.round(Number(match[1]) * unit);
+/**
+ * "30m" → 1_800_000; accepts ms, s, m, h, d and fractions ("1.5h"). A bare number is refused
+ * unless `bareUnit` says what it means (env vars like BASTION_SHUTDOWN_TIMEOUT=8 mean seconds).
+ */
+export function parseDuration(text: string, options: { bareUnit?: Unit } = {}): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  const unit = (match?.[2] as Unit | undefined) ?? options.bareUnit;
+  if (!match || !unit) return undefined;
+  return Math.round(Number(match[1]) * UNITS[unit]);
 }
+
+type Unit = "ms" | "s" | "m" | "h" | "d";
+const UNITS: Record<Unit, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

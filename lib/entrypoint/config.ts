@@ -1,6 +1,7 @@
 // The entrypoint's configuration: env only (an ENTRYPOINT takes no flags; argv is the app's CMD),
 // validated at once, every problem reported in one message (STYLE.md §11).
 import { UsageError } from "../cli.ts";
+import { parseDuration } from "../duration.ts";
 import { TAG_MANAGED_BY } from "../constants.ts";
 
 export interface EntrypointConfig {
@@ -49,15 +50,6 @@ Configuration, from the environment only:
 /** "bastionless:": our tag keys, which BASTION_TAGS may not set. */
 const OUR_TAG_PREFIX = TAG_MANAGED_BY.slice(0, TAG_MANAGED_BY.indexOf(":") + 1);
 
-const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/** "500ms", "8s", "1.5m", "1h", "2d"; a bare number is seconds. Undefined when malformed. */
-export function parseDuration(text: string): number | undefined {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
-  if (!m) return undefined;
-  return Math.round(Number(m[1]) * UNITS[m[2] ?? "s"]);
-}
-
 /** "true/false/yes/no/1/0/on/off"; undefined when malformed. */
 export function parseBoolean(text: string): boolean | undefined {
   if (/^(1|true|yes|on)$/i.test(text.trim())) return true;
@@ -101,7 +93,7 @@ export function parseEntrypointConfig(env: NodeJS.ProcessEnv, argv: readonly str
   const duration = (name: string, fallback: number, minMs: number, maxMs: number, range: string): number => {
     const raw = get(name);
     if (raw === undefined) return fallback;
-    const value = parseDuration(raw);
+    const value = parseDuration(raw, { bareUnit: "s" });
     if (value === undefined) problems.push(`${name}=${raw} is not a duration such as 8s, 30m or 1h`);
     else if (value < minMs || value > maxMs) problems.push(`${name}=${raw} must be between ${range}`);
     return value ?? fallback;

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../../../lib/cli.ts";
-import { DEFAULTS, parseDuration, parseEntrypointConfig, parseTags } from "../../../lib/entrypoint/config.ts";
+import { DEFAULTS, parseEntrypointConfig, parseTags } from "../../../lib/entrypoint/config.ts";
+import { parseDuration as parseAnyDuration } from "../../../lib/duration.ts";
+
+const parseDuration = (text: string) => parseAnyDuration(text, { bareUnit: "s" });
 
 const valid = { BASTION_ENV: "stg", BASTION_IAM_ROLE: "SSMServiceRole", BASTION_REGION: "eu-west-1" };
 
