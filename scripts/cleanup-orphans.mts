@@ -1,4 +1,3 @@
-#!/usr/bin/env -S npx tsx
 // cleanup-orphans: removes what crashed containers and forgotten tunnels left behind — managed
 // instances, activations, parameters, bastion tasks — and nothing without our managed-by tag.
 // list → plan → print → (dry run stops here) → confirm or --yes → apply (STYLE.md §5).
