@@ -82,11 +82,11 @@ cleanup: deps ## Plan the removal of orphaned instances, activations, parameters
 localcloud: setup ## Run the local cloud with the demo world on :4566 (Ctrl-C stops it)
 	$(call run,test/localcloud/cli.mts,--world demo $(ARGS))
 
-build: deps ## Bundle the entrypoint into dist/entrypoint.mjs for images
-	@if ! npm pkg get scripts.build:entrypoint | grep -q '"'; then echo "make build: not built yet (no build:entrypoint script)" >&2; exit 1; fi
-	@npm run --silent build:entrypoint
+build: deps ## Bundle every program into dist/*.mjs (plain node; what images copy)
+	@npm run --silent build
 
 bench: setup ## Run the benchmarks and rewrite BENCHMARKS.md (ARGS=--quick for a short run)
+	@npm run --silent build
 	$(call run,test/bench/run.mts,$(ARGS))
 
 soak: setup ## The long reliability run: 300 chaos lifecycles

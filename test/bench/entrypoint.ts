@@ -12,6 +12,8 @@ import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
 import { APP, buildBundle, startEntrypoint, type Runner } from "../e2e/entrypoint-harness.ts";
 
 export interface Stats {
+  /** Every run's figure, in run order. */
+  values: number[];
   runs: number;
   median: number;
   min: number;
@@ -30,7 +32,7 @@ export function stats(values: number[]): Stats {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { runs: sorted.length, median: Math.round(median), min: Math.round(sorted[0]), max: Math.round(sorted.at(-1)!) };
+  return { values: values.map(Math.round), runs: sorted.length, median: Math.round(median), min: Math.round(sorted[0]), max: Math.round(sorted.at(-1)!) };
 }
 
 /** A bare `node app.mjs`: its start delay, then its SIGTERM → exit time. */

@@ -1,0 +1,178 @@
+// make bench: every benchmark against fresh local clouds, one report. Writes BENCHMARKS.md and
+// BENCHMARKS.json (raw figures) at the repository root. `--quick` for CI-sized runs.
+//   tsx test/bench/run.mts [--quick] [--only id,id]
+import { execFileSync } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
+import { cpus, totalmem, release, platform } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { round, series, figure, type Figure, type Series } from "./stats.ts";
+
+const ROOT = join(import.meta.dirname, "../..");
+const { values: args } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" }, out: { type: "string" } } });
+const quick = args.quick ?? false;
+const only = args.only?.split(",");
+
+interface Bench {
+  id: string;
+  title: string;
+  run(): Promise<Figure[]>;
+}
+
+const benches: Bench[] = [
+  { id: "tunnel", title: "Time to tunnel", run: async () => optional("./tunnel.ts", "runTunnelBench") },
+  { id: "throughput", title: "Tunnel throughput", run: throughputFigures },
+  { id: "latency", title: "Tunnel latency", run: async () => optional("./latency.ts", "runLatencyBench") },
+  { id: "fanout", title: "Connection fan-out", run: async () => optional("./fanout.ts", "runFanoutBench") },
+  { id: "entrypoint", title: "Entrypoint", run: entrypointFigures },
+  { id: "sweeper", title: "Sweeper", run: async () => (await import("./sweeper.ts")).runSweeperBench({ quick }) },
+  { id: "cli", title: "CLI start", run: async () => (await import("./cli-start.ts")).runCliStartBench({ quick }) },
+];
+
+/** A benchmark module that may not exist yet: its absence is reported, never papered over. */
+async function optional(path: string, name: string): Promise<Figure[]> {
+  const file = join(import.meta.dirname, path);
+  if (!existsSync(file)) throw new Error(`not built yet (${path} does not exist)`);
+  const mod = (await import(path)) as Record<string, (o: { quick: boolean }) => Promise<Figure[]>>;
+  return mod[name]({ quick });
+}
+
+async function entrypointFigures(): Promise<Figure[]> {
+  const { runEntrypointBench } = await import("./entrypoint.ts");
+  const f = await runEntrypointBench({ quick });
+  const s = (label: string, x: { values: number[] }) => series(label, x.values);
+  const start = s("entrypoint bundle, CMD start", f.cmdStartMs.bundle);
+  const stop300 = s("SIGTERM → exit, SSM latency 300 ms", f.stopMs.ssmLatency300);
+  return [
+    figure({
+      id: "entrypoint.cmd-start",
+      title: "Entrypoint: CMD start delay (CreateActivation at 500 ms latency)",
+      unit: "ms",
+      better: "lower",
+      measured: start,
+      baselines: [s("bare node running the same CMD", f.cmdStartMs.baseline), s("entrypoint via tsx", f.cmdStartMs.tsx)],
+      target: { text: "≤ 100 ms added over bare node", met: start.median - series("", f.cmdStartMs.baseline.values).median <= 100 },
+    }),
+    figure({
+      id: "entrypoint.stop-0",
+      title: "Entrypoint: SIGTERM → exit with full cleanup, SSM latency 0 ms",
+      unit: "ms",
+      better: "lower",
+      measured: s("SIGTERM → exit, SSM latency 0 ms", f.stopMs.ssmLatency0),
+      baselines: [s("bare node exiting on SIGTERM", f.stopMs.baseline)],
+    }),
+    figure({
+      id: "entrypoint.stop-300",
+      title: "Entrypoint: SIGTERM → exit with full cleanup, SSM latency 300 ms",
+      unit: "ms",
+      better: "lower",
+      measured: stop300,
+      baselines: [s("bare node exiting on SIGTERM", f.stopMs.baseline)],
+      target: { text: "≤ 3 s", met: stop300.median <= 3000 },
+    }),
+  ];
+}
+
+async function throughputFigures(): Promise<Figure[]> {
+  const mod = (await import("./throughput.ts")) as Record<string, unknown>;
+  if (typeof mod.runThroughputFigures === "function") return (mod.runThroughputFigures as (o: { quick: boolean }) => Promise<Figure[]>)({ quick });
+  const { runThroughputBench } = await import("./throughput.ts");
+  const f = await runThroughputBench({ quick });
+  const paced = series("1 KiB + 1 ms paced sender (the plugin's design)", f.pacedUpstream.runs);
+  const up = series("native client upstream, no agent pacing", f.upstream.runs);
+  return [
+    figure({
+      id: "throughput.up",
+      title: "Tunnel throughput upstream (native client, 1 KiB frames, emulator without agent pacing)",
+      unit: "MB/s",
+      better: "higher",
+      measured: up,
+      baselines: [paced],
+      target: { text: "≥ 20 MB/s and ≥ 30 × the paced baseline", met: up.median >= 20 && up.median >= 30 * paced.median },
+    }),
+    figure({
+      id: "throughput.down",
+      title: "Tunnel throughput downstream (native client, emulator without agent pacing)",
+      unit: "MB/s",
+      better: "higher",
+      measured: series("native client downstream", f.downstream.runs),
+      baselines: [paced],
+    }),
+  ];
+}
+
+function git(args: string[]): string {
+  try {
+    return execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+const fmt = (x: number) => (Math.abs(x) >= 100 ? String(round(x, 0)) : String(round(x, 2)));
+const cell = (s: Series) => `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)}, n=${s.runs.length})`;
+
+function render(report: Report): string {
+  const lines = [
+    "# Benchmarks",
+    "",
+    `Generated by \`make bench${report.quick ? " ARGS=--quick" : ""}\` on ${report.date} at commit ${report.commit}. Every figure is the median (min–max, number of runs) measured in this run, beside its baseline(s) measured in the same run; the ratio is measured ÷ first baseline. Regenerate with \`make bench\`; nothing here is typed by hand.`,
+    "",
+    `Machine: ${report.machine.cpu} × ${report.machine.cores} cores, ${report.machine.memoryGiB} GiB, ${report.machine.os}, Node ${report.machine.node}. Shared and noisy: compare figures within one report, not across reports.`,
+    "",
+  ];
+  for (const section of report.sections) {
+    lines.push(`## ${section.title}`, "");
+    if (section.error) {
+      lines.push(`Not measured: ${section.error}`, "");
+      continue;
+    }
+    lines.push("| figure | measured | baseline | ratio | target |", "|---|---|---|---|---|");
+    for (const f of section.figures) {
+      const baselines = f.baselines.map((b) => `${b.label}: ${cell(b)}`).join("<br>");
+      const target = f.target ? `${f.target.met ? "✓ met" : "✗ falls short"}: ${f.target.text}` : "—";
+      lines.push(`| ${f.title} | ${f.measured.label}: **${cell(f.measured)}** ${f.unit} | ${baselines} | ${f.ratio === undefined ? "—" : `× ${fmt(f.ratio)}`} | ${target} |`);
+    }
+    const notes = section.figures.flatMap((f) => f.notes ?? []);
+    if (notes.length) lines.push("", ...notes.map((n) => `- ${n}`));
+    lines.push("");
+  }
+  return lines.join("\n");
+}
+
+interface Report {
+  date: string;
+  commit: string;
+  quick: boolean;
+  machine: { cpu: string; cores: number; memoryGiB: number; os: string; node: string };
+  sections: Array<{ id: string; title: string; figures: Figure[]; error?: string; seconds: number }>;
+}
+
+const report: Report = {
+  date: new Date().toISOString(),
+  commit: git(["rev-parse", "--short", "HEAD"]) + (git(["status", "--porcelain", "--untracked-files=no"]) ? " (with uncommitted changes)" : ""),
+  quick,
+  machine: { cpu: cpus()[0]?.model ?? "unknown", cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), os: `${platform()} ${release()}`, node: process.version },
+  sections: [],
+};
+
+let failed = 0;
+for (const bench of benches.filter((b) => !only || only.includes(b.id))) {
+  const started = Date.now();
+  process.stderr.write(`bench: ${bench.title}…\n`);
+  try {
+    const figures = await bench.run();
+    report.sections.push({ id: bench.id, title: bench.title, figures, seconds: round((Date.now() - started) / 1000, 1) });
+    for (const f of figures) process.stderr.write(`  ${f.title}: ${fmt(f.measured.median)} ${f.unit}${f.target ? ` (${f.target.met ? "meets" : "misses"} ${f.target.text})` : ""}\n`);
+  } catch (error) {
+    failed++;
+    report.sections.push({ id: bench.id, title: bench.title, figures: [], error: (error as Error).message.split("\n")[0], seconds: round((Date.now() - started) / 1000, 1) });
+    process.stderr.write(`  failed: ${(error as Error).message.split("\n")[0]}\n`);
+  }
+}
+
+const out = args.out ?? ROOT;
+writeFileSync(join(out, "BENCHMARKS.md"), render(report));
+writeFileSync(join(out, "BENCHMARKS.json"), JSON.stringify(report, null, 2) + "\n");
+process.stderr.write(`bench: wrote ${join(out, "BENCHMARKS.md")} and BENCHMARKS.json${failed ? `; ${failed} benchmark(s) could not run` : ""}\n`);
+process.exit(failed ? 1 : 0);
