@@ -1,0 +1,128 @@
+// The bastion task's life: where it runs (a service's network settings), launch or reuse, what each
+// readiness poll sees, and the stop that proves nothing is left.
+import { hostname, userInfo } from "node:os";
+import type { AwsClients } from "../aws/clients.ts";
+import { describeService, describeTasks, listTaskArns, runBastionTask, stopTask, type TaskInfo } from "../aws/ecs.ts";
+import { findInstanceParameter, listManagedInstances } from "../aws/ssm.ts";
+import { UsageError } from "../cli.ts";
+import { ourTags, parameterName, startedBy } from "../constants.ts";
+import { abortableSleep, pollDelay, type BastionObservation, type Via } from "./readiness.ts";
+import type { AfterStop } from "./leftovers.ts";
+import type { NetworkConfiguration, CapacityProviderStrategyItem } from "@aws-sdk/client-ecs";
+
+type Clients = Pick<AwsClients, "ecs" | "ssm">;
+
+/** $USER, else the account name; only letters, digits, - and _ reach startedBy. */
+export function currentUser(env: NodeJS.ProcessEnv = process.env, account: () => string = () => userInfo().username): string {
+  let name = env.USER || env.LOGNAME || env.USERNAME || "";
+  if (!name) {
+    try {
+      name = account();
+    } catch {
+      name = "";
+    }
+  }
+  return name.replace(/[^a-zA-Z0-9_-]/g, "-").slice(0, 100) || "unknown";
+}
+
+export interface Placement {
+  cluster: string;
+  service: string;
+  taskDefinition: string;
+  networkConfiguration?: NetworkConfiguration;
+  launchType?: string;
+  capacityProviderStrategy?: CapacityProviderStrategyItem[];
+  platformVersion?: string;
+}
+
+/** The service's awsvpc config and launch type or capacity providers; its task definition unless one is given. */
+export async function resolvePlacement(ecs: Clients["ecs"], input: { cluster: string; service: string; taskDefinition?: string }): Promise<Placement> {
+  const service = await describeService(ecs, input.cluster, input.service);
+  if (!service) throw new UsageError(`Service ${input.service} was not found in cluster ${input.cluster}: pass --service with one of the cluster's services.`);
+  const taskDefinition = input.taskDefinition ?? service.taskDefinition;
+  if (!taskDefinition) throw new UsageError(`Service ${input.service} names no task definition: pass --task-definition.`);
+  return {
+    cluster: input.cluster,
+    service: input.service,
+    taskDefinition,
+    networkConfiguration: service.networkConfiguration,
+    launchType: service.capacityProviderStrategy ? undefined : (service.launchType ?? "FARGATE"),
+    capacityProviderStrategy: service.capacityProviderStrategy,
+    platformVersion: service.platformVersion,
+  };
+}
+
+export async function launchBastion(ecs: Clients["ecs"], placement: Placement, who: { env: string; user: string; now?: Date }): Promise<TaskInfo> {
+  return runBastionTask(ecs, {
+    cluster: placement.cluster,
+    taskDefinition: placement.taskDefinition,
+    startedBy: startedBy(who.user),
+    tags: ourTags(who.env, `host:${hostname()}`, who.now),
+    networkConfiguration: placement.networkConfiguration,
+    launchType: placement.launchType,
+    capacityProviderStrategy: placement.capacityProviderStrategy,
+    platformVersion: placement.platformVersion,
+  });
+}
+
+/** The newest running task this user started in the cluster (startedBy=bastionless:<user>), if any. */
+export async function findReusableBastion(ecs: Clients["ecs"], cluster: string, user: string): Promise<TaskInfo | undefined> {
+  const arns = await listTaskArns(ecs, cluster, { startedBy: startedBy(user) });
+  if (!arns.length) return undefined;
+  const { tasks } = await describeTasks(ecs, cluster, arns);
+  const live = tasks.filter((t) => t.desiredStatus === "RUNNING" && t.lastStatus !== "STOPPED" && t.startedBy === startedBy(user));
+  return live.sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0))[0];
+}
+
+export async function describeBastion(ecs: Clients["ecs"], task: Pick<TaskInfo, "cluster" | "taskArn">): Promise<TaskInfo | undefined> {
+  const { tasks } = await describeTasks(ecs, task.cluster, [task.taskArn]);
+  return tasks[0];
+}
+
+/** One readiness poll: the task, and (instance path, once RUNNING) its parameter and the instance's ping. */
+export async function observeBastion(clients: Clients, task: Pick<TaskInfo, "cluster" | "taskArn" | "taskId">, options: { env: string; via: Via }): Promise<BastionObservation> {
+  const current = await describeBastion(clients.ecs, task);
+  if (!current || current.lastStatus !== "RUNNING" || options.via === "ecs-exec") return { task: current };
+  if (options.via === "auto" && current.containers.some((c) => c.execAgentStatus === "RUNNING" && c.runtimeId)) return { task: current };
+  const instanceId = await findInstanceParameter(clients.ssm, parameterName(options.env, task.taskId));
+  if (!instanceId) return { task: current };
+  const [instance] = await listManagedInstances(clients.ssm, { instanceIds: [instanceId] });
+  return { task: current, instanceId, pingStatus: instance?.pingStatus };
+}
+
+export interface StopOptions {
+  env: string;
+  reason: string;
+  /** The managed instance the bastion registered, when known (read before the stop). */
+  instanceId?: string;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** StopTask, wait for STOPPED, then look for the task's parameter and instance: what is left, if anything. */
+export async function stopBastion(clients: Clients, task: Pick<TaskInfo, "cluster" | "taskArn" | "taskId">, options: StopOptions): Promise<AfterStop> {
+  // Whatever the path, a bastion running the entrypoint registered: learn its instance before the parameter goes.
+  const instanceId = options.instanceId ?? (await findInstanceParameter(clients.ssm, parameterName(options.env, task.taskId)).catch(() => undefined));
+  await stopTask(clients.ecs, task.cluster, task.taskArn, options.reason);
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  let current: TaskInfo | undefined;
+  for (let attempt = 0; ; attempt++) {
+    current = await describeBastion(clients.ecs, task);
+    if (!current || current.lastStatus === "STOPPED" || Date.now() >= deadline) break;
+    await abortableSleep(pollDelay(attempt), options.signal);
+  }
+  return checkLeftovers(clients, task, { env: options.env, instanceId, lastStatus: current?.lastStatus ?? "MISSING" });
+}
+
+/** What is still there of a bastion: the task if not STOPPED, its instance-id parameter, its managed instance. */
+export async function checkLeftovers(clients: Clients, task: Pick<TaskInfo, "cluster" | "taskId">, options: { env: string; instanceId?: string; lastStatus: string }): Promise<AfterStop> {
+  const name = parameterName(options.env, task.taskId);
+  const value = await findInstanceParameter(clients.ssm, name);
+  const instanceId = options.instanceId ?? value;
+  const registered = instanceId ? (await listManagedInstances(clients.ssm, { instanceIds: [instanceId] })).length > 0 : false;
+  return {
+    task: { taskId: task.taskId, cluster: task.cluster, lastStatus: options.lastStatus, stopped: options.lastStatus === "STOPPED" || options.lastStatus === "MISSING" },
+    parameter: { name, present: value !== undefined },
+    ...(instanceId ? { instance: { instanceId, registered } } : {}),
+  };
+}

@@ -1,0 +1,80 @@
+// What a tunnel leads to: `--target` (an RDS id, an endpoint, host:port), `--forward L:HOST:R`, the
+// default local port (remote + 10000, like the seed's 13306 for 3306), and the line printed per forward.
+import { UsageError } from "../cli.ts";
+import type { DatabaseTarget } from "../aws/rds.ts";
+
+export interface PlannedForward {
+  /** 0 = any free port. */
+  localPort: number;
+  host: string;
+  remotePort: number;
+  /** What the user named: "stg-db", "cache.internal:6379". */
+  label: string;
+  /** The flag that chose the local port, for error messages. */
+  flag: string;
+}
+
+const PORT = /^\d{1,5}$/;
+
+export function parsePort(text: string, what: string): number {
+  const n = Number(text);
+  if (!PORT.test(text) || n > 65535) throw new UsageError(`${what} ${text} is not a port: use a number from 0 to 65535.`);
+  return n;
+}
+
+/** The seed's rule (3306 → 13306); ports above 55535 have no such neighbour, so any free port. */
+export function defaultLocalPort(remotePort: number): number {
+  return remotePort + 10000 <= 65535 ? remotePort + 10000 : 0;
+}
+
+/** `--forward LOCAL:HOST:REMOTE`, e.g. `16379:cache.internal:6379`. */
+export function parseForward(text: string): PlannedForward {
+  const m = /^(\d{1,5}):([^:\s]+):(\d{1,5})$/.exec(text.trim());
+  if (!m) throw new UsageError(`--forward ${text} is not LOCAL:HOST:REMOTE: write it like 16379:cache.internal:6379 (LOCAL 0 = any free port).`);
+  const remotePort = parsePort(m[3], `--forward ${text}: remote port`);
+  if (remotePort === 0) throw new UsageError(`--forward ${text}: the remote port cannot be 0.`);
+  return { localPort: parsePort(m[1], `--forward ${text}: local port`), host: m[2], remotePort, label: `${m[2]}:${m[3]}`, flag: "--forward" };
+}
+
+/** `host:port`, or a bare ElastiCache endpoint (its port is 6379); undefined for anything else. */
+export function parseHostPort(text: string): { host: string; port: number } | undefined {
+  const m = /^([^:\s]+):(\d{1,5})$/.exec(text.trim());
+  if (m) {
+    const port = parsePort(m[2], `--target ${text}: port`);
+    if (port === 0) throw new UsageError(`--target ${text}: the port cannot be 0.`);
+    return { host: m[1], port };
+  }
+  if (/\.cache\.amazonaws\.com$/i.test(text.trim())) return { host: text.trim(), port: 6379 };
+  return undefined;
+}
+
+/** A database by id (cluster first, then instance) or by endpoint; undefined when none matches. */
+export function findDatabase(targets: DatabaseTarget[], name: string): DatabaseTarget | undefined {
+  const lower = name.toLowerCase();
+  return (
+    targets.find((t) => t.kind === "cluster" && t.id.toLowerCase() === lower) ??
+    targets.find((t) => t.kind === "instance" && t.id.toLowerCase() === lower) ??
+    targets.find((t) => t.host.toLowerCase() === lower || t.readerHost?.toLowerCase() === lower)
+  );
+}
+
+/** The forward of the main target with `--local-port` (or its default) applied. */
+export function targetForward(target: { host: string; port: number; label: string }, localPort: number | undefined): PlannedForward {
+  return { localPort: localPort ?? defaultLocalPort(target.port), host: target.host, remotePort: target.port, label: target.label, flag: "--local-port" };
+}
+
+/** Two forwards on one fixed local port cannot both listen. */
+export function assertDistinctPorts(forwards: PlannedForward[]): void {
+  const seen = new Set<number>();
+  for (const f of forwards) {
+    if (f.localPort !== 0 && seen.has(f.localPort)) {
+      throw new UsageError(`Local port ${f.localPort} is given to two forwards: give each --forward its own LOCAL port (or 0 for any free port).`);
+    }
+    seen.add(f.localPort);
+  }
+}
+
+/** `localhost:15432 → stg-db.cluster-….rds.amazonaws.com:5432 via ecs:stg-main_5f2e…` */
+export function formatForwardLine(localPort: number, forward: { host: string; remotePort: number }, target: string): string {
+  return `localhost:${localPort} → ${forward.host}:${forward.remotePort} via ${target}`;
+}

@@ -1,0 +1,85 @@
+// portforward's settings: flags (with their env fallbacks, already applied by parseFlags) beat the
+// env's bastionless.config.json keys; everything is checked before any AWS call (STYLE.md §10–11).
+import { UsageError } from "../cli.ts";
+import type { EnvConfig } from "../config.ts";
+import { parseDuration } from "../duration.ts";
+import type { ClientChoice } from "../session/index.ts";
+import { parseForward, parsePort, type PlannedForward } from "./forwards.ts";
+import type { Via } from "./readiness.ts";
+
+export interface PortforwardFlags {
+  profile?: string;
+  region?: string;
+  cluster?: string;
+  service?: string;
+  "task-definition"?: string;
+  target?: string;
+  "local-port"?: string;
+  forward?: string[];
+  via?: string;
+  client?: string;
+  timeout?: string;
+  reuse: boolean;
+  keep: boolean;
+  stop: boolean;
+  yes: boolean;
+  json: boolean;
+}
+
+export interface Settings {
+  env: string;
+  profile?: string;
+  region?: string;
+  cluster?: string;
+  service?: string;
+  taskDefinition?: string;
+  target?: string;
+  /** For the main target; undefined = its port + 10000. */
+  localPort?: number;
+  /** --forward, else the config's forwards. */
+  forwards: PlannedForward[];
+  via: Via;
+  client: ClientChoice;
+  timeoutMs: number;
+  reuse: boolean;
+  /** The answer to "Stop bastion task …?" given up front: --keep, --stop, --yes. */
+  stopAnswer?: boolean;
+  json: boolean;
+}
+
+export const DEFAULT_TIMEOUT = "5m";
+const VIAS = ["auto", "ecs-exec", "instance"];
+const CLIENTS = ["auto", "native", "plugin"];
+
+export function resolveSettings(env: string, flags: PortforwardFlags, config: EnvConfig): Settings {
+  const problems: string[] = [];
+  const via = flags.via ?? config.via ?? "auto";
+  if (!VIAS.includes(via)) problems.push(`--via ${via} must be one of ${VIAS.join(", ")}`);
+  const client = flags.client ?? config.client ?? "auto";
+  if (!CLIENTS.includes(client)) problems.push(`--client ${client} must be one of ${CLIENTS.join(", ")}`);
+  const timeoutText = flags.timeout ?? config.timeout ?? DEFAULT_TIMEOUT;
+  const timeoutMs = parseDuration(timeoutText);
+  if (timeoutMs === undefined || timeoutMs <= 0) problems.push(`--timeout ${timeoutText} is not a duration (e.g. 90s, 5m)`);
+  if (flags.keep && flags.stop) problems.push("--keep and --stop contradict each other: pick one");
+  if (problems.length) throw new UsageError(problems.join("; ") + ".");
+  const localPort = flags["local-port"] !== undefined ? parsePort(flags["local-port"], "--local-port") : config.localPort;
+  const forwards = (flags.forward?.length ? flags.forward : (config.forwards ?? [])).map(parseForward);
+  return {
+    env,
+    profile: flags.profile ?? config.profile,
+    region: flags.region ?? config.region,
+    cluster: flags.cluster ?? config.cluster,
+    service: flags.service ?? config.service,
+    taskDefinition: flags["task-definition"] ?? config.taskDefinition,
+    // --forward alone means "these tunnels only": the config's default target is not added to them.
+    target: flags.target ?? (flags.forward?.length ? undefined : config.target),
+    localPort,
+    forwards,
+    via: via as Via,
+    client: client as ClientChoice,
+    timeoutMs: timeoutMs!,
+    reuse: flags.reuse,
+    stopAnswer: flags.keep ? false : flags.stop || flags.yes ? true : undefined,
+    json: flags.json,
+  };
+}

@@ -1,0 +1,272 @@
+#!/usr/bin/env -S npx tsx
+// portforward (`make tunnel ENV=stg`): a throw-away bastion task with a service's network settings,
+// local ports to a database (or any host:port) through Session Manager once the task is really
+// ready — no fixed sleep —, and at the end the task stopped and proof that nothing was left.
+import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError, defineCli, parseFlags, runMain, usage } from "../lib/cli.ts";
+import { createClients, resolveRegion, type AwsClients } from "../lib/aws/clients.ts";
+import { lastSegment, listClusterNames, listServiceNames, type TaskInfo } from "../lib/aws/ecs.ts";
+import { listDatabaseTargets } from "../lib/aws/rds.ts";
+import { configuredEnvs, envConfig, loadConfig } from "../lib/config.ts";
+import { formatDuration } from "../lib/duration.ts";
+import { createLogger, type Logger } from "../lib/log.ts";
+import { canPrompt, confirm, selectOne, type PromptContext } from "../lib/prompts.ts";
+import { startPortForward, type PortForward } from "../lib/session/index.ts";
+import { describeBastion, currentUser, findReusableBastion, launchBastion, observeBastion, resolvePlacement, stopBastion, type Placement } from "../lib/portforward/bastion.ts";
+import { databaseChoice, databasesOfEnv, envChoices, filterByEnv, nameChoices, namesEnv } from "../lib/portforward/choices.ts";
+import { assertDistinctPorts, findDatabase, formatForwardLine, parseHostPort, targetForward, type PlannedForward } from "../lib/portforward/forwards.ts";
+import { watchInterrupts, type Interrupts } from "../lib/portforward/interrupts.ts";
+import { keptLines, reportLeftovers } from "../lib/portforward/leftovers.ts";
+import { resolveSettings, type Settings } from "../lib/portforward/options.ts";
+import { assertClientAvailable, assertPortsFree, BIND_ADDRESS } from "../lib/portforward/preflight.ts";
+import { createProgress } from "../lib/portforward/progress.ts";
+import { waitUntilReady } from "../lib/portforward/readiness.ts";
+import { openRunLog, teeLogger, type RunLog } from "../lib/portforward/state-log.ts";
+import { holdTunnel, type HoldResult } from "../lib/portforward/tunnel.ts";
+import { openTunnel, type Ready } from "../lib/portforward/open.ts";
+
+const cli = defineCli({
+  name: "portforward",
+  summary: "Launch a throw-away bastion task in a service's network, forward local ports through it to a database or any host:port, then stop it.",
+  flags: {
+    env: { type: "string", env: "BASTION_ENV", placeholder: "name", description: "environment: picks the config section and filters clusters and databases" },
+    profile: { type: "string", env: "AWS_PROFILE", description: "AWS profile" },
+    region: { type: "string", env: ["AWS_REGION", "AWS_DEFAULT_REGION"], description: "AWS region" },
+    cluster: { type: "string", description: "ECS cluster (prompt: the env's clusters)" },
+    service: { type: "string", description: "service whose subnets, security groups and launch type the bastion gets" },
+    "task-definition": { type: "string", placeholder: "family[:rev]", description: "bastion task definition (default: the service's)" },
+    target: { type: "string", placeholder: "id|host:port", description: "RDS cluster or instance id, ElastiCache endpoint, or host:port" },
+    "local-port": { type: "string", placeholder: "port", description: "local port for --target (default: its port + 10000; 0 = any free port)" },
+    forward: { type: "string", multiple: true, placeholder: "L:HOST:R", description: "another tunnel through the same bastion" },
+    via: { type: "string", placeholder: "auto|ecs-exec|instance", description: "ECS Exec target or the task's managed instance (default auto: ECS Exec when its agent runs)" },
+    client: { type: "string", placeholder: "auto|native|plugin", description: "Session Manager client (default auto: the plugin when installed)" },
+    reuse: { type: "boolean", description: "attach to a running bastion task you started instead of launching one" },
+    keep: { type: "boolean", description: "leave the bastion task running at exit, without asking" },
+    stop: { type: "boolean", description: "stop the bastion task at exit, without asking" },
+    yes: { type: "boolean", short: "y", description: "no prompts: fail naming any missing flag; stop the task at exit" },
+    json: { type: "boolean", description: "print one JSON line with the forwards once ready (no prompts)" },
+    timeout: { type: "string", placeholder: "duration", description: "how long to wait for the bastion to be ready (default 5m)" },
+  },
+  details: `Examples:
+  make tunnel ENV=stg                                   # prompts for what is missing
+  portforward --env stg --target stg-db                 # localhost:15432 → stg-db's endpoint:5432
+  portforward --env stg --yes --target stg-db --local-port 0 --json
+  portforward --env stg --target stg-db --forward 16379:cache.internal:6379
+
+Ctrl-C closes the tunnel and asks "Stop bastion task …?" (default yes); nothing is left running.
+Session log: $XDG_STATE_HOME/bastionless/ (default ~/.local/state/bastionless/), kept 7 days.
+Exit: 0 ok, 1 failure or something left behind, 2 usage, 130 Ctrl-C before the tunnel opened.`,
+});
+
+type Flags = ReturnType<typeof parseFlags<typeof cli.flags>>;
+
+interface Run {
+  settings: Settings;
+  clients: AwsClients;
+  region: string;
+  prompt: PromptContext;
+  log: Logger;
+  file: RunLog;
+  interrupts: Interrupts;
+  user: string;
+}
+
+await runMain(async () => {
+  const flags = parseFlags(cli, process.argv.slice(2));
+  if (flags.help) return void process.stdout.write(usage(cli));
+  const run = await startRun(flags);
+  try {
+    const placement = await selectPlacement(run);
+    const forwards = await selectForwards(run);
+    await checkThisMachine(run, forwards);
+    const task = await launchOrReuseBastion(run, placement);
+    const outcome = await tunnelThrough(run, task, forwards).catch((error: unknown) => ({ kind: "error" as const, error }));
+    const code = await stopOrKeepBastion(run, task, outcome);
+    if (outcome.kind === "error") throw outcome.error;
+    if (outcome.kind !== "closed") throw new Error(`The tunnel ended: ${outcome.message}.`);
+    return code;
+  } finally {
+    run.interrupts.dispose();
+    run.clients.destroy();
+    run.file.close();
+  }
+}, { name: "portforward" });
+
+/** Settings (flags > env vars > config > prompts), clients, the session log and Ctrl-C handling. */
+async function startRun(flags: Flags): Promise<Run> {
+  const config = loadConfig();
+  const prompt: PromptContext = { interactive: canPrompt(flags.yes) && !flags.json, note: (line) => process.stderr.write(line + "\n") };
+  const defaults = envConfig(config, undefined);
+  let clients = createClients({ profile: flags.profile ?? defaults.profile, region: flags.region ?? defaults.region });
+  let env = flags.env;
+  if (!env) {
+    if (!prompt.interactive) throw new UsageError("Missing --env: pass --env <name> (or set BASTION_ENV).");
+    env = await selectOne(prompt, "env", "--env", nameChoices(envChoices(configuredEnvs(config), await listClusterNames(clients.ecs))));
+  }
+  const settings = resolveSettings(env, flags, envConfig(config, env));
+  clients.destroy();
+  clients = createClients({ profile: settings.profile, region: settings.region });
+  const region = settings.region ?? (await resolveRegion(clients));
+  if (!region) throw new UsageError("No AWS region is set: pass --region, set AWS_REGION, or give the profile a region.");
+  const file = openRunLog({ base: { program: "portforward", env } });
+  const log = teeLogger(createLogger({ format: "human", debug: flags.debug }), file.log);
+  const interrupts = watchInterrupts((line) => process.stderr.write(`\n${line}\n`));
+  return { settings, clients, region, prompt, log, file, interrupts, user: currentUser() };
+}
+
+/** Cluster (the env's), service, and from it the bastion's network, launch type and task definition. */
+async function selectPlacement(run: Run): Promise<Placement> {
+  const { settings, clients, prompt } = run;
+  let cluster = settings.cluster;
+  if (!cluster) {
+    const all = await listClusterNames(clients.ecs);
+    const mine = filterByEnv(all, settings.env);
+    if (!mine.length) throw new UsageError(`No ECS cluster matches env ${settings.env} in ${run.region} (clusters: ${all.join(", ") || "none"}): pass --cluster, or check --env, --profile and --region.`);
+    cluster = await selectOne(prompt, "cluster", "--cluster", nameChoices(mine));
+  }
+  let service = settings.service;
+  if (!service) {
+    const all = await listServiceNames(clients.ecs, cluster);
+    const mine = namesEnv(cluster, settings.env) ? all : filterByEnv(all, settings.env);
+    if (!mine.length) throw new UsageError(`Cluster ${cluster} has no service for env ${settings.env} to take the network settings from: pass --service.`);
+    service = await selectOne(prompt, "service", "--service", nameChoices(mine));
+  }
+  return resolvePlacement(clients.ecs, { cluster, service, taskDefinition: settings.taskDefinition });
+}
+
+/** --target (RDS id, endpoint, host:port; prompt: the env's databases) and every --forward. */
+async function selectForwards(run: Run): Promise<PlannedForward[]> {
+  const { settings, clients, prompt } = run;
+  const forwards = [...settings.forwards];
+  if (settings.target || !forwards.length) {
+    let target = settings.target ? parseHostPort(settings.target) : undefined;
+    let label = settings.target ?? "";
+    if (!target) {
+      const databases = await listDatabaseTargets(clients.rds);
+      if (settings.target) {
+        const found = findDatabase(databases, settings.target);
+        if (!found) throw new UsageError(`--target ${settings.target}: no RDS cluster or instance has that id or endpoint in ${run.region}; pass a database id, an endpoint with its port (host:port), or --forward L:HOST:R.`);
+        target = { host: found.host, port: found.port };
+      } else {
+        const mine = databasesOfEnv(databases, settings.env);
+        if (!mine.length) throw new UsageError(`No RDS database of env ${settings.env} in ${run.region}: pass --target (an id or host:port) or --forward L:HOST:R.`);
+        const picked = await selectOne(prompt, "target", "--target", mine.map(databaseChoice));
+        target = { host: picked.host, port: picked.port };
+        label = picked.id;
+      }
+    }
+    forwards.unshift(targetForward({ ...target, label }, settings.localPort));
+  }
+  assertDistinctPorts(forwards);
+  return forwards;
+}
+
+/** Before anything costs money: the local ports are free and the chosen client exists. */
+async function checkThisMachine(run: Run, forwards: PlannedForward[]): Promise<void> {
+  await assertPortsFree(forwards.map((f) => ({ port: f.localPort, flag: f.flag })));
+  await assertClientAvailable(run.settings.client);
+}
+
+/** --reuse: this user's running bastion in the cluster; otherwise (or when there is none) RunTask. */
+async function launchOrReuseBastion(run: Run, placement: Placement): Promise<TaskInfo> {
+  if (run.settings.reuse) {
+    const task = await findReusableBastion(run.clients.ecs, placement.cluster, run.user);
+    if (task) {
+      run.log.info(`Reusing bastion task ${task.taskId} (${task.lastStatus}) in ${placement.cluster}.`);
+      return task;
+    }
+    run.log.info(`No running bastion task of ${run.user} in ${placement.cluster}: launching one.`);
+  }
+  const task = await launchBastion(run.clients.ecs, placement, { env: run.settings.env, user: run.user });
+  run.file.log.event("task_launched", { taskArn: task.taskArn, cluster: placement.cluster, service: placement.service, taskDefinition: placement.taskDefinition });
+  run.log.info(`Launched bastion task ${task.taskId} (${lastSegment(placement.taskDefinition)}) in ${placement.cluster} with the network of service ${placement.service}.`);
+  return task;
+}
+
+/** Polls (200 ms → 500 ms) until the task is reachable the chosen way; a spinner on a terminal. */
+async function waitForBastion(run: Run, task: TaskInfo): Promise<Ready> {
+  const { settings, clients, interrupts } = run;
+  const progress = createProgress(`Bastion task ${task.taskId}`, process.stderr);
+  const result = await waitUntilReady({
+    observe: () => observeBastion(clients, task, { env: settings.env, via: settings.via }),
+    via: settings.via,
+    timeoutMs: settings.timeoutMs,
+    signal: interrupts.startAborted,
+    onProgress: (status, elapsedMs) => progress.update(status, elapsedMs),
+  }).finally(() => progress.clear());
+  run.file.log.event("readiness", { ...result });
+  if (result.kind === "stopped") throw new Error(`Bastion task ${task.taskId} stopped while starting: ${result.message}.`);
+  if (result.kind === "timeout") {
+    throw new Error(`Bastion task ${task.taskId} was not ready within ${formatDuration(settings.timeoutMs)} (last seen: ${result.lastStatus}): raise --timeout, or see why it starts slowly with aws ecs describe-tasks --cluster ${task.cluster} --tasks ${task.taskId}.`);
+  }
+  progress.done(`Bastion task ${task.taskId} is ready after ${formatDuration(result.elapsedMs)} (${result.via}: ${result.target}).`);
+  return { via: result.via, target: result.target, deadline: Date.now() + Math.max(30_000, settings.timeoutMs - result.elapsedMs) };
+}
+
+/** Ready → forwards open → announced → held until closed. */
+async function tunnelThrough(run: Run, task: TaskInfo, forwards: PlannedForward[]): Promise<HoldResult> {
+  const ready = await waitForBastion(run, task);
+  const tunnel = await openTunnel({ clients: run.clients, region: run.region, profile: run.settings.profile, client: run.settings.client, ready, forwards, log: run.log, signal: run.interrupts.startAborted });
+  announce(run, task, ready, tunnel);
+  return holdUntilClosed(run, task, ready, tunnel);
+}
+
+/** One line per forward (stdout), or the one JSON line with --json. */
+function announce(run: Run, task: TaskInfo, ready: Ready, tunnel: { forward: PortForward; forwards: PlannedForward[] }): void {
+  const { forward, forwards } = tunnel;
+  run.file.log.event("tunnel_open", { target: ready.target, client: forward.client, ports: forward.ports });
+  if (run.settings.json) {
+    const list = forwards.map((f, i) => ({ localAddress: BIND_ADDRESS, localPort: forward.ports[i], host: f.host, remotePort: f.remotePort, label: f.label }));
+    process.stdout.write(JSON.stringify({ event: "ready", env: run.settings.env, cluster: task.cluster, task: task.taskId, taskArn: task.taskArn, via: ready.via, target: ready.target, client: forward.client, forwards: list, log: run.file.path }) + "\n");
+    return;
+  }
+  for (const [i, f] of forwards.entries()) process.stdout.write(formatForwardLine(forward.ports[i], f, ready.target) + "\n");
+  process.stdout.write(`Press Ctrl-C to close the tunnel${run.settings.stopAnswer === false ? "" : " and stop the bastion"}. Session log: ${run.file.path}\n`);
+}
+
+/** Until Ctrl-C, the task stopping, or sessions that cannot be reopened. */
+async function holdUntilClosed(run: Run, task: TaskInfo, ready: Ready, tunnel: { forward: PortForward; forwards: PlannedForward[] }): Promise<HoldResult> {
+  run.interrupts.phase = "open";
+  const result = await holdTunnel({
+    first: tunnel.forward,
+    reopen: (ports) => startPortForward({ clients: run.clients, region: run.region, profile: run.settings.profile, client: run.settings.client, target: ready.target, bindAddress: BIND_ADDRESS, log: run.log, forwards: tunnel.forwards.map((f, i) => ({ localPort: ports[i], host: f.host, remotePort: f.remotePort })) }),
+    closeRequested: run.interrupts.closeRequested,
+    describeTask: () => describeBastion(run.clients.ecs, task),
+    log: run.log,
+  });
+  run.file.log.event("tunnel_closed", { ...result });
+  return result;
+}
+
+/** Ask (default yes; --keep/--stop/--yes answer), StopTask, wait for STOPPED, report anything left. */
+async function stopOrKeepBastion(run: Run, task: TaskInfo, outcome: HoldResult | { kind: "error" }): Promise<number> {
+  const { settings, interrupts } = run;
+  interrupts.phase = "stopping";
+  const scope = { profile: settings.profile, region: run.region, env: settings.env };
+  // Only a tunnel the user closed may keep its task; a failed start or a dead tunnel always stops it.
+  const askable = outcome.kind === "closed";
+  const stop = !askable || (settings.stopAnswer ?? (await confirm(run.prompt, `Stop bastion task ${task.taskId}?`, true).catch(() => true)));
+  if (!stop) {
+    for (const line of keptLines(task, scope)) process.stderr.write(line + "\n");
+    run.file.log.event("task_kept", { taskArn: task.taskArn });
+    return EXIT_OK;
+  }
+  const progress = createProgress(`Stopping bastion task ${task.taskId}`, process.stderr);
+  progress.update("waiting for STOPPED", 0);
+  try {
+    const after = await stopBastion(run.clients, task, { env: settings.env, reason: `bastionless portforward: closed by ${run.user}`, signal: interrupts.stopAbandoned });
+    const report = reportLeftovers(after, scope);
+    run.file.log.event("task_stopped", { ...after, clean: report.clean });
+    if (report.clean) {
+      progress.done(`Stopped bastion task ${task.taskId}; nothing is left running.`);
+      return EXIT_OK;
+    }
+    progress.done(`Stopped bastion task ${task.taskId}, but something is left:`);
+    for (const line of report.lines) process.stderr.write(`  ${line}\n`);
+    return EXIT_FAILURE;
+  } catch (error) {
+    progress.clear();
+    if ((error as Error).name !== "AbortError") throw error;
+    process.stderr.write(`Not waiting: bastion task ${task.taskId} was asked to stop. See what is left with: make cleanup ENV=${settings.env}\n`);
+    return EXIT_INTERRUPTED;
+  }
+}
