@@ -271,3 +271,57 @@ export async function runBastionTask(ecs: ECSClient, request: BastionTaskRequest
   }
   return toTaskInfo(task);
 }
+
+/** ARNs of a service's tasks with the given desired status (RUNNING by default). */
+export async function listServiceTaskArns(ecs: ECSClient, cluster: string, service: string, desiredStatus: "RUNNING" | "STOPPED" = "RUNNING"): Promise<string[]> {
+  const arns: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await call({ action: "ecs:ListTasks", object: `service ${service} in cluster ${cluster}` }, () =>
+      ecs.send(new ListTasksCommand({ cluster, serviceName: service, desiredStatus, nextToken })),
+    );
+    arns.push(...(page.taskArns ?? []));
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return arns;
+}
+
+/** What ECS Exec depends on in a task definition, beyond describeTaskDefinition: logging and credential env per container. */
+export interface ExecTaskDefinitionInfo extends TaskDefinitionInfo {
+  containerExtras: Array<{
+    name: string;
+    /** awslogs-group when the container logs with the awslogs driver (where DEFAULT exec logging goes). */
+    awslogsGroup?: string;
+    /** Names of AWS_ credential variables set in the definition: they replace the task role's credentials. */
+    credentialEnv: string[];
+  }>;
+}
+
+const CREDENTIAL_ENV = ["AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY", "AWS_SESSION_TOKEN"];
+
+export async function describeExecTaskDefinition(ecs: ECSClient, taskDefinition: string): Promise<ExecTaskDefinitionInfo> {
+  const out = await call({ action: "ecs:DescribeTaskDefinition", object: `task definition ${taskDefinition}` }, () =>
+    ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition })),
+  );
+  const td = out.taskDefinition;
+  const defs = td?.containerDefinitions ?? [];
+  return {
+    arn: td?.taskDefinitionArn ?? taskDefinition,
+    family: td?.family ?? taskDefinition,
+    revision: td?.revision ?? 0,
+    taskRoleArn: td?.taskRoleArn,
+    pidMode: td?.pidMode,
+    containers: defs.map((c) => ({
+      name: c.name ?? "",
+      image: c.image,
+      initProcessEnabled: c.linuxParameters?.initProcessEnabled ?? false,
+      readonlyRootFilesystem: c.readonlyRootFilesystem ?? false,
+      essential: c.essential ?? true,
+    })),
+    containerExtras: defs.map((c) => ({
+      name: c.name ?? "",
+      awslogsGroup: c.logConfiguration?.logDriver === "awslogs" ? c.logConfiguration.options?.["awslogs-group"] : undefined,
+      credentialEnv: (c.environment ?? []).map((e) => e.name ?? "").filter((n) => CREDENTIAL_ENV.includes(n)),
+    })),
+  };
+}

@@ -1,0 +1,117 @@
+#!/usr/bin/env -S npx tsx
+// exec: ECS Exec into a task's container — finds the task for you, records the command in a local
+// audit log before it runs, and explains with pre-flight checks why ECS Exec fails when it does.
+// allow-list → selectCluster → selectTask → selectContainer → (--check stops here) → audit → session.
+import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError, defineCli, parseFlags, runMain, usage } from "../lib/cli.ts";
+import { awsNow, createClients, resolveRegion } from "../lib/aws/clients.ts";
+import { awsErrorName, type AwsCallError } from "../lib/aws/errors.ts";
+import { describeCluster, describeExecTaskDefinition } from "../lib/aws/ecs.ts";
+import { getCallerIdentity } from "../lib/aws/sts.ts";
+import { envConfig, loadConfig } from "../lib/config.ts";
+import { createLogger } from "../lib/log.ts";
+import { canPrompt } from "../lib/prompts.ts";
+import { startShell, type ClientChoice } from "../lib/session/index.ts";
+import { DEFAULT_SHELL, assertAllowed, wrapCommand } from "../lib/exec/command.ts";
+import { selectCluster, selectContainer, selectTask, toExecTarget, type ExecTarget } from "../lib/exec/target.ts";
+import { evaluateChecks, formatReport, summarize, type ExecFacts } from "../lib/exec/checks.ts";
+import { gatherFacts } from "../lib/exec/facts.ts";
+import { auditLogPath, localUser, newAuditId, openAuditLog, transcriptLocation } from "../lib/exec/audit.ts";
+
+const cli = defineCli({
+  name: "exec",
+  summary: "ECS Exec into a running task's container: target discovery, an audit record, and pre-flight checks that explain failures.",
+  flags: {
+    env: { type: "string", env: "BASTION_ENV", placeholder: "name", description: "env in bastionless.config.json; also filters clusters by name" },
+    profile: { type: "string", env: "AWS_PROFILE", description: "AWS profile" },
+    region: { type: "string", env: "AWS_REGION", description: "AWS region" },
+    cluster: { type: "string", description: "ECS cluster (default: the env's, else asked)" },
+    service: { type: "string", description: "service whose RUNNING tasks are offered" },
+    task: { type: "string", description: "task id or ARN (skips the service)" },
+    container: { type: "string", description: "container (asked only when the task has several)" },
+    command: { type: "string", placeholder: "command", description: `what to run (default: the env's exec.shell, else ${DEFAULT_SHELL})` },
+    client: { type: "string", env: "BASTIONLESS_CLIENT", placeholder: "auto|native|plugin", description: "Session Manager client: native (built in) or AWS's session-manager-plugin; auto prefers the plugin when installed" },
+    check: { type: "boolean", description: "run the pre-flight checks on the target and exit (0 when none failed)" },
+    yes: { type: "boolean", short: "y", description: "never prompt: a choice with several answers needs its flag" },
+  },
+  details: `Examples:
+  make exec ENV=stg                                      # pick service, task, container; open a shell
+  make exec ENV=prod ARGS="--check"                      # why does ECS Exec fail on this task?
+  exec --env stg --yes --task 5f2e… --command 'bin/rails runner "p User.count"'
+
+A command other than a bare shell is sent as  /bin/sh -c 'printf "%s\\n" "# bastionless exec <id>: <command>"; <command>'
+so the cluster's session transcript shows the command line. Every run is recorded first in
+${auditLogPath()} (0600). bastionless.config.json's envs.<env>.exec.allow restricts --command.
+
+Exit: 0 the session ended normally (or --check found nothing failing), 1 it failed (the pre-flight
+report says why), 2 usage errors and refused commands, 130 interrupted.`,
+});
+
+await runMain(async () => {
+  const flags = parseFlags(cli, process.argv.slice(2));
+  if (flags.help) return void process.stdout.write(usage(cli));
+  const config = loadConfig();
+  const settings = envConfig(config, flags.env);
+  const command = flags.command ?? settings.exec?.shell ?? DEFAULT_SHELL;
+  assertAllowed(command, settings.exec?.allow, { env: flags.env, configPath: config?.path });
+  const client = checkClient(flags.client ?? settings.client ?? "auto");
+
+  const profile = flags.profile ?? settings.profile;
+  const clients = createClients({ profile, region: flags.region ?? settings.region });
+  const region = await resolveRegion(clients);
+  if (!region) throw new UsageError("No AWS region is set: pass --region, set AWS_REGION, or give the profile a region.");
+  const note = (line: string) => process.stderr.write(line + "\n");
+  const prompt = { interactive: canPrompt(flags.yes), note };
+
+  const cluster = await selectCluster(clients.ecs, prompt, { cluster: flags.cluster ?? settings.cluster, task: flags.task, env: flags.env });
+  const clusterInfo = await describeCluster(clients.ecs, cluster);
+  if (!clusterInfo) throw new UsageError(`Cluster ${cluster} was not found in ${region}: check --cluster, --profile and --region.`);
+  const service = flags.task ? undefined : flags.service ?? settings.service;
+  const task = await selectTask(clients.ecs, prompt, { cluster, task: flags.task, service, now: awsNow(clients.ecs) });
+  const target = toExecTarget(cluster, task, await selectContainer(prompt, task, flags.container));
+  const preflight = (failure?: ExecFacts["failure"], out: NodeJS.WritableStream = process.stderr) => reportChecks(clients, clusterInfo, target, { service, client, failure, out });
+
+  if (flags.check) return (await preflight(undefined, process.stdout)) ? EXIT_OK : EXIT_FAILURE;
+
+  const auditId = newAuditId();
+  const sentCommand = wrapCommand(command, { auditId, defaultShell: settings.exec?.shell });
+  const awslogs = clusterInfo.execLogging === "OVERRIDE" ? undefined : await describeExecTaskDefinition(clients.ecs, task.taskDefinitionArn ?? "").then((td) => td.containerExtras.find((c) => c.name === target.container)?.awslogsGroup, () => undefined);
+  const awsIdentity = await getCallerIdentity(clients.sts).then((id) => id.arn, () => undefined);
+  const transcriptAt = transcriptLocation(clusterInfo, region, awslogs);
+  const audit = openAuditLog();
+  audit.write({ event: "exec.start", auditId, user: localUser(), awsIdentity, env: flags.env, profile, region, cluster: target.cluster, task: task.taskArn, container: target.container, command, sentCommand, client, transcript: transcriptAt });
+  note(`Exec into ${target.cluster}/${task.taskId}/${target.container}: ${command} (audit ${auditId} in ${audit.path})`);
+  note(transcriptAt ? `The cluster records this session: ${transcriptAt}.` : `The cluster keeps no transcript of this session (exec logging ${clusterInfo.execLogging ?? "DEFAULT"}${clusterInfo.execLogging === "NONE" ? "" : `, container ${target.container} has no awslogs driver`}).`);
+
+  let shell;
+  try {
+    shell = await startShell({ clients, region, profile: flags.profile, client, log: createLogger({ format: "human", debug: flags.debug }), via: { kind: "ecs", cluster: target.cluster, task: task.taskArn, container: target.container, command: sentCommand, target: target.ssmTarget } });
+  } catch (error) {
+    const failure = { errorName: (error as AwsCallError).errorName ?? awsErrorName((error as { cause?: unknown }).cause) ?? (error as Error).name, message: (error as Error).message };
+    audit.write({ event: "exec.end", auditId, exitCode: EXIT_FAILURE, error: failure.message });
+    audit.close();
+    note(`exec: ${failure.message}`);
+    await preflight(failure);
+    return EXIT_FAILURE;
+  }
+  audit.write({ event: "exec.session", auditId, sessionId: shell.sessionId, client: shell.client });
+  const code = await shell.exit;
+  audit.write({ event: "exec.end", auditId, sessionId: shell.sessionId, exitCode: code });
+  audit.close();
+  const transcript = transcriptLocation(clusterInfo, region, awslogs, shell.sessionId);
+  if (transcript) note(`Session ${shell.sessionId} transcript: ${transcript}`);
+  if (code !== EXIT_OK && code !== EXIT_INTERRUPTED) await preflight({ message: `the session ended with code ${code}` });
+  clients.destroy();
+  return code;
+}, { name: "exec" });
+
+function checkClient(value: string): ClientChoice {
+  if (value === "auto" || value === "native" || value === "plugin") return value;
+  throw new UsageError(`--client ${value} is not a client: use auto, native or plugin.`);
+}
+
+async function reportChecks(clients: ReturnType<typeof createClients>, cluster: NonNullable<Awaited<ReturnType<typeof describeCluster>>>, target: ExecTarget, options: { service?: string; client: ClientChoice; failure?: ExecFacts["failure"]; out: NodeJS.WritableStream }): Promise<boolean> {
+  const facts = await gatherFacts(clients, { cluster, task: target.task, container: target.container, service: options.service, plugin: options.client === "plugin" ? {} : undefined, failure: options.failure });
+  const results = evaluateChecks(facts);
+  options.out.write(`Pre-flight checks for ${target.cluster}/${target.task.taskId}/${target.container}:\n${formatReport(results)}${summarize(results, options.failure)}\n`);
+  return !results.some((r) => r.status === "fail");
+}
