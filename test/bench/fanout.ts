@@ -1,0 +1,101 @@
+// Connection fan-out: 200 concurrent connections through one native forward, each echoing 64 KiB
+// through the local cloud's bastion task; completion time and the forwarding process's peak RSS,
+// beside the same 200 connections made directly.
+import { createServer, connect, type Server } from "node:net";
+import { randomBytes } from "node:crypto";
+import { startLocalCloud } from "../localcloud/index.ts";
+import { startBastion } from "../support/bastion.ts";
+import { startForwardProcess } from "../support/forward-process.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { build } from "esbuild";
+import { figure, round, series, type Figure } from "./stats.ts";
+
+const CONNECTIONS = 200;
+const BYTES = 64 * 1024;
+
+function startEcho(): Promise<{ server: Server; port: number }> {
+  const server = createServer((socket) => socket.pipe(socket));
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, port: (server.address() as { port: number }).port })));
+}
+
+function echoOnce(port: number): Promise<void> {
+  const payload = randomBytes(BYTES);
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1");
+    const chunks: Buffer[] = [];
+    let received = 0;
+    socket.on("data", (d: Buffer) => {
+      chunks.push(d);
+      received += d.length;
+      if (received >= BYTES) {
+        socket.end();
+        Buffer.concat(chunks).equals(payload) ? resolve() : reject(new Error("echo mismatch"));
+      }
+    });
+    socket.on("error", reject);
+    socket.write(payload);
+  });
+}
+
+async function fanOut(port: number): Promise<number> {
+  const started = performance.now();
+  await Promise.all(Array.from({ length: CONNECTIONS }, () => echoOnce(port)));
+  return performance.now() - started;
+}
+
+export async function runFanoutBench({ quick }: { quick: boolean }): Promise<Figure[]> {
+  const runs = quick ? 3 : 5;
+  const cloud = await startLocalCloud({ world: "demo", postgres: false, taskDelays: { provisioningMs: 100, pendingMs: 100 } });
+  const echo = await startEcho();
+  const bastion = await startBastion(cloud);
+  // Measured as shipped: one esbuild bundle run by plain node, like dist/*.mjs.
+  const dir = mkdtempSync(join(tmpdir(), "fanout-"));
+  const bundle = join(dir, "forward.mjs");
+  await build({
+    entryPoints: [join(import.meta.dirname, "../fixtures/forward.mts")], bundle: true, platform: "node", format: "esm", target: "node20", outfile: bundle, logLevel: "warning",
+    banner: { js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);" },
+  });
+  const forward = await startForwardProcess(cloud, bastion.target, [{ localPort: 0, host: "127.0.0.1", remotePort: echo.port }], { bundle });
+  try {
+    const idleRss = forward.peakRssMb();
+    const viaTunnel: number[] = [];
+    const direct: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      direct.push(await fanOut(echo.port));
+      viaTunnel.push(await fanOut(forward.ports[0]));
+    }
+    const rss = forward.peakRssMb();
+    return [
+      figure({
+        id: "fanout.time",
+        title: `Fan-out: ${CONNECTIONS} concurrent connections × 64 KiB echo through one forward`,
+        unit: "ms",
+        better: "lower",
+        measured: series("through the tunnel (every connection completed)", viaTunnel.map((x) => round(x, 0))),
+        baselines: [series("direct to the same echo server", direct.map((x) => round(x, 0)))],
+      }),
+      figure({
+        id: "fanout.rss",
+        title: "Fan-out: peak RSS of the forwarding process",
+        unit: "MB",
+        better: "lower",
+        measured: series("peak RSS over all runs", [round(rss, 0)]),
+        notes: [`The forwarding process used ${round(idleRss, 0)} MB once ready, before any connection.`],
+        baselines: [series("limit", [200])],
+        target: { text: "all connections complete with RSS < 200 MB", met: rss < 200 },
+      }),
+    ];
+  } finally {
+    await forward.stop();
+    await bastion.stop();
+    echo.server.close();
+    await cloud.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(JSON.stringify(await runFanoutBench({ quick: process.argv.includes("--quick") }), null, 2));
+}
