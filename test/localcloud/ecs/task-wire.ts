@@ -19,7 +19,9 @@ function overlayContainer(task: TaskRecord, motoContainer: any, c: ContainerReco
   out.containerArn = c.containerArn;
   out.runtimeId = c.runtimeId;
   out.lastStatus = containerStatus(task, c);
+  // moto reports exitCode 0 for every container; AWS has none until the container has exited.
   if (c.exitCode !== undefined) out.exitCode = c.exitCode;
+  else delete out.exitCode;
   if (c.reason) out.reason = c.reason;
   if (task.enableExecuteCommand) {
     out.managedAgents = [
