@@ -70,7 +70,9 @@ export async function startNativeShell(options: ShellOptions & { payloadSize?: n
   }, (error: Error) => end(1, `\r\nThe session handshake failed: ${error.message}\r\n`));
   channel.once("closed", (output: string) => {
     const text = output.trim() ? `\r\n\r\nSessionId: ${grant.sessionId} : ${output.trim()}\r\n\r\n` : `\r\n\r\nExiting session with sessionId: ${grant.sessionId}.\r\n\r\n`;
-    end(0, text.replace(/\r?\n/g, "\r\n"));
+    // The agent reports a failed session (a KMS handshake error…) in Output as "----------ERROR-------\n…";
+    // the plugin still exits 0, but our exit code says whether the session worked.
+    end(/^-+ERROR-+/.test(output.trim()) ? 1 : 0, text.replace(/\r?\n/g, "\r\n"));
   });
   channel.once("gone", (reason: string) => {
     log?.error(reason);
