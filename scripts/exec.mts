@@ -49,7 +49,7 @@ report says why), 2 usage errors and refused commands, 130 interrupted.`,
 await runMain(async () => {
   const flags = parseFlags(cli, process.argv.slice(2));
   if (flags.help) return void process.stdout.write(usage(cli));
-  const config = loadConfig();
+  const config = loadConfig({ path: process.env.BASTIONLESS_CONFIG || undefined });
   const settings = envConfig(config, flags.env);
   const command = flags.command ?? settings.exec?.shell ?? DEFAULT_SHELL;
   assertAllowed(command, settings.exec?.allow, { env: flags.env, configPath: config?.path });

@@ -1,0 +1,238 @@
+// scripts/exec.mts against the local cloud: a command's output and exit code, the pre-flight report
+// with exactly the failing check ✗, the allow-list refusing before any AWS call, the audit log, and
+// the plugin's argv. The interactive shell through tmux is in exec-tty.test.ts.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { CreateClusterCommand, DescribeServicesCommand, ECSClient, RunTaskCommand, StopTaskCommand, type NetworkConfiguration } from "@aws-sdk/client-ecs";
+import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
+import { sdkConfig } from "../localcloud/test-helpers.ts";
+import { eventually } from "./entrypoint-harness.ts";
+
+const ROOT = join(import.meta.dirname, "../..");
+const TSX = join(ROOT, "node_modules/.bin/tsx");
+const FIXTURES = join(ROOT, "test/fixtures");
+
+let cloud: LocalCloud;
+let ecs: ECSClient;
+let dir: string;
+let network: NetworkConfiguration;
+let appTaskId: string;
+const started: Array<{ cluster: string; task: string }> = [];
+
+interface Run { code: number | null; stdout: string; stderr: string }
+
+function exec(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(TSX, [join(ROOT, "scripts/exec.mts"), ...args], {
+      cwd: dir,
+      env: { ...process.env, ...cloud.env, XDG_STATE_HOME: join(dir, "state"), BASTIONLESS_CONFIG: "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function runTask(cluster: string, options: { exec: boolean; env?: Record<string, string> }): Promise<string> {
+  const out = await ecs.send(new RunTaskCommand({
+    cluster, taskDefinition: "stg-app", launchType: "FARGATE", networkConfiguration: network, enableExecuteCommand: options.exec,
+    ...(options.env ? { overrides: { containerOverrides: [{ name: "app", environment: Object.entries(options.env).map(([name, value]) => ({ name, value })) }] } } : {}),
+  }));
+  const arn = out.tasks![0].taskArn!;
+  started.push({ cluster, task: arn });
+  await eventually(async () => ((await cloud.state()).tasks.find((t) => t.taskArn === arn)?.lastStatus === "RUNNING" ? true : undefined), 60_000, `task ${arn} RUNNING`);
+  return arn.split("/").at(-1)!;
+}
+
+const checkLines = (text: string) => text.split("\n").filter((l) => /^ {2}[✓✗?!] /.test(l));
+const failed = (text: string) => checkLines(text).filter((l) => l.startsWith("  ✗"));
+// A report line as formatReport pads it: titles to the longest, "AWS credentials in the environment".
+const line = (mark: string, title: string, detail: string) => `  ${mark} ${title.padEnd(34)}  ${detail}`;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "exec-e2e-"));
+  cloud = await startLocalCloud({ world: "demo", postgres: false, taskDelays: { provisioningMs: 100, pendingMs: 100 }, stopTimeoutMs: 1000 });
+  ecs = new ECSClient(sdkConfig(cloud));
+  const service = await ecs.send(new DescribeServicesCommand({ cluster: "stg-main", services: ["stg-app"] }));
+  network = service.services![0].networkConfiguration!;
+  const state = await eventually(async () => {
+    const s = await cloud.state();
+    return s.tasks.some((t) => t.group === "service:stg-app" && t.lastStatus === "RUNNING") ? s : undefined;
+  }, 60_000, "stg-app's task RUNNING");
+  appTaskId = state.tasks.find((t) => t.group === "service:stg-app")!.taskArn.split("/").at(-1)!;
+}, 120_000);
+
+afterAll(async () => {
+  for (const t of started) await ecs?.send(new StopTaskCommand(t)).catch(() => {});
+  await cloud?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("exec", () => {
+  it("runs a command non-interactively: its output, exit 0, the command line first in the transcript", async () => {
+    const run = await exec(["--env", "stg", "--yes", "--task", appTaskId, "--command", "echo hello; id"]);
+    expect(run.stderr).not.toMatch(/error|failed/i);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.replace(/\r/g, "").split("\n");
+    const auditId = /audit ([0-9a-f]{12}) in /.exec(run.stderr)![1];
+    expect(lines[0]).toBe(`# bastionless exec ${auditId}: echo hello; id`);
+    expect(lines[1]).toBe("hello");
+    expect(lines[2]).toMatch(/^uid=\d+\(\w+\) gid=\d+/);
+    expect(run.stdout).toMatch(/Exiting session with sessionId: ecs-execute-command-[0-9a-f]{17}\./);
+    expect(run.stderr).toContain(`Exec into stg-main/${appTaskId}/app: echo hello; id`);
+    expect(run.stderr).toContain("The cluster keeps no transcript of this session (exec logging DEFAULT, container app has no awslogs driver).");
+  }, 90_000);
+
+  it("finds the service's only running task and its only container without asking", async () => {
+    const run = await exec(["--env", "stg", "--yes", "--command", "echo found-$((40+2))"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^found-42\r?$/m);
+    expect(run.stderr).toContain("Using cluster stg-main (the only one).");
+    expect(run.stderr).toContain("Using service stg-app (the only one).");
+    expect(run.stderr).toMatch(new RegExp(`Using task ${appTaskId} {2}started \\S+Z \\(\\d+[smhd] ago\\) {2}stg-app:1 {2}- \\(the only one\\)\\.`));
+  }, 90_000);
+
+  it("execute-command disabled on the task: exactly that check is ✗, with its remedy", async () => {
+    const taskId = await runTask("stg-main", { exec: false });
+    const run = await exec(["--env", "stg", "--yes", "--task", taskId, "--command", "echo nope"]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toMatch(/exec: ecs:ExecuteCommand on task .* failed: TargetNotConnectedException: The execute command failed/);
+    expect(failed(run.stderr)).toEqual([line("✗", "Execute command enabled", `task ${taskId} was started without enableExecuteCommand`)]);
+    expect(run.stderr).toContain("→ run a new task with --enable-execute-command (it cannot be turned on for a running task)");
+    expect(checkLines(run.stderr).length).toBeGreaterThanOrEqual(12);
+    expect(run.stderr).toContain("1 check(s) failed (✗): fix those first.");
+  }, 120_000);
+
+  it("a stopped ExecuteCommandAgent: exactly that check is ✗, with its remedy", async () => {
+    const taskId = await runTask("stg-main", { exec: true, env: { LOCALCLOUD_EXEC_AGENT: "STOPPED" } });
+    const run = await exec(["--env", "stg", "--yes", "--task", taskId, "--command", "echo nope"]);
+    expect(run.code).toBe(1);
+    expect(failed(run.stderr)).toEqual([line("✗", "ExecuteCommandAgent", "the agent in container app is STOPPED")]);
+    expect(run.stderr).toContain(`→ stop task ${taskId} so that a new one starts (aws ecs stop-task --cluster stg-main --task ${taskId})`);
+    // --check reports the same on stdout without trying ExecuteCommand.
+    const check = await exec(["--env", "stg", "--yes", "--task", taskId, "--check"]);
+    expect(check.code).toBe(1);
+    expect(failed(check.stdout)).toEqual([line("✗", "ExecuteCommandAgent", "the agent in container app is STOPPED")]);
+  }, 120_000);
+
+  it("a cluster whose KMS key the caller may not use: exactly that check is ✗, with its remedy", async () => {
+    const kms = new KMSClient(sdkConfig(cloud));
+    const key = await kms.send(new CreateKeyCommand({ Description: "exec sessions" }));
+    const keyArn = key.KeyMetadata!.Arn!;
+    await ecs.send(new CreateClusterCommand({ clusterName: "kmsexec-main", configuration: { executeCommandConfiguration: { kmsKeyId: keyArn, logging: "DEFAULT" } } }));
+    const taskId = await runTask("kmsexec-main", { exec: true });
+    await cloud.setFaults({ "kms:GenerateDataKey": { failNext: { count: 1000, code: "AccessDeniedException", status: 400, message: "User is not authorized to perform kms:GenerateDataKey" } } });
+    try {
+      const run = await exec(["--yes", "--cluster", "kmsexec-main", "--task", taskId, "--command", "echo secret-shell"]);
+      expect(run.code).toBe(1);
+      expect(run.stdout).not.toContain("secret-shell");
+      expect(run.stdout).toMatch(/SessionId: ecs-execute-command-[0-9a-f]{17} : ----------ERROR-------\r\nEncountered error while initiating handshake\. KMSEncryption failed on client/);
+      expect(failed(run.stderr)).toEqual([line("✗", "KMS key (caller)", `the caller may not use key ${keyArn} (AccessDeniedException: User is not authorized to perform kms:GenerateDataKey)`)]);
+      expect(run.stderr).toContain(`→ allow kms:GenerateDataKey on ${keyArn} for the caller, in its IAM policy and in the key policy`);
+    } finally {
+      await cloud.setFaults({});
+    }
+    // Without the fault the same cluster's encrypted session works.
+    const ok = await exec(["--yes", "--cluster", "kmsexec-main", "--task", taskId, "--command", "echo encrypted-$((1+1))"]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/^encrypted-2\r?$/m);
+  }, 150_000);
+
+  it("refuses a command outside the env's allow-list with exit 2 before any AWS call", async () => {
+    const config = join(dir, "allow.json");
+    writeFileSync(config, JSON.stringify({ envs: { stg: { exec: { allow: ["/bin/sh", "rails console"] } } } }));
+    await cloud.setFaults({ "*:*": { errorRate: 1 } });
+    try {
+      const refused = await exec(["--env", "stg", "--yes", "--task", appTaskId, "--command", "rails console; rm -rf /"], { BASTIONLESS_CONFIG: config, XDG_STATE_HOME: join(dir, "refused") });
+      expect(refused.code).toBe(2);
+      expect(refused.stdout).toBe("");
+      expect(refused.stderr).toBe(
+        `exec: The command "rails console; rm -rf /" is not allowed in env stg; nothing was run. Allowed commands (envs.stg.exec.allow in ${config}):\n` +
+          "  /bin/sh\n  rails console\n" +
+          "Pass one of them exactly with --command, or ask for it to be added to the list.\n",
+      );
+      expect(existsSync(join(dir, "refused"))).toBe(false);
+      // The control: an allowed command gets to AWS, where the fault fails it.
+      const allowed = await exec(["--env", "stg", "--yes", "--task", appTaskId, "--command", "rails  console"], { BASTIONLESS_CONFIG: config, AWS_MAX_ATTEMPTS: "1" });
+      expect(allowed.code).toBe(1);
+      expect(allowed.stderr).toMatch(/^exec: ecs:\w+ .*failed: ServerException/m);
+    } finally {
+      await cloud.setFaults({});
+    }
+  }, 90_000);
+
+  it("writes the audit line before the session starts (the remote command reads it), 0600, without secrets", async () => {
+    const state = join(dir, "audit-state");
+    const path = join(state, "bastionless", "audit.jsonl");
+    const secret = "AuditSecretKey0123456789abcdefghijklmnopqr";
+    const token = "AuditSessionTokenValue-0123456789";
+    const run = await exec(["--env", "stg", "--yes", "--task", appTaskId, "--command", `cat ${path}`], { XDG_STATE_HOME: state, AWS_SECRET_ACCESS_KEY: secret, AWS_SESSION_TOKEN: token });
+    expect(run.code).toBe(0);
+    // What the remote command saw: the start record first (the session record may follow it: the
+    // native client writes it once the data channel is open), and no end record.
+    const seen = run.stdout.replace(/\r/g, "").split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+    expect(seen.map((r) => r.event)).toEqual(expect.arrayContaining(["exec.start"]));
+    expect(seen[0].event).toBe("exec.start");
+    expect(seen.map((r) => r.event)).not.toContain("exec.end");
+    expect(seen[0]).toMatchObject({ event: "exec.start", user: expect.any(String), env: "stg", region: cloud.region, cluster: "stg-main", container: "app", command: `cat ${path}`, client: "auto" });
+    expect(seen[0].task).toMatch(new RegExp(`task/stg-main/${appTaskId}$`));
+    expect(Date.parse(seen[0].time)).toBeLessThanOrEqual(Date.now());
+
+    const text = readFileSync(path, "utf8");
+    const records = text.trim().split("\n").map((l) => JSON.parse(l));
+    expect(records.map((r) => r.event)).toEqual(["exec.start", "exec.session", "exec.end"]);
+    expect(new Set(records.map((r) => r.auditId)).size).toBe(1);
+    expect(records[1].sessionId).toMatch(/^ecs-execute-command-[0-9a-f]{17}$/);
+    const session = (await cloud.state()).sessions.find((s) => s.sessionId === records[1].sessionId)!;
+    expect(Date.parse(session.startDate)).toBeGreaterThanOrEqual(Date.parse(records[0].time));
+    expect(records[2]).toMatchObject({ event: "exec.end", exitCode: 0, sessionId: records[1].sessionId });
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(statSync(join(state, "bastionless")).mode & 0o777).toBe(0o700);
+    expect(text).not.toContain(secret);
+    expect(text).not.toContain(token);
+    expect(text).not.toMatch(/tokenValue|TokenValue|streamUrl/);
+  }, 90_000);
+
+  it("--client plugin launches session-manager-plugin with all seven arguments in ECS Exec's form", async () => {
+    const record = join(dir, "plugin.jsonl");
+    const state = join(dir, "plugin-state");
+    const run = await exec(["--env", "stg", "--yes", "--task", appTaskId, "--client", "plugin", "--command", "echo via-plugin"], {
+      PATH: `${FIXTURES}:${process.env.PATH}`, FAKE_PLUGIN_RECORD: record, FAKE_PLUGIN_VERSION: "1.2.764.0", XDG_STATE_HOME: state,
+    });
+    expect(run.code).toBe(0);
+    const start = readFileSync(record, "utf8").trim().split("\n").map((l) => JSON.parse(l)).find((e) => e.event === "start");
+    const audit = readFileSync(join(state, "bastionless", "audit.jsonl"), "utf8");
+    const sessionId = audit.trim().split("\n").map((l) => JSON.parse(l)).find((r) => r.event === "exec.session").sessionId;
+    const task = (await cloud.state()).tasks.find((t) => t.taskArn.endsWith(`/${appTaskId}`))!;
+    const session = JSON.parse(start.args[0]);
+    expect(Object.keys(session)).toEqual(["sessionId", "streamUrl", "tokenValue"]);
+    expect(session.sessionId).toBe(sessionId);
+    expect(session.streamUrl).toMatch(new RegExp(`^ws://127\\.0\\.0\\.1:\\d+/v1/data-channel/${sessionId}\\?`));
+    expect([start.argv0, ...start.args]).toEqual([
+      "session-manager-plugin",
+      start.args[0],
+      cloud.region,
+      "StartSession",
+      "",
+      JSON.stringify({ Target: `ecs:stg-main_${appTaskId}_${task.containers[0].runtimeId}` }),
+      cloud.endpoint,
+    ]);
+    expect(start.env.AWS_SSM_START_SESSION_RESPONSE).toBeNull();
+    expect(audit).not.toContain(session.tokenValue);
+  }, 90_000);
+
+  it("--client plugin without the plugin: the report's only ✗ is the plugin, before any session", async () => {
+    const run = await exec(["--env", "stg", "--yes", "--task", appTaskId, "--client", "plugin", "--command", "echo x"], { PATH: `${dirname(process.execPath)}:/usr/bin:/bin`, XDG_STATE_HOME: join(dir, "noplugin") });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("exec: session-manager-plugin is not installed");
+    expect(failed(run.stderr)).toEqual([line("✗", "session-manager-plugin", "session-manager-plugin is not installed (not on PATH)")]);
+  }, 90_000);
+});
