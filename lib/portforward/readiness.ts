@@ -39,8 +39,9 @@ export function ecsTarget(task: Pick<TaskInfo, "cluster" | "taskId">, runtimeId:
 /** "stopCode: stoppedReason (container bastion: reason, exit 1)" */
 export function describeStop(task: TaskInfo): string {
   const containers = task.containers
-    .filter((c) => c.reason || c.exitCode !== undefined)
-    .map((c) => `container ${c.name}: ${[c.reason, c.exitCode !== undefined ? `exit code ${c.exitCode}` : ""].filter(Boolean).join(", ")}`);
+    .map((c) => ({ name: c.name, parts: [c.reason !== task.stoppedReason ? c.reason : undefined, c.exitCode !== undefined ? `exit code ${c.exitCode}` : undefined].filter(Boolean) }))
+    .filter((c) => c.parts.length)
+    .map((c) => `container ${c.name}: ${c.parts.join(", ")}`);
   const head = [task.stopCode, task.stoppedReason].filter(Boolean).join(": ") || "no reason given";
   return containers.length ? `${head} (${containers.join("; ")})` : head;
 }
