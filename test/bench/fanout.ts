@@ -57,23 +57,31 @@ export async function runFanoutBench({ quick }: { quick: boolean }): Promise<Fig
     entryPoints: [join(import.meta.dirname, "../fixtures/forward.mts")], bundle: true, platform: "node", format: "esm", target: "node20", outfile: bundle, logLevel: "warning",
     banner: { js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);" },
   });
-  const forward = await startForwardProcess(cloud, bastion.target, [{ localPort: 0, host: "127.0.0.1", remotePort: echo.port }], { bundle });
+  const forwardTo = [{ localPort: 0, host: "127.0.0.1", remotePort: echo.port }];
   try {
-    const idleRss = forward.peakRssMb();
-    const viaTunnel: number[] = [];
+    const measure = async (nodeOptions?: string) => {
+      const forward = await startForwardProcess(cloud, bastion.target, forwardTo, { bundle, nodeOptions });
+      try {
+        const idle = forward.peakRssMb();
+        const times: number[] = [];
+        for (let i = 0; i < runs; i++) times.push(await fanOut(forward.ports[0]));
+        return { idle, times, peak: forward.peakRssMb() };
+      } finally {
+        await forward.stop();
+      }
+    };
     const direct: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      direct.push(await fanOut(echo.port));
-      viaTunnel.push(await fanOut(forward.ports[0]));
-    }
-    const rss = forward.peakRssMb();
+    for (let i = 0; i < runs; i++) direct.push(await fanOut(echo.port));
+    const plain = await measure();
+    // The same process with a 2 MB young generation: how much of the peak is short-lived garbage.
+    const smallYoung = await measure("--max-semi-space-size=2");
     return [
       figure({
         id: "fanout.time",
         title: `Fan-out: ${CONNECTIONS} concurrent connections × 64 KiB echo through one forward`,
         unit: "ms",
         better: "lower",
-        measured: series("through the tunnel (every connection completed)", viaTunnel.map((x) => round(x, 0))),
+        measured: series("through the tunnel (every connection completed)", plain.times.map((x) => round(x, 0))),
         baselines: [series("direct to the same echo server", direct.map((x) => round(x, 0)))],
       }),
       figure({
@@ -81,14 +89,18 @@ export async function runFanoutBench({ quick }: { quick: boolean }): Promise<Fig
         title: "Fan-out: peak RSS of the forwarding process",
         unit: "MB",
         better: "lower",
-        measured: series("peak RSS over all runs", [round(rss, 0)]),
-        notes: [`The forwarding process used ${round(idleRss, 0)} MB once ready, before any connection.`],
-        baselines: [series("limit", [200])],
-        target: { text: "all connections complete with RSS < 200 MB", met: rss < 200 },
+        measured: series(`peak RSS over ${runs} rounds`, [round(plain.peak, 0)]),
+        baselines: [series("limit", [200]), series("same, node --max-semi-space-size=2", [round(smallYoung.peak, 0)])],
+        target: { text: "all connections complete with RSS < 200 MB", met: plain.peak < 200 },
+        notes: [
+          `The forwarding process used ${round(plain.idle, 0)} MB once ready, before any connection.`,
+          smallYoung.peak < plain.peak - 20
+            ? `With a 2 MB young generation the peak is ${round(smallYoung.peak, 0)} MB: the difference is short-lived garbage from per-message allocations on the data channel's hot path, not retained data.`
+            : `With a 2 MB young generation the peak is ${round(smallYoung.peak, 0)} MB: young-generation garbage does not explain the peak.`,
+        ],
       }),
     ];
   } finally {
-    await forward.stop();
     await bastion.stop();
     echo.server.close();
     await cloud.stop();

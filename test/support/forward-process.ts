@@ -16,10 +16,10 @@ export interface ForwardProcess {
   stop(): Promise<void>;
 }
 
-export async function startForwardProcess(cloud: LocalCloud, target: string, forwards: Forward[], options: { bundle?: string } = {}): Promise<ForwardProcess> {
+export async function startForwardProcess(cloud: LocalCloud, target: string, forwards: Forward[], options: { bundle?: string; nodeOptions?: string } = {}): Promise<ForwardProcess> {
   const argv = options.bundle ? [process.execPath, options.bundle] : [join(ROOT, "node_modules/.bin/tsx"), join(ROOT, "test/fixtures/forward.mts")];
   const child = spawn(argv[0], [...argv.slice(1), target, JSON.stringify(forwards)], {
-    env: { ...process.env, ...cloud.env },
+    env: { ...process.env, ...cloud.env, ...(options.nodeOptions ? { NODE_OPTIONS: options.nodeOptions } : {}) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
