@@ -37,7 +37,7 @@ export async function selectOne<T>(context: PromptContext, what: string, flag: s
     throw new UsageError(`Several ${what}s match (${shown}${choices.length > 8 ? ", …" : ""}): pass ${flag} to pick one.`);
   }
   return select({
-    message: `Pick a ${what}`,
+    message: `Pick ${/^[aeiou]/i.test(what) ? "an" : "a"} ${what}`,
     choices: choices.map((c) => ({ value: c.value, name: c.label, ...(c.description ? { description: c.description } : {}) })),
     pageSize: 12,
   });
