@@ -93,5 +93,5 @@ soak: setup ## The long reliability run: 300 chaos lifecycles
 	@if [ ! -d test/reliability ]; then echo "make soak: not built yet (test/reliability does not exist)" >&2; exit 1; fi
 	@SOAK=1 npx vitest run test/reliability
 
-iam: deps ## Print the IAM policies filled in: make iam ENV=stg ACCOUNT=123456789012 REGION=ap-northeast-1
+iam: ## Print the IAM policies filled in: make iam ENV=stg ACCOUNT=123456789012 REGION=ap-northeast-1
 	$(call run,docker/iam/render.mts,--env "$(ENV)" --account "$(ACCOUNT)" --region "$(REGION)")
