@@ -68,10 +68,11 @@ test: setup typecheck ## Typecheck and run the whole test suite against the loca
 	@npx vitest run
 
 demo: setup ## The main job on the local cloud: tunnel to a database, query through it, clean up, prove nothing is left
-	$(call run,test/demo.mts,$(ARGS))
+	@node --import tsx test/demo.mts $(ARGS)
 
+# node --import tsx, not the tsx CLI: a parent in between would relay Ctrl-C a second time (and SIGKILL a slow child).
 tunnel: deps ## Open a tunnel to a private database: make tunnel ENV=stg [ARGS="--target stg-db"]
-	$(call run,scripts/portforward.mts,$(if $(ENV),--env $(ENV)) $(ARGS))
+	@node --import tsx scripts/portforward.mts $(if $(ENV),--env $(ENV)) $(ARGS)
 
 exec: deps ## ECS Exec into a task with discovery and pre-flight checks: make exec ENV=stg [ARGS="--check"]
 	$(call run,scripts/exec.mts,$(if $(ENV),--env $(ENV)) $(ARGS))

@@ -130,7 +130,10 @@ export async function occupyPort(): Promise<{ port: number; server: Server }> {
 
 /** What a run may have left: bastion tasks not STOPPED, activations, instances, parameters, live sessions. */
 export async function leftovers(cloud: LocalCloud) {
-  const s = await cloud.state();
+  return leftoversOf(await cloud.state());
+}
+
+export function leftoversOf(s: Awaited<ReturnType<LocalCloud["state"]>>) {
   return {
     tasks: s.tasks.filter((t) => t.startedBy?.startsWith("bastionless:") && t.lastStatus !== "STOPPED").map((t) => `${t.taskId} ${t.lastStatus}`),
     activations: s.activations.map((a) => a.activationId),
