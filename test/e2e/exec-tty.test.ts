@@ -40,6 +40,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await tmux("kill-server").catch(() => {});
+  rmSync(join(process.env.TMUX_TMPDIR || "/tmp", `tmux-${process.getuid!()}`, socket), { force: true });
   await cloud?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
