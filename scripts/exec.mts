@@ -38,8 +38,8 @@ const cli = defineCli({
   make exec ENV=prod ARGS="--check"                      # why does ECS Exec fail on this task?
   exec --env stg --yes --task 5f2e… --command 'bin/rails runner "p User.count"'
 
-A command other than a bare shell is sent as  /bin/sh -c 'printf "%s\\n" "# bastionless exec <id>: <command>"; <command>'
-so the cluster's session transcript shows the command line. Every run is recorded first in
+A command other than a bare shell is wrapped, /bin/sh -c '<printf "# bastionless exec <id>: <command>">; <command>'
+(the exact form is in README "exec"), so the cluster's session transcript shows the command line. Every run is recorded first in
 ${auditLogPath()} (0600). bastionless.config.json's envs.<env>.exec.allow restricts --command.
 
 Exit: 0 the session ended normally (or --check found nothing failing), 1 it failed (the pre-flight
