@@ -73,6 +73,11 @@ export class DataChannel extends EventEmitter {
     return this.out.send((seq) => encodeFrame({ messageType: MessageType.InputStreamData, sequenceNumber: seq, payloadType, payload }));
   }
 
+  /** True while the send window has room; when false, "drain" follows once it has. */
+  get writable(): boolean {
+    return !this.ended && this.out.hasRoom();
+  }
+
   get unacknowledged(): number {
     return this.out.size;
   }

@@ -20,14 +20,13 @@ export function startPump(source: Readable, channel: DataChannel, opts: PumpOpti
   if (opts.paceMs) return startPacedPump(source, channel, opts.paceMs, opts);
   const size = opts.payloadSize ?? DEFAULT_PAYLOAD_SIZE;
   const transform = opts.transform ?? ((b: Buffer) => b);
-  let windowOpen = true;
   const move = (): void => {
-    windowOpen = true;
     let chunk: Buffer | null;
-    while (windowOpen && (chunk = source.read() as Buffer | null) !== null) {
+    // Nothing is read while the window is full: 'readable' alone must not reopen it.
+    while (channel.writable && (chunk = source.read() as Buffer | null) !== null) {
       for (let offset = 0; offset < chunk.length; offset += size) {
         // A chunk is sent whole even past the window: at most one read's worth of overshoot.
-        windowOpen = channel.send(PayloadType.Output, transform(chunk.subarray(offset, offset + size))) && windowOpen;
+        channel.send(PayloadType.Output, transform(chunk.subarray(offset, offset + size)));
       }
     }
   };

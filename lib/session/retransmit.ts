@@ -1,17 +1,28 @@
 // The sending half of a data channel's reliability (reference/session-protocol.md §2.5–2.6):
 // sequence numbers, unacknowledged messages kept for resending, the RTO estimate updated on acks,
-// and a send window. Every overdue message is resent on a 100 ms tick, not only the oldest
-// (the plugin's head-of-line resend would crawl at 1 % loss).
+// and a send window. Acks are per message, so we know exactly what is missing; a message is resent
+// only when it is really presumed lost:
+// - fast retransmit: DUP_THRESH messages put on the wire after it were acked and it was not;
+// - timeout: the oldest message on the wire is older than the RTO; only that one is resent and the
+//   timeout doubles until an ack brings a fresh RTT sample (RFC 6298 §5.5–5.7), instead of the
+//   whole overdue window every tick (a flood that makes every ack late, and so more resends).
 const TICK_MS = 100;
 const RTO_INIT_MS = 200;
 const RTT_INIT_MS = 100;
 const RTO_MAX_MS = 1000;
 const RTO_MIN_VARIATION_MS = 10;
+/** The longest a backed-off timeout grows to. */
+const BACKOFF_MAX_MS = 4000;
+/** Later transmissions acked before a message counts as lost (TCP's three duplicate acks). */
+export const DUP_THRESH = 3;
 
 interface Outgoing {
+  seq: number;
   frame: Buffer;
-  /** 0 = not on the wire yet (disconnected or paused). */
+  /** 0 = not on the wire (disconnected or paused). */
   sentAt: number;
+  /** The transmission number of its latest copy. */
+  tx: number;
   resent: boolean;
 }
 
@@ -21,56 +32,111 @@ export interface RetransmitterOptions {
   transmit: (frame: Buffer) => boolean;
   onDrain: () => void;
   now?: () => number;
+  /** How often the timeout is checked; default 100 ms (the plugin's and agent's scheduler). */
+  tickMs?: number;
 }
 
 export interface Retransmitter {
   readonly size: number;
+  /** The current timeout: the RTO estimate times the backoff, capped. */
   readonly rto: number;
-  /** Assigns the next sequence number; false when the window is full. */
+  /** True while the window has room; when false, "drain" follows once it has. */
+  hasRoom(): boolean;
+  /** Assigns the next sequence number; false when the window is now full. */
   send(build: (seq: number) => Buffer): boolean;
   acknowledge(seq: number): void;
-  /** After a reconnect: every unacknowledged message again, in order. */
+  /** After a reconnect: every unacknowledged message again, in sequence order (the old socket's acks are lost). */
   retransmitAll(): void;
   /** pause_publication: nothing is sent or resent until resume(). */
   pause(): void;
   resume(): void;
+  /** Runs the timeout check now (the timer does it every tick). */
+  tick(): void;
   whenEmpty(timeoutMs: number): Promise<boolean>;
   stop(): void;
-  readonly stats: { sent: number; resent: number };
+  readonly stats: { sent: number; resent: number; fastResent: number; timeouts: number };
 }
 
 export function createRetransmitter(opts: RetransmitterOptions): Retransmitter {
   const now = opts.now ?? Date.now;
+  /** Every unacknowledged message, in sequence order. */
   const pending = new Map<number, Outgoing>();
+  /** The unacknowledged messages on the wire, in transmission order (oldest copy first). */
+  const flight = new Map<number, Outgoing>();
+  let unsent = 0;
   let nextSeq = 0;
+  let txCount = 0;
+  /** The newest transmission known to have arrived (acks of resent messages are ambiguous: not counted). */
+  let highestAckedTx = 0;
   let srtt = RTT_INIT_MS;
   let rttVar = 0;
   let rto = RTO_INIT_MS;
+  let backoff = 1;
+  /** The retransmission timer restarts on every fresh ack and every timeout (RFC 6298 §5.3, §5.6). */
+  let timerStart = 0;
   let paused = false;
   let needDrain = false;
   let emptyWaiters: Array<(empty: boolean) => void> = [];
-  const stats = { sent: 0, resent: 0 };
+  const stats = { sent: 0, resent: 0, fastResent: 0, timeouts: 0 };
 
-  const put = (entry: Outgoing, isResend: boolean): void => {
+  const timeout = () => Math.min(BACKOFF_MAX_MS, rto * backoff);
+
+  const put = (entry: Outgoing): void => {
+    const wasOnWire = entry.sentAt !== 0;
     if (paused || !opts.transmit(entry.frame)) {
-      entry.sentAt = 0;
+      if (wasOnWire) {
+        flight.delete(entry.seq);
+        entry.sentAt = 0;
+        unsent++;
+      }
       return;
     }
-    if (isResend) {
+    if (entry.tx === 0) stats.sent++;
+    else {
       entry.resent = true;
       stats.resent++;
-    } else stats.sent++;
+    }
+    if (!wasOnWire) unsent--;
+    entry.tx = ++txCount;
     entry.sentAt = now();
+    flight.delete(entry.seq);
+    flight.set(entry.seq, entry);
+  };
+
+  const sendUnsent = (): void => {
+    if (unsent === 0) return;
+    for (const entry of pending.values()) {
+      if (entry.sentAt !== 0) continue;
+      put(entry);
+      if (entry.sentAt === 0) return;
+    }
   };
 
   const tick = (): void => {
-    if (paused || pending.size === 0) return;
-    const t = now();
-    for (const entry of pending.values()) {
-      if (entry.sentAt === 0 || t - entry.sentAt > rto) put(entry, entry.sentAt !== 0);
+    if (paused) return;
+    sendUnsent();
+    const oldest = flight.values().next().value;
+    if (!oldest || now() - Math.max(oldest.sentAt, timerStart) <= timeout()) return;
+    stats.timeouts++;
+    put(oldest);
+    if (oldest.sentAt === 0) return;
+    timerStart = oldest.sentAt;
+    backoff = Math.min(backoff * 2, BACKOFF_MAX_MS / RTO_INIT_MS);
+  };
+  const timer = setInterval(tick, opts.tickMs ?? TICK_MS).unref();
+
+  /** Resends what DUP_THRESH later transmissions overtook. */
+  const fastRetransmit = (): void => {
+    const lost: Outgoing[] = [];
+    for (const entry of flight.values()) {
+      if (entry.tx + DUP_THRESH > highestAckedTx) break;
+      lost.push(entry);
+    }
+    for (const entry of lost) {
+      stats.fastResent++;
+      put(entry);
     }
   };
-  const timer = setInterval(tick, TICK_MS).unref();
 
   const updateRto = (sample: number): void => {
     rttVar = 0.75 * rttVar + 0.25 * Math.abs(srtt - sample);
@@ -78,31 +144,46 @@ export function createRetransmitter(opts: RetransmitterOptions): Retransmitter {
     rto = Math.min(RTO_MAX_MS, srtt + Math.max(RTO_MIN_VARIATION_MS, 4 * rttVar));
   };
 
+  const hasRoom = (): boolean => {
+    if (pending.size < opts.window) return true;
+    needDrain = true;
+    return false;
+  };
+
   return {
     get size() {
       return pending.size;
     },
     get rto() {
-      return rto;
+      return timeout();
     },
     stats,
+    hasRoom,
     send(build) {
       const seq = nextSeq++;
-      const entry: Outgoing = { frame: build(seq), sentAt: 0, resent: false };
+      const entry: Outgoing = { seq, frame: build(seq), sentAt: 0, tx: 0, resent: false };
       pending.set(seq, entry);
-      put(entry, false);
-      if (pending.size >= opts.window) {
-        needDrain = true;
-        return false;
-      }
-      return true;
+      unsent++;
+      // Behind earlier messages still waiting for a connection, this one waits too (order on the wire).
+      if (unsent === 1) put(entry);
+      return hasRoom();
     },
     acknowledge(seq) {
       const entry = pending.get(seq);
       if (!entry) return;
       pending.delete(seq);
+      if (entry.sentAt === 0) unsent--;
+      flight.delete(seq);
       // Karn: a resent message's ack does not say which copy it answers.
-      if (!entry.resent && entry.sentAt !== 0) updateRto(now() - entry.sentAt);
+      if (!entry.resent && entry.sentAt !== 0) {
+        updateRto(now() - entry.sentAt);
+        backoff = 1;
+        timerStart = now();
+        if (entry.tx > highestAckedTx) {
+          highestAckedTx = entry.tx;
+          fastRetransmit();
+        }
+      }
       if (needDrain && pending.size < opts.window) {
         needDrain = false;
         opts.onDrain();
@@ -114,7 +195,10 @@ export function createRetransmitter(opts: RetransmitterOptions): Retransmitter {
       }
     },
     retransmitAll() {
-      for (const entry of pending.values()) put(entry, entry.sentAt !== 0);
+      for (const entry of pending.values()) {
+        put(entry);
+        if (entry.sentAt === 0) return;
+      }
     },
     pause() {
       paused = true;
@@ -123,15 +207,16 @@ export function createRetransmitter(opts: RetransmitterOptions): Retransmitter {
       paused = false;
       tick();
     },
+    tick,
     whenEmpty(timeoutMs) {
       if (pending.size === 0) return Promise.resolve(true);
       return new Promise((resolve) => {
-        const timeout = setTimeout(() => {
+        const timer = setTimeout(() => {
           emptyWaiters = emptyWaiters.filter((w) => w !== done);
           resolve(false);
         }, timeoutMs).unref();
         const done = (empty: boolean) => {
-          clearTimeout(timeout);
+          clearTimeout(timer);
           resolve(empty);
         };
         emptyWaiters.push(done);
