@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { UsageError } from "../../../lib/cli.ts";
+import type { DatabaseTarget } from "../../../lib/aws/rds.ts";
+import { assertDistinctPorts, defaultLocalPort, findDatabase, formatForwardLine, parseForward, parseHostPort, targetForward } from "../../../lib/portforward/forwards.ts";
+import { databasesOfEnv, envChoices, filterByEnv, namesEnv } from "../../../lib/portforward/choices.ts";
+
+const db = (id: string, kind: "cluster" | "instance", tags: Record<string, string> = {}): DatabaseTarget => ({ kind, id, engine: "aurora-postgresql", host: `${id}.cluster-abc.ap-northeast-1.rds.amazonaws.com`, port: 5432, status: "available", tags });
+
+describe("forwards", () => {
+  it("defaults the local port to the remote + 10000, like the seed's 13306", () => {
+    expect([3306, 5432, 6379, 55535, 55536].map(defaultLocalPort)).toEqual([13306, 15432, 16379, 65535, 0]);
+  });
+
+  it("parses L:HOST:R and refuses anything else with the fix", () => {
+    expect(parseForward("16379:cache.internal:6379")).toEqual({ localPort: 16379, host: "cache.internal", remotePort: 6379, label: "cache.internal:6379", flag: "--forward" });
+    expect(() => parseForward("cache.internal:6379")).toThrow(new UsageError("--forward cache.internal:6379 is not LOCAL:HOST:REMOTE: write it like 16379:cache.internal:6379 (LOCAL 0 = any free port)."));
+    expect(() => parseForward("1:h:70000")).toThrow("--forward 1:h:70000: remote port 70000 is not a port: use a number from 0 to 65535.");
+    expect(() => parseForward("1:h:0")).toThrow("--forward 1:h:0: the remote port cannot be 0.");
+  });
+
+  it("reads host:port and bare ElastiCache endpoints as targets", () => {
+    expect(parseHostPort("db.internal:3306")).toEqual({ host: "db.internal", port: 3306 });
+    expect(parseHostPort("my-cache.abc123.0001.apne1.cache.amazonaws.com")).toEqual({ host: "my-cache.abc123.0001.apne1.cache.amazonaws.com", port: 6379 });
+    expect(parseHostPort("stg-db")).toBeUndefined();
+  });
+
+  it("finds a database by cluster id, instance id or endpoint", () => {
+    const all = [db("stg-db", "cluster"), db("legacy", "instance")];
+    expect(findDatabase(all, "STG-DB")?.id).toBe("stg-db");
+    expect(findDatabase(all, "legacy")?.kind).toBe("instance");
+    expect(findDatabase(all, "stg-db.cluster-abc.ap-northeast-1.rds.amazonaws.com")?.id).toBe("stg-db");
+    expect(findDatabase(all, "nope")).toBeUndefined();
+  });
+
+  it("applies --local-port to the target, refuses two forwards on one port, prints the line", () => {
+    expect(targetForward({ host: "h", port: 5432, label: "stg-db" }, undefined).localPort).toBe(15432);
+    expect(targetForward({ host: "h", port: 5432, label: "stg-db" }, 0).localPort).toBe(0);
+    expect(() => assertDistinctPorts([parseForward("15432:a:5432"), parseForward("15432:b:5432")])).toThrow("Local port 15432 is given to two forwards");
+    expect(() => assertDistinctPorts([parseForward("0:a:5432"), parseForward("0:b:5432")])).not.toThrow();
+    expect(formatForwardLine(13306, { host: "stg-db.cluster-x.rds.amazonaws.com", remotePort: 3306 }, "ecs:stg-main_5f2e_5f2e-1")).toBe("localhost:13306 → stg-db.cluster-x.rds.amazonaws.com:3306 via ecs:stg-main_5f2e_5f2e-1");
+  });
+});
+
+describe("choices by env", () => {
+  it("matches the env as a word in names, else as a substring (the seed's grep)", () => {
+    expect(namesEnv("stg-main", "stg")).toBe(true);
+    expect(namesEnv("stgx-main", "stg")).toBe(false);
+    expect(filterByEnv(["prod-main", "stg-main", "stg-batch", "stgx"], "stg")).toEqual(["stg-main", "stg-batch"]);
+    expect(filterByEnv(["mystgcluster", "prod"], "stg")).toEqual(["mystgcluster"]);
+    expect(filterByEnv(["prod-main", "stg-main"], "dev")).toEqual([]);
+  });
+
+  it("offers the config's envs, else the first word of each cluster", () => {
+    expect(envChoices(["stg", "dev"], ["x"])).toEqual(["dev", "stg"]);
+    expect(envChoices([], ["stg-main", "prod-main", "stg-batch"])).toEqual(["prod", "stg"]);
+  });
+
+  it("keeps the env's databases: by tag when tagged, else by name", () => {
+    const all = [db("stg-db", "cluster", { "bastionless:env": "stg" }), db("prod-db", "cluster", { "bastionless:env": "prod" }), db("stg-legacy", "instance"), db("shared-stg-looking", "cluster", { Environment: "prod" })];
+    expect(databasesOfEnv(all, "stg").map((d) => d.id)).toEqual(["stg-db", "stg-legacy"]);
+  });
+});
