@@ -68,9 +68,18 @@ function chance(random: () => number, fraction: number | undefined): boolean {
   return fraction !== undefined && fraction > 0 && random() < fraction;
 }
 
-/** refuseTargets entries are exact targets or prefixes ending in "*". */
+/** Target patterns are exact targets or prefixes ending in "*". */
+function matchesTarget(pattern: string, target: string): boolean {
+  return pattern.endsWith("*") ? target.startsWith(pattern.slice(0, -1)) : target === pattern;
+}
+
 export function isTargetRefused(faults: DataChannelFaults, target: string): boolean {
-  return (faults.refuseTargets ?? []).some((pattern) =>
-    pattern.endsWith("*") ? target.startsWith(pattern.slice(0, -1)) : target === pattern,
-  );
+  return (faults.refuseTargets ?? []).some((pattern) => matchesTarget(pattern, target));
+}
+
+/** The agentVersions entry for a target: an exact key wins over the longest matching prefix. */
+export function findAgentVersion(faults: DataChannelFaults, target: string): string | undefined {
+  const entries = Object.entries(faults.agentVersions ?? {}).filter(([pattern]) => matchesTarget(pattern, target));
+  entries.sort(([a], [b]) => Number(b === target) - Number(a === target) || b.length - a.length);
+  return entries[0]?.[1];
 }

@@ -5,8 +5,8 @@ import { randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
-import { isTargetRefused } from "./faults.ts";
-import { PortAgent } from "./port.ts";
+import { findAgentVersion, isTargetRefused } from "./faults.ts";
+import { DEFAULT_AGENT_VERSION, PortAgent } from "./port.ts";
 import { DataSession, type Agent } from "./session.ts";
 import { ShellAgent } from "./shell.ts";
 import type { DataChannelFaults, DataPlane, DataPlaneOptions, SessionSpec } from "./types.ts";
@@ -73,7 +73,8 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
       }
       if (isTargetRefused(faults, spec.target)) throw new TargetNotConnectedError(`${spec.target} is not connected.`);
       const issued = issue(spec.sessionId);
-      sessions.set(spec.sessionId, new DataSession(spec, issued.tokenValue, opts, () => faults, makeAgent, onEnd));
+      const agentVersion = spec.agentVersion ?? findAgentVersion(faults, spec.target) ?? opts.agentVersion ?? DEFAULT_AGENT_VERSION;
+      sessions.set(spec.sessionId, new DataSession({ ...spec, agentVersion }, issued.tokenValue, opts, () => faults, makeAgent, onEnd));
       return issued;
     },
 

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import { WebSocket } from "ws";
 import { decodeFrame, type Frame, parseChannelClosed, PortFlag } from "../../../lib/session/frames.ts";
 import { findClosedPort, type Harness, portSpec, readAll, startEchoServer, startHarness, type TcpService } from "./harness.ts";
+import { planPortMode } from "./versions.ts";
 
 let harness: Harness;
 let echo: TcpService;
@@ -138,6 +139,53 @@ describe("port sessions, basic mode", () => {
     await waitFor(() => harness.plane.sessions().find((s) => s.sessionId === spec.sessionId)?.mode !== undefined);
     expect(harness.plane.sessions().find((s) => s.sessionId === spec.sessionId)?.mode).toBe("basic");
     await driver.close();
+  });
+});
+
+describe("old agents", () => {
+  it("an agent up to 3.0.196.0 has no mux: basic for a current client too", async () => {
+    const spec = portSpec(echo.port, { agentVersion: "3.0.196.0" });
+    const driver = await harness.connect(spec, { clientVersion: "1.2.764.0" });
+    expect(await driver.ready).toBe("basic"); // the client's rule, from AgentVersion
+    expect(driver.handshakeRequest?.AgentVersion).toBe("3.0.196.0");
+    driver.bytes.write("old agent");
+    expect((await readBytes(driver.bytes, 9)).toString()).toBe("old agent");
+    expect(harness.plane.sessions().find((s) => s.sessionId === spec.sessionId)).toMatchObject({ mode: "basic", agentVersion: "3.0.196.0", clientVersion: "1.2.764.0" });
+    await driver.close();
+  });
+
+  it("runs the agent version that faults.agentVersions names for a target, for sessions opened afterwards", async () => {
+    const local = await startHarness();
+    try {
+      local.plane.setFaults({ agentVersions: { "mi-*": "3.0.1.0", "mi-0123456789abcdef0": "3.0.196.0", "mi-0aaa*": "3.1.1511.0" } });
+      const versionOf = (target: string) => {
+        const spec = portSpec(echo.port, { target });
+        local.plane.openSession(spec);
+        return local.plane.sessions().find((s) => s.sessionId === spec.sessionId)?.agentVersion;
+      };
+      expect(versionOf("mi-0123456789abcdef0")).toBe("3.0.196.0");
+      expect(versionOf("mi-0aaa456789abcdef0")).toBe("3.1.1511.0");
+      expect(versionOf("mi-0bbb456789abcdef0")).toBe("3.0.1.0");
+      expect(versionOf("ecs:c_t_r")).toBe("3.3.1142.0");
+      const spec = portSpec(echo.port, { target: "mi-0bbb456789abcdef0" });
+      const driver = await local.connect(spec, { clientVersion: "1.2.764.0" });
+      expect(await driver.ready).toBe("basic");
+      await driver.close();
+    } finally {
+      await local.close();
+    }
+  });
+
+  it("decides mux and keepalive from both versions", () => {
+    const lpf = "LocalPortForwarding";
+    expect(planPortMode(lpf, "1.2.764.0", "3.3.1142.0")).toEqual({ mode: "mux", keepAlive: false });
+    expect(planPortMode(lpf, "1.2.331.0", "3.3.1142.0")).toEqual({ mode: "mux", keepAlive: true });
+    expect(planPortMode(lpf, "1.2.764.0", "3.1.1511.0")).toEqual({ mode: "mux", keepAlive: true });
+    expect(planPortMode(lpf, "1.2.764.0", "3.0.196.0")).toEqual({ mode: "basic", keepAlive: false });
+    expect(planPortMode(lpf, "1.2.764.0", "3.0.196.1")).toEqual({ mode: "mux", keepAlive: true });
+    expect(planPortMode(lpf, "1.1.69", "3.3.1142.0")).toEqual({ mode: "basic", keepAlive: false });
+    expect(planPortMode(lpf, "1.1.70", "3.3.1142.0")).toEqual({ mode: "mux", keepAlive: true });
+    expect(planPortMode(undefined, "1.2.764.0", "3.3.1142.0")).toEqual({ mode: "basic", keepAlive: false });
   });
 });
 

@@ -69,7 +69,7 @@ export class PortAgent implements Agent {
   }
 
   private async handshakeThenForward(): Promise<void> {
-    const agentVersion = this.spec.agentVersion ?? this.session.opts.agentVersion ?? DEFAULT_AGENT_VERSION;
+    const agentVersion = this.session.agentVersion;
     const properties = portProperties(this.spec);
     let clientVersion: string;
     try {
@@ -82,7 +82,7 @@ export class PortAgent implements Agent {
       return this.session.terminate({ output, reason: `handshake failed: ${(err as Error).message}` });
     }
     if (this.stopped) return;
-    const plan = planPortMode(properties.type, clientVersion);
+    const plan = planPortMode(properties.type, clientVersion, agentVersion);
     this.mode = plan.mode;
     if (plan.mode === "mux") this.startMux(plan.keepAlive);
     else this.dialBasic();

@@ -70,14 +70,20 @@ export class DataSession {
     return this.spec.sessionId;
   }
 
+  /** Resolved when the session was opened (spec, faults.agentVersions, the data plane's default). */
+  get agentVersion(): string {
+    return this.spec.agentVersion!;
+  }
+
   get stats(): ReliableChannel["stats"] {
     return this.channel.stats;
   }
 
   state(): SessionState {
     const { sessionId, target, kind } = this.spec;
-    const state: SessionState = { sessionId, target, kind, status: this.status, bytesIn: this.bytesIn, bytesOut: this.bytesOut, openStreams: this.agent.openStreams() };
+    const state: SessionState = { sessionId, target, kind, status: this.status, bytesIn: this.bytesIn, bytesOut: this.bytesOut, openStreams: this.agent.openStreams(), agentVersion: this.agentVersion };
     if (this.agent.mode) state.mode = this.agent.mode;
+    if (this.clientVersion) state.clientVersion = this.clientVersion;
     return state;
   }
 
@@ -159,15 +165,23 @@ export class DataSession {
     });
   }
 
-  /** Writes client input to a local sink; a full sink pauses the WebSocket until it drains. */
+  /**
+   * Writes client input to a local sink; a full sink pauses the WebSocket until it drains or
+   * closes (a target dropped by DisconnectToPort never drains). One wait per sink, however many
+   * frames the WebSocket still delivers after pause().
+   */
   writeInput(sink: NodeJS.WritableStream, data: Buffer): void {
     if (sink.write(data) || this.drainingSinks.has(sink)) return;
     this.drainingSinks.add(sink);
     this.pauseInput();
-    sink.once("drain", () => {
+    const release = () => {
+      sink.off("drain", release);
+      sink.off("close", release);
       this.drainingSinks.delete(sink);
       if (this.drainingSinks.size === 0) this.resumeInput();
-    });
+    };
+    sink.on("drain", release);
+    sink.on("close", release);
   }
 
   /** Stops reading the client's frames (TCP backpressure on the WebSocket). */

@@ -16,7 +16,6 @@ import {
 } from "../../../lib/session/frames.ts";
 import { HANDSHAKE_TIMEOUT_MS, HandshakeError, performHandshake } from "./handshake.ts";
 import { decryptGcm, encryptGcm, kmsContext, type SessionKeys, splitDataKey } from "./kms.ts";
-import { DEFAULT_AGENT_VERSION } from "./port.ts";
 import { pumpToChannel } from "./pump.ts";
 import type { Agent, DataSession } from "./session.ts";
 
@@ -122,7 +121,7 @@ export class ShellAgent implements Agent {
     const challenge = randomBytes(16).toString("base64");
     await performHandshake(
       session,
-      session.opts.agentVersion ?? DEFAULT_AGENT_VERSION,
+      session.agentVersion,
       [
         { ActionType: "SessionType", ActionParameters: { SessionType: "Standard_Stream", Properties: null } },
         { ActionType: "KMSEncryption", ActionParameters: { KMSKeyId: spec.kmsKeyId!, Challenge: challenge } },

@@ -30,6 +30,8 @@ export type SessionSpec =
       env: Record<string, string>;
       /** ECS cluster executeCommandConfiguration.kmsKeyId: a KMS handshake is performed. */
       kmsKeyId?: string;
+      /** Overrides DataPlaneOptions.agentVersion for this session. */
+      agentVersion?: string;
     };
 
 export interface DataChannelFaults {
@@ -45,6 +47,11 @@ export interface DataChannelFaults {
   refuseTargets?: string[];
   /** The agent's 1 KiB-and-1 ms write pacing (what real agents do). */
   agentPacing?: boolean;
+  /**
+   * AgentVersion of the agent on matching targets (keys as in refuseTargets), for sessions opened
+   * from now on; e.g. {"ecs:stg-main_*": "3.0.196.0"} runs an agent without mux there (§4.2).
+   */
+  agentVersions?: Record<string, string>;
 }
 
 export interface SessionState {
@@ -56,6 +63,10 @@ export interface SessionState {
   bytesOut: number;
   openStreams: number;
   mode?: "mux" | "basic";
+  /** What the agent announced (port sessions and KMS shells) or would have. */
+  agentVersion: string;
+  /** From the OpenDataChannelInput, once a client connected. */
+  clientVersion?: string;
 }
 
 export interface DataPlaneOptions {

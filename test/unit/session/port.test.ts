@@ -90,13 +90,14 @@ describe("native port forwarding (mux)", () => {
 
 describe("native port forwarding (basic, agents up to 3.0.196.0)", () => {
   it("carries one connection at a time and sends DisconnectToPort between them", async () => {
-    // The emulator picks basic from the ClientVersion alone (as current agents do); an agent this
-    // old has no mux at all, so the pair is an old agent with a plugin of its time.
+    // A current ClientVersion: basic because the agent is too old for mux, on both sides.
     h.setAgentVersion("3.0.196.0");
-    const fwd = await start({ clientVersion: "1.1.61.0" });
+    const fwd = await start();
     try {
       await fwd.ready;
-      expect((await fwd.handles[0].live()!).tunnel.mode).toBe("basic");
+      const live = await fwd.handles[0].live()!;
+      expect(live.tunnel.mode).toBe("basic");
+      expect(h.dataPlane.sessions().find((s) => s.sessionId === live.channel.sessionId)).toMatchObject({ mode: "basic", agentVersion: "3.0.196.0", clientVersion: "1.2.764.0" });
       expect(await echoBytes(fwd.ports[0], 3, 2 * MiB)).toBe(prngDigest(3, 2 * MiB));
       expect(await echoBytes(fwd.ports[0], 4, 64 * 1024)).toBe(prngDigest(4, 64 * 1024));
     } finally {
