@@ -5,7 +5,7 @@ import { DescribeTaskDefinitionCommand, ECSClient, RegisterTaskDefinitionCommand
 import { CreateDBClusterCommand, DeleteDBClusterCommand, RDSClient } from "@aws-sdk/client-rds";
 import { PLUGIN_INSTALL_URL } from "../../lib/plugin.ts";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
-import { NOTHING_LEFT, leftovers, occupyPort, startPortforward, stateHome } from "./portforward-harness.ts";
+import { NOTHING_LEFT, eventually, leftovers, occupyPort, startPortforward, stateHome } from "./portforward-harness.ts";
 
 let cloud: LocalCloud;
 let ecs: ECSClient;
@@ -119,6 +119,48 @@ describe("portforward failure paths", () => {
     expect(r.code).toBe(1);
     expect(r.line).toBe(`portforward: session-manager-plugin is not installed: ${PLUGIN_INSTALL_URL}, or use --client native`);
     expect((await cloud.state()).tasks.length).toBe(before);
+    expect(await leftovers(cloud)).toEqual(NOTHING_LEFT);
+  }, 60_000);
+});
+
+describe("Ctrl-C during the stop", () => {
+  async function stubbornTask(): Promise<void> {
+    const bastion = (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: "stg-bastion" }))).taskDefinition!;
+    await ecs.send(new RegisterTaskDefinitionCommand({
+      family: "stg-stubborn", requiresCompatibilities: ["FARGATE"], networkMode: "awsvpc", cpu: "256", memory: "512",
+      taskRoleArn: bastion.taskRoleArn, executionRoleArn: bastion.executionRoleArn,
+      // The app ignores SIGTERM, so the stop lasts the 3 s stopTimeout until SIGKILL.
+      containerDefinitions: [{ name: "app", image: "localcloud/app", essential: true, environment: [{ name: "LOCALCLOUD_APP_IGNORE_SIGTERM", value: "true" }] }],
+    }));
+  }
+  const ARGS = ["--env", "stg", "--yes", "--target", "stg-db", "--local-port", "0", "--json", "--task-definition", "stg-stubborn"];
+
+  it("a second Ctrl-C is refused once with the warning; the stop completes, exit 0", async () => {
+    await stubbornTask();
+    const run = startPortforward(cloud, ARGS, { XDG_STATE_HOME: state.dir });
+    const ready = await run.ready;
+    run.interrupt();
+    await eventually(async () => (run.stderr().includes(`Stopping bastion task ${ready.task}`) ? true : undefined), 20_000, "the stop to begin");
+    run.interrupt();
+    const exit = await run.exited;
+    expect(exit.code).toBe(0);
+    expect(run.stderr()).toContain("\nstopping the bastion; press Ctrl-C again to leave it running\n");
+    expect(run.stderr()).toContain(`Stopped bastion task ${ready.task}; nothing is left running.`);
+    expect(await leftovers(cloud)).toEqual(NOTHING_LEFT);
+  }, 60_000);
+
+  it("a third Ctrl-C stops waiting (exit 130) and says how to check; the task still stops", async () => {
+    const run = startPortforward(cloud, ARGS, { XDG_STATE_HOME: state.dir });
+    const ready = await run.ready;
+    run.interrupt();
+    await eventually(async () => (run.stderr().includes(`Stopping bastion task ${ready.task}`) ? true : undefined), 20_000, "the stop to begin");
+    run.interrupt();
+    await eventually(async () => (run.stderr().includes("press Ctrl-C again") ? true : undefined), 10_000, "the warning");
+    run.interrupt();
+    const exit = await run.exited;
+    expect(exit.code).toBe(130);
+    expect(run.stderr().trim().split("\n").at(-1)).toBe(`Not waiting: bastion task ${ready.task} was asked to stop. See what is left with: make cleanup ENV=stg`);
+    await eventually(async () => ((await leftovers(cloud)).tasks.length === 0 ? true : undefined), 20_000, "the task to stop");
     expect(await leftovers(cloud)).toEqual(NOTHING_LEFT);
   }, 60_000);
 });
