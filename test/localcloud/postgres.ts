@@ -1,7 +1,7 @@
 // A real PostgreSQL (Debian's) for the demo world's Aurora clusters: initdb in a temp dir owned by
 // the postgres user (initdb refuses root), loopback only, seeded with a small table.
 import { execFile } from "node:child_process";
-import { chownSync, mkdtempSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
@@ -37,9 +37,22 @@ async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Where the server tools are: on PATH (some images link them), else Debian's versioned directory
+ * (/usr/lib/postgresql/<major>/bin, where `apt-get install postgresql` puts them, off PATH).
+ */
+function serverTool(name: "initdb" | "pg_ctl"): string {
+  for (const dir of (process.env.PATH ?? "").split(":")) if (dir && existsSync(join(dir, name))) return join(dir, name);
+  const root = "/usr/lib/postgresql";
+  const majors = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, "bin", name))).sort((a, b) => Number(b) - Number(a)) : [];
+  if (majors.length) return join(root, majors[0], "bin", name);
+  throw new Error(`PostgreSQL's ${name} was not found on PATH or in ${root}/*/bin: install it with apt-get install postgresql`);
+}
+
 /** initdb refuses to run as root: as root, run the server tools as the postgres user. */
-function asPostgres(cmd: string, args: string[]): [string, string[]] {
-  return userInfo().uid === 0 ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args];
+function asPostgres(cmd: "initdb" | "pg_ctl", args: string[]): [string, string[]] {
+  const tool = serverTool(cmd);
+  return userInfo().uid === 0 ? ["runuser", ["-u", "postgres", "--", tool, ...args]] : [tool, args];
 }
 
 export interface PostgresFiles {

@@ -6,15 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PortFlag } from "../../../lib/session/frames.ts";
 import type { SessionDriver } from "./driver.ts";
 import { type Harness, portSpec, startHarness } from "./harness.ts";
-import { hasPostgres, type LocalPostgres, startPostgres } from "./postgres.ts";
+import { type Postgres, startPostgres } from "../postgres.ts";
 
 const run = promisify(execFile);
 let harness: Harness;
-let pg: LocalPostgres;
+let pg: Postgres;
 const listeners: Server[] = [];
 
 beforeAll(async () => {
-  if (!hasPostgres()) return;
   pg = await startPostgres();
   // The demo world's way: an Aurora endpoint that the host map sends to the local PostgreSQL.
   harness = await startHarness({
@@ -25,7 +24,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const server of listeners) server.close();
   await harness?.close();
-  pg?.stop();
+  await pg?.stop();
 });
 
 /** What the plugin does with a local port: mux → a stream per connection; basic → one at a time + DisconnectToPort. */
@@ -51,7 +50,7 @@ async function listenLocally(driver: SessionDriver): Promise<number> {
 }
 
 async function psql(port: number, sql: string): Promise<string> {
-  const { stdout } = await run("psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-Atc", sql], {
+  const { stdout } = await run("psql", ["-h", "127.0.0.1", "-p", String(port), "-U", pg.user, "-d", pg.database, "-Atc", sql], {
     env: { ...process.env, PGCONNECT_TIMEOUT: "20" },
     timeout: 60_000,
   });
@@ -60,13 +59,13 @@ async function psql(port: number, sql: string): Promise<string> {
 
 const remoteHost = { documentName: "AWS-StartPortForwardingSessionToRemoteHost", host: "demo-stg.cluster-abc.ap-northeast-1.rds.amazonaws.com" };
 
-describe.skipIf(!hasPostgres())("a real PostgreSQL through a port session", () => {
+describe("a real PostgreSQL through a port session", () => {
   it("answers a query through mux mode, twice over separate connections", async () => {
     const driver = await harness.connect(portSpec(5432, remoteHost));
     expect(await driver.ready).toBe("mux");
     const local = await listenLocally(driver);
     expect(await psql(local, "select 6 * 7")).toBe("42");
-    expect(await psql(local, "select current_user || '@' || host(inet_server_addr())")).toBe("postgres@127.0.0.1");
+    expect(await psql(local, "select current_user || '@' || host(inet_server_addr())")).toBe(`${pg.user}@127.0.0.1`);
   }, 120_000);
 
   it("answers a query through basic mode, reconnecting after DisconnectToPort", async () => {
