@@ -13,6 +13,8 @@ import { createRetransmitter, type Retransmitter } from "./retransmit.ts";
 /** Reported to the agent: > 1.2.331.0 so it disables smux keepalive, as a current plugin would. */
 export const CLIENT_VERSION = "1.2.764.0";
 const REORDER_LIMIT = 10_000;
+/** Unacknowledged messages in flight: ≈2.3 MB of 1 KiB payloads, enough to keep loopback busy through a loss. */
+export const DEFAULT_SEND_WINDOW = 2048;
 const PING_INTERVAL_MS = 5 * 60_000;
 const RECONNECT_ATTEMPTS = 5;
 
@@ -51,7 +53,7 @@ export class DataChannel extends EventEmitter {
     this.grant = opts.grant;
     this.sessionId = opts.grant.sessionId;
     this.out = createRetransmitter({
-      window: opts.sendWindow ?? 2048,
+      window: opts.sendWindow ?? DEFAULT_SEND_WINDOW,
       transmit: (frame) => this.transmit(frame),
       onDrain: () => this.emit("drain"),
     });
@@ -76,6 +78,11 @@ export class DataChannel extends EventEmitter {
   /** True while the send window has room; when false, "drain" follows once it has. */
   get writable(): boolean {
     return !this.ended && this.out.hasRoom();
+  }
+
+  /** Messages sent and resent (fast retransmits and timeouts among them), for tests and the benchmark. */
+  get sendStats(): Retransmitter["stats"] {
+    return this.out.stats;
   }
 
   get unacknowledged(): number {

@@ -1,8 +1,10 @@
 // Big transfers through a native port forward against the data plane: byte-identical (sha256)
 // plain, under 1 % drop/duplicate/reorder, and across forced 1000 "Bye" closes; 200 concurrent
 // connections; a reader that stops for 10 s while the target sends as fast as it can.
-// TRANSFER_MIB sets the size (default 256, the issue's figure).
+// TRANSFER_MIB sets the size (default 256, the issue's figure). Resends are bounded too: a loss
+// costs one resend, a reconnect at most one window.
 import { afterEach, describe, expect, it } from "vitest";
+import { DEFAULT_SEND_WINDOW } from "../../../lib/session/channel.ts";
 import { startNativePortForward } from "../../../lib/session/port.ts";
 import { prngDigest, startNativeHarness, startTargetServer, type NativeHarness } from "./native-harness.ts";
 import { echoOnce, receiveDown, sendUp } from "./client.ts";
@@ -40,28 +42,45 @@ async function forwardWith(faults: DataChannelFaults = {}) {
   return { h, port: fwd.ports[0], fwd };
 }
 
+/** Upstream then downstream, timed; both compared by sha256 and length. */
+async function bothWays(port: number, what: string): Promise<void> {
+  let t = performance.now();
+  expect(await sendUp(port, 21, SIZE)).toBe(`${up} ${SIZE}`);
+  const upS = (performance.now() - t) / 1000;
+  t = performance.now();
+  expect(await receiveDown(port, 22, SIZE)).toEqual({ sha256: down, bytes: SIZE });
+  const downS = (performance.now() - t) / 1000;
+  console.log(`${what}: ${SIZE / MiB} MiB up in ${upS.toFixed(1)} s (${(SIZE / 1e6 / upS).toFixed(1)} MB/s), down in ${downS.toFixed(1)} s`);
+}
+
 describe(`${SIZE / MiB} MiB each way through a native port forward`, () => {
   it("arrives byte-identical", async () => {
     const { port } = await forwardWith();
-    expect(await sendUp(port, 21, SIZE)).toBe(`${up} ${SIZE}`);
-    expect(await receiveDown(port, 22, SIZE)).toEqual({ sha256: down, bytes: SIZE });
+    await bothWays(port, "plain");
   }, 600_000);
 
   it("arrives byte-identical with 1 % of frames dropped, duplicated and reordered both ways", async () => {
     const one = { in: 0.01, out: 0.01 };
     const { port, fwd } = await forwardWith({ drop: one, duplicate: one, reorder: one });
-    expect(await sendUp(port, 21, SIZE)).toBe(`${up} ${SIZE}`);
-    expect(await receiveDown(port, 22, SIZE)).toEqual({ sha256: down, bytes: SIZE });
+    await bothWays(port, "1 % drop/dup/reorder");
     const channel = (await fwd.handles[0].live()!).channel;
     expect(channel.stats.duplicates).toBeGreaterThan(0);
+    // About 1 % of our frames and 1 % of the agent's acks are lost: each costs one resend.
+    const sent = channel.sendStats;
+    console.log(`client resent ${sent.resent} of ${sent.sent} (${sent.fastResent} fast, ${sent.timeouts} on timeout)`);
+    expect(sent.resent).toBeGreaterThan(0.01 * sent.sent);
+    expect(sent.resent).toBeLessThan(0.05 * sent.sent);
   }, 900_000);
 
   it("arrives byte-identical through forced 1000 \"Bye\" closes (ResumeSession, no byte lost)", async () => {
     const { h, port, fwd } = await forwardWith({ closeAfterSeconds: 1 });
-    expect(await sendUp(port, 21, SIZE)).toBe(`${up} ${SIZE}`);
-    expect(await receiveDown(port, 22, SIZE)).toEqual({ sha256: down, bytes: SIZE });
+    await bothWays(port, "Bye every second");
     const channel = (await fwd.handles[0].live()!).channel;
     expect(channel.stats.reconnects).toBeGreaterThanOrEqual(1);
+    // A reconnect resends what was unacknowledged, at most one window; nothing is queued beyond it.
+    const sent = channel.sendStats;
+    console.log(`client resent ${sent.resent} of ${sent.sent} across ${channel.stats.reconnects} reconnects`);
+    expect(sent.resent).toBeLessThanOrEqual(channel.stats.reconnects * DEFAULT_SEND_WINDOW + 0.01 * sent.sent);
     expect(h.calls.resume).toBe(channel.stats.reconnects);
     expect(h.calls.start).toBe(1);
   }, 900_000);
