@@ -4,6 +4,7 @@
 // reconnects that lose no byte. Unlike the plugin it keeps a send window instead of sleeping.
 import { EventEmitter } from "node:events";
 import { randomUUID } from "node:crypto";
+import type { Socket } from "node:net";
 import WebSocket from "ws";
 import type { SessionGrant } from "../aws/sessions.ts";
 import type { Logger } from "../log.ts";
@@ -46,6 +47,9 @@ export class DataChannel extends EventEmitter {
   private inputPaused = false;
   private pingTimer: NodeJS.Timeout | undefined;
   private reconnecting = false;
+  /** The current WebSocket's TCP socket, and whether it is corked until the end of this tick. */
+  private socket: Socket | undefined;
+  private corked = false;
   readonly stats = { received: 0, duplicates: 0, reconnects: 0 };
 
   constructor(private readonly opts: DataChannelOptions) {
@@ -113,6 +117,7 @@ export class DataChannel extends EventEmitter {
     this.out.stop();
     const ws = this.ws;
     this.ws = undefined;
+    this.socket = undefined;
     if (ws) {
       ws.removeAllListeners("message");
       ws.on("error", () => {});
@@ -125,13 +130,31 @@ export class DataChannel extends EventEmitter {
   private transmit(frame: Buffer): boolean {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    this.corkForTick();
     ws.send(frame, { binary: true });
     return true;
+  }
+
+  /**
+   * Every frame and ack written in one tick leaves in one socket write: one writev per message
+   * (ws writes each frame on its own) was a third of the CPU time of an upload.
+   */
+  private corkForTick(): void {
+    const socket = this.socket;
+    if (this.corked || !socket) return;
+    this.corked = true;
+    socket.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      socket.uncork();
+    });
   }
 
   private async connect(grant: SessionGrant): Promise<void> {
     const headers = (await this.opts.upgradeHeaders?.(grant.streamUrl)) ?? {};
     const ws = new WebSocket(grant.streamUrl, { headers, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+    let socket: Socket | undefined;
+    ws.once("upgrade", (res) => (socket = res.socket as Socket));
     await new Promise<void>((resolve, reject) => {
       ws.once("open", resolve);
       ws.once("error", reject);
@@ -155,6 +178,7 @@ export class DataChannel extends EventEmitter {
       ClientVersion: this.opts.clientVersion ?? CLIENT_VERSION,
     }));
     this.ws = ws;
+    this.socket = socket;
     if (this.inputPaused) ws.pause();
     // Whatever was unacknowledged on the old connection goes again, in order.
     this.out.retransmitAll();
@@ -216,7 +240,9 @@ export class DataChannel extends EventEmitter {
   }
 
   private ack(frame: Frame): void {
-    this.ws?.send(encodeAck(frame), { binary: true });
+    if (!this.ws) return;
+    this.corkForTick();
+    this.ws.send(encodeAck(frame), { binary: true });
   }
 
   private onClose(ws: WebSocket, code: number, reason: string): void {

@@ -46,7 +46,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
 
   const onEnd = (session: DataSession, end: { reason: string }) => opts.onSessionEnded?.(session.sessionId, end.reason);
 
-  function accept(ws: WebSocket, session: DataSession): void {
+  function accept(ws: WebSocket, session: DataSession, socket: Duplex): void {
     sockets.add(ws);
     ws.on("close", () => sockets.delete(ws));
     ws.on("error", () => {});
@@ -61,7 +61,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
         input = {};
       }
       if (input.TokenValue !== session.token) return ws.close(1008, "Invalid token");
-      session.attach(ws, input.ClientVersion);
+      session.attach(ws, input.ClientVersion, socket);
     });
   }
 
@@ -99,7 +99,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
         return;
       }
       // A SigV4 Authorization header (plugin ≥ 1.2.688.0) is accepted and not checked (§2.1).
-      wss.handleUpgrade(req, socket, head, (ws) => accept(ws, session));
+      wss.handleUpgrade(req, socket, head, (ws) => accept(ws, session, socket));
     },
 
     setFaults(next) {

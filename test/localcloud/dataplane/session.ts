@@ -1,6 +1,7 @@
 // One Session Manager session as MGS and the agent see it together: the reliable channel that
 // outlives WebSocket connections (resume), the current WebSocket with its fault pipes, and the
 // agent half (port or shell) that produces and consumes payloads.
+import type { Duplex } from "node:stream";
 import type { WebSocket } from "ws";
 import { buildChannelClosedPayload, encodeFrame, type Frame, MessageType, PayloadType } from "../../../lib/session/frames.ts";
 import { FaultyPipe } from "./faults.ts";
@@ -87,15 +88,29 @@ export class DataSession {
     return state;
   }
 
-  /** A client passed the OpenDataChannelInput check on `ws`: it replaces any earlier connection. */
-  attach(ws: WebSocket, clientVersion: string | undefined): void {
+  /**
+   * A client passed the OpenDataChannelInput check on `ws`: it replaces any earlier connection.
+   * `socket` is its TCP socket, corked for a tick at a time so that the frames and acks of one
+   * tick leave in one write (ws writes each frame on its own).
+   */
+  attach(ws: WebSocket, clientVersion: string | undefined, socket?: Duplex): void {
     if (this.status === "Terminated") return void ws.close(1000, "Session terminated");
     this.detach(1000, "Replaced by a new connection");
     this.ws = ws;
     this.clientVersion ??= clientVersion;
     this.status = "Connected";
+    let corked = false;
     this.outPipe = new FaultyPipe("out", this.faults, (frame) => {
-      if (ws.readyState === ws.OPEN) ws.send(frame);
+      if (ws.readyState !== ws.OPEN) return;
+      if (socket && !corked) {
+        corked = true;
+        socket.cork();
+        process.nextTick(() => {
+          corked = false;
+          socket.uncork();
+        });
+      }
+      ws.send(frame);
     });
     const inPipe = new FaultyPipe("in", this.faults, (frame) => this.channel.receive(frame));
     this.inPipe = inPipe;
