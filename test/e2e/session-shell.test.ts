@@ -124,7 +124,7 @@ describe("a native ECS Exec shell in a terminal", () => {
   it("types, shows output, resizes, passes Ctrl-C on, exits and restores the terminal; no token in any output", async () => {
     const task = await runBastionTask(ecs, "stg-main");
     const files = await openShell("plain", "stg-main", task.taskId);
-    await waitForScreen("plain", /^# ?$/m);
+    await waitForScreen("plain", /^[#$] ?$/m); // the container shell's prompt (tmux trims the trailing space)
     await driveShell("plain", files);
     await expectNoSecrets("plain", files, 1); // the ExecuteCommand TokenValue
   }, 180_000);
@@ -134,7 +134,7 @@ describe("a native ECS Exec shell in a terminal", () => {
     await ecs.send(new CreateClusterCommand({ clusterName: "stg-kms", configuration: { executeCommandConfiguration: { kmsKeyId: key.KeyMetadata!.Arn!, logging: "DEFAULT" } } }));
     const task = await runBastionTask(ecs, "stg-kms");
     const files = await openShell("kms", "stg-kms", task.taskId);
-    const first = await waitForScreen("kms", /^# ?$/m);
+    const first = await waitForScreen("kms", /^[#$] ?$/m);
     expect(first).toContain("This session is encrypted using AWS KMS.");
     await driveShell("kms", files);
     // The TokenValue, then the 64-byte data key as base64 and as hex.
