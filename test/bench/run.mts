@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { round, series, figure, type Figure, type Series } from "./stats.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const { values: args } = parseArgs({ options: { quick: { type: "boolean", default: false }, only: { type: "string" }, out: { type: "string" } } });
 const quick = args.quick ?? false;
 const only = args.only?.split(",");
@@ -74,12 +75,15 @@ async function entrypointFigures(): Promise<Figure[]> {
 }
 
 async function throughputFigures(): Promise<Figure[]> {
-  const mod = (await import("./throughput.ts")) as Record<string, unknown>;
-  if (typeof mod.runThroughputFigures === "function") return (mod.runThroughputFigures as (o: { quick: boolean }) => Promise<Figure[]>)({ quick });
   const { runThroughputBench } = await import("./throughput.ts");
+  const { runThroughputBaselines } = await import("./throughput-baselines.ts");
   const f = await runThroughputBench({ quick });
-  const paced = series("1 KiB + 1 ms paced sender (the plugin's design)", f.pacedUpstream.runs);
-  const up = series("native client upstream, no agent pacing", f.upstream.runs);
+  const b = await runThroughputBaselines({ quick });
+  const mb = (xs: number[]) => xs.map((x) => round(x, 2));
+  const paced = series("1 KiB + 1 ms paced sender (the plugin's design)", mb(f.pacedUpstream.runs));
+  const up = series("native client upstream, no agent pacing", mb(f.upstream.runs));
+  const directUp = series("direct loopback TCP to the same sink (the ceiling here)", mb(b.directUp));
+  const directDown = series("direct loopback TCP from the same source (the ceiling here)", mb(b.directDown));
   return [
     figure({
       id: "throughput.up",
@@ -87,7 +91,7 @@ async function throughputFigures(): Promise<Figure[]> {
       unit: "MB/s",
       better: "higher",
       measured: up,
-      baselines: [paced],
+      baselines: [paced, directUp],
       target: { text: "≥ 20 MB/s and ≥ 30 × the paced baseline", met: up.median >= 20 && up.median >= 30 * paced.median },
     }),
     figure({
@@ -95,8 +99,24 @@ async function throughputFigures(): Promise<Figure[]> {
       title: "Tunnel throughput downstream (native client, emulator without agent pacing)",
       unit: "MB/s",
       better: "higher",
-      measured: series("native client downstream", f.downstream.runs),
-      baselines: [paced],
+      measured: series("native client downstream, no agent pacing", mb(f.downstream.runs)),
+      baselines: [directDown, paced],
+    }),
+    figure({
+      id: "throughput.up.agent-paced",
+      title: "Tunnel throughput upstream against an agent that paces (1 KiB + 1 ms, like the real one)",
+      unit: "MB/s",
+      better: "higher",
+      measured: series("native client upstream, agent pacing on", mb(b.agentPacedUp)),
+      baselines: [paced, directUp],
+    }),
+    figure({
+      id: "throughput.down.agent-paced",
+      title: "Tunnel throughput downstream against an agent that paces (the real-world ceiling)",
+      unit: "MB/s",
+      better: "higher",
+      measured: series("native client downstream, agent pacing on", mb(b.agentPacedDown)),
+      baselines: [directDown],
     }),
   ];
 }
@@ -109,7 +129,7 @@ function git(args: string[]): string {
   }
 }
 
-const fmt = (x: number) => (Math.abs(x) >= 100 ? String(round(x, 0)) : String(round(x, 2)));
+const fmt = (x: number) => (Math.abs(x) >= 100 ? String(round(x, 0)) : Math.abs(x) >= 1 || x === 0 ? String(round(x, 2)) : x.toPrecision(2));
 const cell = (s: Series) => `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)}, n=${s.runs.length})`;
 
 function render(report: Report): string {
