@@ -1,13 +1,14 @@
 // Moves bytes from a local source (a target socket, the smux session, a pty) into data-channel
 // messages: the agent's ≤1 KiB reads with a 1 ms sleep when agentPacing is on (§2.6, §6),
 // otherwise up to 32 KiB per message; and it stops reading while too much output is unacked,
-// so a slow or disconnected client cannot make the emulator buffer without bound.
+// counted from the oldest unacked message on, so that neither the emulator nor a client's reorder
+// buffer grows without bound when a client stalls, disconnects or waits for a lost message.
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 
 export const AGENT_PAYLOAD_SIZE = 1024;
 export const UNPACED_PAYLOAD_SIZE = 32 * 1024;
-/** Unacked output above which sources are not read (the agent's limit is 100000 messages). */
+/** Output from the oldest unacked message on above which sources are not read (the agent's limit is 100000 messages). */
 export const UNACKED_HIGH_WATER_BYTES = 8 * 1024 * 1024;
 
 export interface PumpTarget {

@@ -126,3 +126,18 @@ describe("sending and retransmission (§2.6)", () => {
     expect(wire.length).toBe(1);
   });
 });
+
+describe("the output window's measure", () => {
+  it("counts bytes from the oldest unacked message on, not only unacked bytes", () => {
+    for (let i = 0; i < 4; i++) channel.send(PayloadType.Output, Buffer.alloc(10));
+    channel.receive(ackFor(1));
+    channel.receive(ackFor(2));
+    // Message 0 is lost: the client holds 1 and 2 in its reorder buffer, 3 is in flight.
+    expect(channel.unackedBytes).toBe(20);
+    expect(channel.spanBytes).toBe(40);
+    channel.receive(ackFor(0));
+    expect(channel.spanBytes).toBe(10);
+    channel.receive(ackFor(3));
+    expect(channel.spanBytes).toBe(0);
+  });
+});

@@ -22,6 +22,8 @@ const REORDER_BUFFER_LIMIT = 100_000;
 interface Unacked {
   frame: Buffer;
   payloadBytes: number;
+  /** Payload bytes sent before this message. */
+  offset: number;
   lastSentAt: number;
   resends: number;
 }
@@ -48,6 +50,7 @@ export class ReliableChannel extends EventEmitter {
   private readonly unacked = new Map<number, Unacked>();
   private readonly reorder = new Map<number, Frame>();
   private unackedPayloadBytes = 0;
+  private sentPayloadBytes = 0;
   private srtt = RTT_INIT_MS;
   private rttVar = 0;
   private rto = RTO_INIT_MS;
@@ -72,6 +75,15 @@ export class ReliableChannel extends EventEmitter {
     return this.unackedPayloadBytes;
   }
 
+  /**
+   * Payload bytes sent from the oldest unacknowledged message on: what the peer may have to hold
+   * in its reorder buffer (acks are per message, so unackedBytes alone does not bound it).
+   */
+  get spanBytes(): number {
+    const oldest = this.unacked.values().next();
+    return oldest.done ? 0 : this.sentPayloadBytes - oldest.value.offset;
+  }
+
   get rtoMs(): number {
     return this.rto;
   }
@@ -87,8 +99,9 @@ export class ReliableChannel extends EventEmitter {
       payloadType,
       payload,
     });
-    this.unacked.set(seq, { frame, payloadBytes: payload.length, lastSentAt: this.now(), resends: 0 });
+    this.unacked.set(seq, { frame, payloadBytes: payload.length, offset: this.sentPayloadBytes, lastSentAt: this.now(), resends: 0 });
     this.unackedPayloadBytes += payload.length;
+    this.sentPayloadBytes += payload.length;
     this.stats.sent++;
     this.opts.transmit(frame);
     return seq;

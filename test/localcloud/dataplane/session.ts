@@ -147,9 +147,9 @@ export class DataSession {
     this.channel.send(payloadType, payload);
   }
 
-  /** Resolves while unacked output is under the high water mark. */
+  /** Resolves while the output from the oldest unacked message on is under the high water mark. */
   whenWritable(): Promise<void> {
-    if (this.channel.unackedBytes < UNACKED_HIGH_WATER_BYTES || this.status === "Terminated") return Promise.resolve();
+    if (this.channel.spanBytes < UNACKED_HIGH_WATER_BYTES || this.status === "Terminated") return Promise.resolve();
     return new Promise((resolve) => this.writableWaiters.push(resolve));
   }
 
@@ -256,7 +256,7 @@ export class DataSession {
   }
 
   private wakeWriters(): void {
-    if (this.channel.unackedBytes >= UNACKED_HIGH_WATER_BYTES && this.status !== "Terminated") return;
+    if (this.channel.spanBytes >= UNACKED_HIGH_WATER_BYTES && this.status !== "Terminated") return;
     const waiters = this.writableWaiters;
     this.writableWaiters = [];
     for (const wake of waiters) wake();
