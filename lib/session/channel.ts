@@ -14,7 +14,7 @@ import { createRetransmitter, type Retransmitter } from "./retransmit.ts";
 /** Reported to the agent: > 1.2.331.0 so it disables smux keepalive, as a current plugin would. */
 export const CLIENT_VERSION = "1.2.764.0";
 const REORDER_LIMIT = 10_000;
-/** Unacknowledged messages in flight: ≈2.3 MB of 1 KiB payloads, enough to keep loopback busy through a loss. */
+/** Messages in flight from the oldest unacknowledged one: ≈2.3 MB of 1 KiB payloads, many round trips of loopback (a loss is resent within one). */
 export const DEFAULT_SEND_WINDOW = 2048;
 const PING_INTERVAL_MS = 5 * 60_000;
 const RECONNECT_ATTEMPTS = 5;
@@ -26,7 +26,7 @@ export interface DataChannelOptions {
   /** Headers for the upgrade request (SigV4), or {} to connect unsigned. */
   upgradeHeaders?: (streamUrl: string) => Promise<Record<string, string>>;
   clientVersion?: string;
-  /** Unacknowledged messages in flight before send() says to wait; default 2048. */
+  /** Messages in flight, from the oldest unacknowledged one on, before send() says to wait; default 2048. */
   sendWindow?: number;
   log?: Logger;
 }

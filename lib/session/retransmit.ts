@@ -1,6 +1,7 @@
 // The sending half of a data channel's reliability (reference/session-protocol.md §2.5–2.6):
 // sequence numbers, unacknowledged messages kept for resending, the RTO estimate updated on acks,
-// and a send window. Acks are per message, so we know exactly what is missing; a message is resent
+// and a send window counted from the oldest unacknowledged message (what the agent may have to hold
+// in its reorder buffer). Acks are per message, so we know exactly what is missing; a message is resent
 // only when it is really presumed lost:
 // - fast retransmit: DUP_THRESH messages put on the wire after it were acked and it was not;
 // - timeout: the oldest message on the wire is older than the RTO; only that one is resent and the
@@ -144,8 +145,14 @@ export function createRetransmitter(opts: RetransmitterOptions): Retransmitter {
     rto = Math.min(RTO_MAX_MS, srtt + Math.max(RTO_MIN_VARIATION_MS, 4 * rttVar));
   };
 
+  /** Messages from the oldest unacknowledged one on: what the agent may hold in its reorder buffer. */
+  const span = (): number => {
+    const oldest = pending.keys().next();
+    return oldest.done ? 0 : nextSeq - oldest.value;
+  };
+
   const hasRoom = (): boolean => {
-    if (pending.size < opts.window) return true;
+    if (span() < opts.window) return true;
     needDrain = true;
     return false;
   };
@@ -184,7 +191,7 @@ export function createRetransmitter(opts: RetransmitterOptions): Retransmitter {
           fastRetransmit();
         }
       }
-      if (needDrain && pending.size < opts.window) {
+      if (needDrain && span() < opts.window) {
         needDrain = false;
         opts.onDrain();
       }

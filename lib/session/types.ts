@@ -36,7 +36,7 @@ export interface PortForwardOptions extends SessionContext {
   payloadSize?: number;
   /** Native: the ClientVersion reported to the agent; default CLIENT_VERSION (1.2.764.0). */
   clientVersion?: string;
-  /** Native: unacknowledged messages in flight per session; default 2048. */
+  /** Native: messages in flight per session, counted from the oldest unacknowledged one; default 2048. */
   sendWindow?: number;
   /** Native, benchmark only: sleep this long after each message sent, as the plugin does (1). */
   paceMs?: number;

@@ -107,13 +107,18 @@ describe("client retransmission", () => {
     expect(wire).toEqual([0, 1, 2, 3]);
   });
 
-  it("says when the window is full and drains once an ack makes room", () => {
+  it("counts the window from the oldest unacknowledged message: only its ack makes room", () => {
     make(4);
     sendN(3);
     expect(out.hasRoom()).toBe(true);
     expect(out.send(seqFrame)).toBe(false);
     expect(out.hasRoom()).toBe(false);
+    // 0 is missing: the agent holds 1–3 in its reorder buffer, so acks of them open nothing.
     out.acknowledge(2);
+    out.acknowledge(3);
+    expect(drains).toBe(0);
+    expect(out.hasRoom()).toBe(false);
+    out.acknowledge(0);
     expect(drains).toBe(1);
     expect(out.hasRoom()).toBe(true);
   });
