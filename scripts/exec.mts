@@ -1,4 +1,3 @@
-#!/usr/bin/env -S npx tsx
 // exec: ECS Exec into a task's container — finds the task for you, records the command in a local
 // audit log before it runs, and explains with pre-flight checks why ECS Exec fails when it does.
 // allow-list → selectCluster → selectTask → selectContainer → (--check stops here) → audit → session.

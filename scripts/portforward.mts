@@ -1,4 +1,3 @@
-#!/usr/bin/env -S npx tsx
 // portforward (`make tunnel ENV=stg`): a throw-away bastion task with a service's network settings,
 // local ports to a database (or any host:port) through Session Manager once the task is really
 // ready — no fixed sleep —, and at the end the task stopped and proof that nothing was left.

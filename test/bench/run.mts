@@ -2,7 +2,7 @@
 // BENCHMARKS.json (raw figures) at the repository root. `--quick` for CI-sized runs.
 //   tsx test/bench/run.mts [--quick] [--only id,id]
 import { execFileSync } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem, release, platform } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -143,6 +143,7 @@ function render(report: Report): string {
   ];
   for (const section of report.sections) {
     lines.push(`## ${section.title}`, "");
+    if (section.commit && section.commit !== report.commit) lines.push(`Measured on ${section.date} at commit ${section.commit} (re-run with --only ${section.id}).`, "");
     if (section.error) {
       lines.push(`Not measured: ${section.error}`, "");
       continue;
@@ -165,7 +166,18 @@ interface Report {
   commit: string;
   quick: boolean;
   machine: { cpu: string; cores: number; memoryGiB: number; os: string; node: string };
-  sections: Array<{ id: string; title: string; figures: Figure[]; error?: string; seconds: number }>;
+  sections: Section[];
+}
+
+interface Section {
+  id: string;
+  title: string;
+  figures: Figure[];
+  error?: string;
+  seconds: number;
+  /** When and at which commit this section was measured (differs from the report's after --only). */
+  date?: string;
+  commit?: string;
 }
 
 const report: Report = {
@@ -192,6 +204,13 @@ for (const bench of benches.filter((b) => !only || only.includes(b.id))) {
 }
 
 const out = args.out ?? ROOT;
+// --only re-measures some sections: the others are kept from the last report, marked with their own date and commit.
+if (only && existsSync(join(out, "BENCHMARKS.json"))) {
+  const previous = JSON.parse(readFileSync(join(out, "BENCHMARKS.json"), "utf8")) as Report;
+  const fresh = new Map(report.sections.map((x) => [x.id, { ...x, date: report.date, commit: report.commit }]));
+  const kept = previous.sections.map((x) => fresh.get(x.id) ?? { ...x, date: x.date ?? previous.date, commit: x.commit ?? previous.commit });
+  report.sections = [...kept, ...[...fresh.values()].filter((x) => !kept.some((k) => k.id === x.id))];
+}
 writeFileSync(join(out, "BENCHMARKS.md"), render(report));
 writeFileSync(join(out, "BENCHMARKS.json"), JSON.stringify(report, null, 2) + "\n");
 process.stderr.write(`bench: wrote ${join(out, "BENCHMARKS.md")} and BENCHMARKS.json${failed ? `; ${failed} benchmark(s) could not run` : ""}\n`);
