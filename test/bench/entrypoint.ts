@@ -43,7 +43,11 @@ async function baselineRun(): Promise<{ startMs: number; stopMs: number }> {
     const spawnedAt = Date.now();
     const proc = spawn(process.execPath, [APP], { env: { ...process.env, APP_RECORD: record }, stdio: "ignore" });
     const exited = new Promise<number>((resolve) => proc.once("exit", () => resolve(Date.now())));
-    const startedAt = await waitFor(() => (existsSync(record) ? Number(readFileSync(record, "utf8").split(" ")[1]) : undefined));
+    // The file may exist before its line is complete: only a whole number counts.
+    const startedAt = await waitFor(() => {
+      const at = existsSync(record) ? Number(readFileSync(record, "utf8").split(" ")[1]) : NaN;
+      return Number.isFinite(at) ? at : undefined;
+    });
     const sentAt = Date.now();
     proc.kill("SIGTERM");
     const exitAt = await exited;
