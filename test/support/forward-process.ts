@@ -13,7 +13,8 @@ export interface ForwardProcess {
   child: ChildProcess;
   /** Peak resident set (VmHWM) of the forwarding process so far, in MB. */
   peakRssMb(): number;
-  stop(): Promise<void>;
+  /** Stops it; resolves with its memory at its highest RSS (process.memoryUsage(), bytes). */
+  stop(): Promise<NodeJS.MemoryUsage | undefined>;
 }
 
 export async function startForwardProcess(cloud: LocalCloud, target: string, forwards: Forward[], options: { bundle?: string; nodeOptions?: string } = {}): Promise<ForwardProcess> {
@@ -50,10 +51,12 @@ export async function startForwardProcess(cloud: LocalCloud, target: string, for
       return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
     },
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null) return undefined;
       const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGTERM");
       await exited;
+      const line = stderr.split("\n").find((l) => l.startsWith("MEMORY "));
+      return line ? (JSON.parse(line.slice("MEMORY ".length)) as NodeJS.MemoryUsage) : undefined;
     },
   };
 }
