@@ -204,8 +204,20 @@ export interface TaskDefinitionInfo {
   revision: number;
   taskRoleArn?: string;
   pidMode?: string;
-  containers: Array<{ name: string; image?: string; initProcessEnabled: boolean; readonlyRootFilesystem: boolean; essential: boolean }>;
+  containers: Array<{
+    name: string;
+    image?: string;
+    initProcessEnabled: boolean;
+    readonlyRootFilesystem: boolean;
+    essential: boolean;
+    /** awslogs-group when the container logs with the awslogs driver (where DEFAULT exec logging goes). */
+    awslogsGroup?: string;
+    /** Names of AWS_ credential variables set in the definition: they replace the task role's credentials. */
+    credentialEnv: string[];
+  }>;
 }
+
+const CREDENTIAL_ENV = ["AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY", "AWS_SESSION_TOKEN"];
 
 export async function describeTaskDefinition(ecs: ECSClient, taskDefinition: string): Promise<TaskDefinitionInfo> {
   const out = await call({ action: "ecs:DescribeTaskDefinition", object: `task definition ${taskDefinition}` }, () =>
@@ -224,6 +236,8 @@ export async function describeTaskDefinition(ecs: ECSClient, taskDefinition: str
       initProcessEnabled: c.linuxParameters?.initProcessEnabled ?? false,
       readonlyRootFilesystem: c.readonlyRootFilesystem ?? false,
       essential: c.essential ?? true,
+      awslogsGroup: c.logConfiguration?.logDriver === "awslogs" ? c.logConfiguration.options?.["awslogs-group"] : undefined,
+      credentialEnv: (c.environment ?? []).map((e) => e.name ?? "").filter((n) => CREDENTIAL_ENV.includes(n)),
     })),
   };
 }
@@ -288,40 +302,10 @@ export async function listServiceTaskArns(ecs: ECSClient, cluster: string, servi
 
 /** What ECS Exec depends on in a task definition, beyond describeTaskDefinition: logging and credential env per container. */
 export interface ExecTaskDefinitionInfo extends TaskDefinitionInfo {
-  containerExtras: Array<{
-    name: string;
-    /** awslogs-group when the container logs with the awslogs driver (where DEFAULT exec logging goes). */
-    awslogsGroup?: string;
-    /** Names of AWS_ credential variables set in the definition: they replace the task role's credentials. */
-    credentialEnv: string[];
-  }>;
+  containerExtras: Array<{ name: string; awslogsGroup?: string; credentialEnv: string[] }>;
 }
 
-const CREDENTIAL_ENV = ["AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SECRET_KEY", "AWS_SESSION_TOKEN"];
-
 export async function describeExecTaskDefinition(ecs: ECSClient, taskDefinition: string): Promise<ExecTaskDefinitionInfo> {
-  const out = await call({ action: "ecs:DescribeTaskDefinition", object: `task definition ${taskDefinition}` }, () =>
-    ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition })),
-  );
-  const td = out.taskDefinition;
-  const defs = td?.containerDefinitions ?? [];
-  return {
-    arn: td?.taskDefinitionArn ?? taskDefinition,
-    family: td?.family ?? taskDefinition,
-    revision: td?.revision ?? 0,
-    taskRoleArn: td?.taskRoleArn,
-    pidMode: td?.pidMode,
-    containers: defs.map((c) => ({
-      name: c.name ?? "",
-      image: c.image,
-      initProcessEnabled: c.linuxParameters?.initProcessEnabled ?? false,
-      readonlyRootFilesystem: c.readonlyRootFilesystem ?? false,
-      essential: c.essential ?? true,
-    })),
-    containerExtras: defs.map((c) => ({
-      name: c.name ?? "",
-      awslogsGroup: c.logConfiguration?.logDriver === "awslogs" ? c.logConfiguration.options?.["awslogs-group"] : undefined,
-      credentialEnv: (c.environment ?? []).map((e) => e.name ?? "").filter((n) => CREDENTIAL_ENV.includes(n)),
-    })),
-  };
+  const info = await describeTaskDefinition(ecs, taskDefinition);
+  return { ...info, containerExtras: info.containers.map(({ name, awslogsGroup, credentialEnv }) => ({ name, awslogsGroup, credentialEnv })) };
 }

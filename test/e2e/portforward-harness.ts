@@ -145,17 +145,4 @@ export function leftoversOf(s: Awaited<ReturnType<LocalCloud["state"]>>) {
 
 export const NOTHING_LEFT = { tasks: [], activations: [], instances: [], parameters: [], sessions: [] };
 
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = "condition"): Promise<T> {
-  const started = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() - started > timeoutMs) throw new Error(`${what} not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ""}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+export { eventually } from "../support/eventually.ts";

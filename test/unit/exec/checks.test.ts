@@ -18,7 +18,7 @@ function healthy(): ExecFacts {
     service: "stg-app",
     taskDefinition: {
       arn: "arn:td/stg-app:3", family: "stg-app", revision: 3, taskRoleArn: "arn:aws:iam::123456789012:role/stg-task",
-      containers: [{ name: "app", initProcessEnabled: true, readonlyRootFilesystem: false, essential: true }],
+      containers: [{ name: "app", initProcessEnabled: true, readonlyRootFilesystem: false, essential: true, credentialEnv: [] }],
       containerExtras: [{ name: "app", credentialEnv: [] }],
     },
     logGroup: { name: "/ecs/exec", exists: true },
