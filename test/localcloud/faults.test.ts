@@ -132,6 +132,35 @@ describe("errors and latency", () => {
     }
   });
 
+  it("throttleRate throttles a random share; a seed replays the same sequence; /faults/injected counts by kind", async () => {
+    const ssm = new SSMClient({ ...sdkConfig(cloud), maxAttempts: 1 });
+    const outcomes = async () => {
+      const seen: string[] = [];
+      for (let i = 0; i < 40; i++) seen.push(await ssm.send(new DescribeActivationsCommand({})).then(() => "ok", (e) => e.name));
+      return seen;
+    };
+    try {
+      const before = await (await fetch(`${cloud.endpoint}/_localcloud/faults/injected`)).json();
+      await cloud.setFaults({ seed: 42, "ssm:DescribeActivations": { throttleRate: 0.2, errorRate: 0.1 } });
+      const first = await outcomes();
+      await cloud.setFaults({ seed: 42, "ssm:DescribeActivations": { throttleRate: 0.2, errorRate: 0.1 } });
+      expect(await outcomes()).toEqual(first);
+      const throttled = first.filter((o) => o === "ThrottlingException").length;
+      const failed = first.filter((o) => o === "InternalServerError").length;
+      expect(throttled).toBeGreaterThan(0);
+      expect(throttled).toBeLessThan(20);
+      expect(failed).toBeGreaterThan(0);
+      expect(new Set(first)).toEqual(new Set(["ok", "ThrottlingException", "InternalServerError"]));
+      const after = await (await fetch(`${cloud.endpoint}/_localcloud/faults/injected`)).json();
+      expect(after.controlPlane.throttled - before.controlPlane.throttled).toBe(2 * throttled);
+      expect(after.controlPlane.serverErrors - before.controlPlane.serverErrors).toBe(2 * failed);
+      expect(after.dataChannel).toEqual({ dropped: 0, duplicated: 0, reordered: 0, closed: 0 });
+    } finally {
+      await cloud.setFaults({});
+      ssm.destroy();
+    }
+  });
+
   it("is set and read through POST/GET /_localcloud/faults, and rejects malformed specs", async () => {
     const spec = { "ssm:DescribeActivations": { errorRate: 1 } };
     const res = await fetch(`${cloud.endpoint}/_localcloud/faults`, { method: "POST", body: JSON.stringify(spec) });

@@ -11,11 +11,25 @@ export interface OperationFaults {
   throttle?: { tps: number; burst?: number };
   /** Fraction 0..1 of calls answered with a server error. */
   errorRate?: number;
+  /** Fraction 0..1 of calls answered with the service's throttling error (a random throttle, no bucket). */
+  throttleRate?: number;
   /** One-shot: the next N calls fail (default: the service's 5xx; `code`/`status` override). */
   failNext?: number | { count: number; code?: string; status?: number; message?: string };
 }
 
-export type FaultSpec = { dataChannel?: DataChannelFaults } & { [operation: `${string}:${string}`]: OperationFaults };
+export type FaultSpec = {
+  dataChannel?: DataChannelFaults;
+  /** Seeds the random choices of errorRate and throttleRate, so a run can be replayed. */
+  seed?: number;
+} & { [operation: `${string}:${string}`]: OperationFaults };
+
+/** What was injected since the cloud started, by kind. */
+export interface InjectedCounts {
+  latency: number;
+  throttled: number;
+  serverErrors: number;
+  failNext: number;
+}
 
 interface Bucket {
   tokens: number;
@@ -29,6 +43,7 @@ export interface Faults {
   spec(): FaultSpec;
   /** Waits the latency, then throws the fault's AwsError if this call must fail. */
   apply(service: string, operation: string): Promise<void>;
+  injected(): InjectedCounts;
 }
 
 const QUERY_SERVICES = new Set(["rds", "ec2", "iam", "sts"]);
@@ -49,10 +64,16 @@ export function validateFaultSpec(spec: unknown): FaultSpec {
   if (typeof spec !== "object" || spec === null || Array.isArray(spec)) throw new Error("faults must be a JSON object");
   for (const [key, value] of Object.entries(spec)) {
     if (key === "dataChannel") continue;
+    if (key === "seed") {
+      if (!Number.isSafeInteger(value)) throw new Error("seed must be an integer");
+      continue;
+    }
     if (!/^[a-z0-9*-]+:[A-Za-z0-9*]+$/.test(key)) throw new Error(`fault key "${key}" is not "<service>:<Operation>"`);
     const f = value as OperationFaults;
     if (f.throttle && !(f.throttle.tps > 0)) throw new Error(`${key}: throttle.tps must be > 0`);
-    if (f.errorRate !== undefined && !(f.errorRate >= 0 && f.errorRate <= 1)) throw new Error(`${key}: errorRate must be 0..1`);
+    for (const rate of ["errorRate", "throttleRate"] as const) {
+      if (f[rate] !== undefined && !(f[rate] >= 0 && f[rate] <= 1)) throw new Error(`${key}: ${rate} must be 0..1`);
+    }
   }
   return spec as FaultSpec;
 }
@@ -61,6 +82,8 @@ export function createFaults(now: () => number = Date.now): Faults {
   let current: FaultSpec = {};
   let buckets = new Map<string, Bucket>();
   let failNextLeft = new Map<string, number>();
+  let random: () => number = Math.random;
+  const counts: InjectedCounts = { latency: 0, throttled: 0, serverErrors: 0, failNext: 0 };
 
   function find(service: string, operation: string): [string, OperationFaults] | undefined {
     const spec = current as Record<string, OperationFaults>;
@@ -88,28 +111,52 @@ export function createFaults(now: () => number = Date.now): Faults {
       current = validateFaultSpec(spec);
       buckets = new Map();
       failNextLeft = new Map();
+      random = current.seed === undefined ? Math.random : seededRandom(current.seed);
       for (const [key, f] of Object.entries(current)) {
-        if (key === "dataChannel") continue;
+        if (key === "dataChannel" || key === "seed") continue;
         const fn = (f as OperationFaults).failNext;
         if (fn !== undefined) failNextLeft.set(key, typeof fn === "number" ? fn : fn.count);
       }
     },
     spec: () => current,
+    injected: () => ({ ...counts }),
     async apply(service, operation) {
       const found = find(service, operation);
       if (!found) return;
       const [key, f] = found;
-      if (f.latencyMs) await new Promise((r) => setTimeout(r, f.latencyMs));
+      if (f.latencyMs) {
+        counts.latency++;
+        await new Promise((r) => setTimeout(r, f.latencyMs));
+      }
       const left = failNextLeft.get(key) ?? 0;
       if (left > 0) {
         failNextLeft.set(key, left - 1);
+        counts.failNext++;
         const fn = f.failNext;
         if (typeof fn === "object" && fn.code) throw new AwsError(fn.code, fn.message ?? "Injected failure", fn.status ?? 400);
         if (typeof fn === "object" && fn.status && fn.status < 500) throw new AwsError("InjectedFault", fn.message ?? "Injected failure", fn.status);
         throw serverError(service);
       }
-      if (f.throttle && !takeToken(key, f.throttle)) throw throttlingError(service);
-      if (f.errorRate && Math.random() < f.errorRate) throw serverError(service);
+      if ((f.throttle && !takeToken(key, f.throttle)) || (f.throttleRate && random() < f.throttleRate)) {
+        counts.throttled++;
+        throw throttlingError(service);
+      }
+      if (f.errorRate && random() < f.errorRate) {
+        counts.serverErrors++;
+        throw serverError(service);
+      }
     },
+  };
+}
+
+/** mulberry32: a small, well-mixed 32-bit generator; the same seed gives the same sequence. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }

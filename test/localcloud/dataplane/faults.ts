@@ -1,6 +1,6 @@
 // Data-channel fault injection for one direction of one WebSocket: drop, duplicate, reorder and
 // delay binary frames, reading the live fault settings on every frame so setFaults applies at once.
-import type { DataChannelFaults } from "./types.ts";
+import type { DataChannelFaults, DataChannelTally } from "./types.ts";
 
 export type Direction = "in" | "out";
 
@@ -17,19 +17,26 @@ export class FaultyPipe {
     private readonly faults: () => DataChannelFaults,
     private readonly deliver: (frame: Buffer) => void,
     private readonly random: () => number = Math.random,
+    /** The plane-wide count of injected faults, beside this pipe's own. */
+    private readonly tally?: DataChannelTally,
   ) {}
 
   pass(frame: Buffer): void {
     const f = this.faults();
     if (chance(this.random, f.drop?.[this.direction])) {
       this.counts.dropped++;
+      if (this.tally) this.tally.dropped++;
       return;
     }
     const copies = chance(this.random, f.duplicate?.[this.direction]) ? [frame, frame] : [frame];
-    if (copies.length === 2) this.counts.duplicated++;
+    if (copies.length === 2) {
+      this.counts.duplicated++;
+      if (this.tally) this.tally.duplicated++;
+    }
     if (!this.held && chance(this.random, f.reorder?.[this.direction])) {
       // Hold this one back so that the next frame overtakes it.
       this.counts.reordered++;
+      if (this.tally) this.tally.reordered++;
       this.held = copies;
       this.heldTimer = setTimeout(() => this.releaseHeld(), REORDER_HOLD_MS);
       return;

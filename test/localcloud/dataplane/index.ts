@@ -9,7 +9,7 @@ import { findAgentVersion, isTargetRefused } from "./faults.ts";
 import { DEFAULT_AGENT_VERSION, PortAgent } from "./port.ts";
 import { DataSession, type Agent } from "./session.ts";
 import { ShellAgent } from "./shell.ts";
-import type { DataChannelFaults, DataPlane, DataPlaneOptions, SessionSpec } from "./types.ts";
+import type { DataChannelFaults, DataChannelTally, DataPlane, DataPlaneOptions, SessionSpec } from "./types.ts";
 
 export type { DataChannelFaults, DataPlane, DataPlaneOptions, SessionSpec, SessionState } from "./types.ts";
 export { isTargetRefused } from "./faults.ts";
@@ -35,6 +35,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
   const sockets = new Set<WebSocket>();
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
   let faults: DataChannelFaults = opts.faults ?? {};
+  const tally: DataChannelTally = { dropped: 0, duplicated: 0, reordered: 0, closed: 0 };
 
   const issue = (sessionId: string) => ({
     streamUrl: `${opts.publicUrl.replace(/\/$/, "")}${PATH_PREFIX}${encodeURIComponent(sessionId)}?role=publish_subscribe`,
@@ -74,7 +75,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
       if (isTargetRefused(faults, spec.target)) throw new TargetNotConnectedError(`${spec.target} is not connected.`);
       const issued = issue(spec.sessionId);
       const agentVersion = spec.agentVersion ?? findAgentVersion(faults, spec.target) ?? opts.agentVersion ?? DEFAULT_AGENT_VERSION;
-      sessions.set(spec.sessionId, new DataSession({ ...spec, agentVersion }, issued.tokenValue, opts, () => faults, makeAgent, onEnd));
+      sessions.set(spec.sessionId, new DataSession({ ...spec, agentVersion }, issued.tokenValue, opts, () => faults, makeAgent, onEnd, tally));
       return issued;
     },
 
@@ -109,6 +110,8 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     sessions() {
       return [...sessions.values()].map((s) => s.state());
     },
+
+    injected: () => ({ ...tally }),
 
     async close() {
       for (const session of sessions.values()) session.terminate({ output: "", reason: "data plane closed" });

@@ -7,7 +7,7 @@ import { buildChannelClosedPayload, encodeFrame, type Frame, MessageType, Payloa
 import { FaultyPipe } from "./faults.ts";
 import { type PumpTarget, UNACKED_HIGH_WATER_BYTES } from "./pump.ts";
 import { ReliableChannel } from "./reliable.ts";
-import type { DataChannelFaults, DataPlaneOptions, SessionSpec, SessionState } from "./types.ts";
+import type { DataChannelFaults, DataChannelTally, DataPlaneOptions, SessionSpec, SessionState } from "./types.ts";
 
 export interface Agent {
   /** Called once, when the first WebSocket is attached. */
@@ -52,6 +52,7 @@ export class DataSession {
     private readonly faults: () => DataChannelFaults,
     makeAgent: AgentFactory,
     private readonly onEnd: (session: DataSession, end: SessionEnd) => void,
+    private readonly tally?: DataChannelTally,
   ) {
     this.token = token;
     this.channel = new ReliableChannel({
@@ -111,8 +112,8 @@ export class DataSession {
         });
       }
       ws.send(frame);
-    });
-    const inPipe = new FaultyPipe("in", this.faults, (frame) => this.channel.receive(frame));
+    }, Math.random, this.tally);
+    const inPipe = new FaultyPipe("in", this.faults, (frame) => this.channel.receive(frame), Math.random, this.tally);
     this.inPipe = inPipe;
     ws.on("message", (data, isBinary) => {
       if (isBinary && this.ws === ws) inPipe.pass(data as Buffer);
@@ -127,6 +128,7 @@ export class DataSession {
     if (closeAfter !== undefined) {
       // MGS recycles connections about hourly with close 1000 "Bye" (§2.6, plugin issue #135).
       this.closeTimer = setTimeout(() => {
+        if (this.tally) this.tally.closed++;
         this.detach(1000, "Bye");
         this.status = "Disconnected";
       }, closeAfter * 1000);

@@ -54,6 +54,14 @@ export interface DataChannelFaults {
   agentVersions?: Record<string, string>;
 }
 
+export interface DataChannelTally {
+  dropped: number;
+  duplicated: number;
+  reordered: number;
+  /** WebSockets closed with 1000 "Bye" by closeAfterSeconds. */
+  closed: number;
+}
+
 export interface SessionState {
   sessionId: string;
   target: string;
@@ -94,5 +102,7 @@ export interface DataPlane {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   setFaults(faults: DataChannelFaults): void;
   sessions(): SessionState[];
+  /** The data-channel faults injected since the plane started, by kind. */
+  injected?(): DataChannelTally;
   close(): Promise<void>;
 }
