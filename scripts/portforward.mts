@@ -9,14 +9,14 @@ import { configuredEnvs, envConfig, loadConfig } from "../lib/config.ts";
 import { formatDuration } from "../lib/duration.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { canPrompt, confirm, selectOne, type PromptContext } from "../lib/prompts.ts";
-import { startPortForward, type PortForward } from "../lib/session/index.ts";
+import { startPortForward, type ClientChoice, type PortForward } from "../lib/session/index.ts";
 import { describeBastion, currentUser, findReusableBastion, launchBastion, observeBastion, resolvePlacement, stopBastion, type Placement } from "../lib/portforward/bastion.ts";
 import { databaseChoice, databasesOfEnv, envChoices, filterByEnv, nameChoices, namesEnv } from "../lib/portforward/choices.ts";
-import { assertDistinctPorts, findDatabase, formatForwardLine, parseHostPort, targetForward, type PlannedForward } from "../lib/portforward/forwards.ts";
+import { assertDistinctPorts, findDatabase, formatForwardLine, networkWarning, parseBindAddress, parseHostPort, targetForward, type PlannedForward } from "../lib/portforward/forwards.ts";
 import { watchInterrupts, type Interrupts } from "../lib/portforward/interrupts.ts";
 import { keptLines, reportLeftovers } from "../lib/portforward/leftovers.ts";
 import { resolveSettings, type Settings } from "../lib/portforward/options.ts";
-import { assertClientAvailable, assertPortsFree, BIND_ADDRESS } from "../lib/portforward/preflight.ts";
+import { assertAddressUsable, assertClientAvailable, assertPortsFree, clientForAddress } from "../lib/portforward/preflight.ts";
 import { createProgress } from "../lib/portforward/progress.ts";
 import { waitUntilReady } from "../lib/portforward/readiness.ts";
 import { openRunLog, teeLogger, type RunLog } from "../lib/portforward/state-log.ts";
@@ -36,6 +36,7 @@ const cli = defineCli({
     target: { type: "string", placeholder: "id|host:port", description: "RDS cluster or instance id, ElastiCache endpoint, or host:port" },
     "local-port": { type: "string", placeholder: "port", description: "local port for --target (default: its port + 10000; 0 = any free port)" },
     forward: { type: "string", multiple: true, placeholder: "L:HOST:R", description: "another tunnel through the same bastion" },
+    address: { type: "string", placeholder: "ip", description: "where the local ports listen (default 127.0.0.1: this machine only; 0.0.0.0: every interface, reachable from the network)" },
     via: { type: "string", placeholder: "auto|ecs-exec|instance", description: "ECS Exec target or the task's managed instance (default auto: ECS Exec when its agent runs)" },
     client: { type: "string", placeholder: "auto|native|plugin", description: "Session Manager client (default auto: the plugin when installed)" },
     reuse: { type: "boolean", description: "attach to a running bastion task you started instead of launching one" },
@@ -50,6 +51,7 @@ const cli = defineCli({
   portforward --env stg --target stg-db                 # localhost:15432 → stg-db's endpoint:5432
   portforward --env stg --yes --target stg-db --local-port 0 --json
   portforward --env stg --target stg-db --forward 16379:cache.internal:6379
+  portforward --env stg --target stg-db --address 0.0.0.0    # other machines may connect too (native client)
 
 Ctrl-C closes the tunnel and asks "Stop bastion task …?" (default yes); nothing is left running.
 Session log: $XDG_STATE_HOME/bastionless/ (default ~/.local/state/bastionless/), kept 7 days.
@@ -60,6 +62,10 @@ type Flags = ReturnType<typeof parseFlags<typeof cli.flags>>;
 
 interface Run {
   settings: Settings;
+  /** --address, parsed; where every local port listens. */
+  address: string;
+  /** settings.client, narrowed to one that can listen on `address`. */
+  client: ClientChoice;
   clients: AwsClients;
   region: string;
   prompt: PromptContext;
@@ -92,6 +98,7 @@ await runMain(async () => {
 
 /** Settings (flags > env vars > config > prompts), clients, the session log and Ctrl-C handling. */
 async function startRun(flags: Flags): Promise<Run> {
+  const address = parseBindAddress(flags.address);
   const config = loadConfig();
   const prompt: PromptContext = { interactive: canPrompt(flags.yes) && !flags.json, note: (line) => process.stderr.write(line + "\n") };
   const defaults = envConfig(config, undefined);
@@ -102,6 +109,7 @@ async function startRun(flags: Flags): Promise<Run> {
     env = await selectOne(prompt, "env", "--env", nameChoices(envChoices(configuredEnvs(config), await listClusterNames(clients.ecs))));
   }
   const settings = resolveSettings(env, flags, envConfig(config, env));
+  const client = clientForAddress(settings.client, address);
   clients.destroy();
   clients = createClients({ profile: settings.profile, region: settings.region });
   const region = settings.region ?? (await resolveRegion(clients));
@@ -109,7 +117,7 @@ async function startRun(flags: Flags): Promise<Run> {
   const file = openRunLog({ base: { program: "portforward", env } });
   const log = teeLogger(createLogger({ format: "human", debug: flags.debug }), file.log);
   const interrupts = watchInterrupts((line) => process.stderr.write(`\n${line}\n`));
-  return { settings, clients, region, prompt, log, file, interrupts, user: currentUser() };
+  return { settings, address, client, clients, region, prompt, log, file, interrupts, user: currentUser() };
 }
 
 /** Cluster (the env's), service, and from it the bastion's network, launch type and task definition. */
@@ -159,10 +167,13 @@ async function selectForwards(run: Run): Promise<PlannedForward[]> {
   return forwards;
 }
 
-/** Before anything costs money: the local ports are free and the chosen client exists. */
+/** Before anything costs money: the address is this machine's, its ports are free, the chosen client exists. */
 async function checkThisMachine(run: Run, forwards: PlannedForward[]): Promise<void> {
-  await assertPortsFree(forwards.map((f) => ({ port: f.localPort, flag: f.flag })));
-  await assertClientAvailable(run.settings.client);
+  await assertAddressUsable(run.address);
+  await assertPortsFree(forwards.map((f) => ({ port: f.localPort, flag: f.flag })), run.address);
+  await assertClientAvailable(run.client);
+  const warning = networkWarning(run.address);
+  if (warning) run.log.warn(warning);
 }
 
 /** --reuse: this user's running bastion in the cluster; otherwise (or when there is none) RunTask. */
@@ -204,7 +215,7 @@ async function waitForBastion(run: Run, task: TaskInfo): Promise<Ready> {
 /** Ready → forwards open → announced → held until closed. */
 async function tunnelThrough(run: Run, task: TaskInfo, forwards: PlannedForward[]): Promise<HoldResult> {
   const ready = await waitForBastion(run, task);
-  const tunnel = await openTunnel({ clients: run.clients, region: run.region, profile: run.settings.profile, client: run.settings.client, ready, forwards, log: run.log, signal: run.interrupts.startAborted });
+  const tunnel = await openTunnel({ clients: run.clients, region: run.region, profile: run.settings.profile, client: run.client, ready, forwards, address: run.address, log: run.log, signal: run.interrupts.startAborted });
   announce(run, task, ready, tunnel);
   return holdUntilClosed(run, task, ready, tunnel);
 }
@@ -214,11 +225,11 @@ function announce(run: Run, task: TaskInfo, ready: Ready, tunnel: { forward: Por
   const { forward, forwards } = tunnel;
   run.file.log.event("tunnel_open", { target: ready.target, client: forward.client, ports: forward.ports });
   if (run.settings.json) {
-    const list = forwards.map((f, i) => ({ localAddress: BIND_ADDRESS, localPort: forward.ports[i], host: f.host, remotePort: f.remotePort, label: f.label }));
+    const list = forwards.map((f, i) => ({ localAddress: run.address, localPort: forward.ports[i], host: f.host, remotePort: f.remotePort, label: f.label }));
     process.stdout.write(JSON.stringify({ event: "ready", env: run.settings.env, cluster: task.cluster, task: task.taskId, taskArn: task.taskArn, via: ready.via, target: ready.target, client: forward.client, forwards: list, log: run.file.path }) + "\n");
     return;
   }
-  for (const [i, f] of forwards.entries()) process.stdout.write(formatForwardLine(forward.ports[i], f, ready.target) + "\n");
+  for (const [i, f] of forwards.entries()) process.stdout.write(formatForwardLine(forward.ports[i], f, ready.target, run.address) + "\n");
   process.stdout.write(`Press Ctrl-C to close the tunnel${run.settings.stopAnswer === false ? "" : " and stop the bastion"}. Session log: ${run.file.path}\n`);
 }
 
@@ -227,7 +238,7 @@ async function holdUntilClosed(run: Run, task: TaskInfo, ready: Ready, tunnel: {
   run.interrupts.phase = "open";
   const result = await holdTunnel({
     first: tunnel.forward,
-    reopen: (ports) => startPortForward({ clients: run.clients, region: run.region, profile: run.settings.profile, client: run.settings.client, target: ready.target, bindAddress: BIND_ADDRESS, log: run.log, forwards: tunnel.forwards.map((f, i) => ({ localPort: ports[i], host: f.host, remotePort: f.remotePort })) }),
+    reopen: (ports) => startPortForward({ clients: run.clients, region: run.region, profile: run.settings.profile, client: run.client, target: ready.target, bindAddress: run.address, log: run.log, forwards: tunnel.forwards.map((f, i) => ({ localPort: ports[i], host: f.host, remotePort: f.remotePort })) }),
     closeRequested: run.interrupts.closeRequested,
     describeTask: () => describeBastion(run.clients.ecs, task),
     log: run.log,

@@ -1,5 +1,7 @@
 // What a tunnel leads to: `--target` (an RDS id, an endpoint, host:port), `--forward L:HOST:R`, the
-// default local port (remote + 10000, like the seed's 13306 for 3306), and the line printed per forward.
+// default local port (remote + 10000, like the seed's 13306 for 3306), where the local ports listen
+// (`--address`, default 127.0.0.1), and the line printed per forward.
+import { isIP } from "node:net";
 import { UsageError } from "../cli.ts";
 import type { DatabaseTarget } from "../aws/rds.ts";
 
@@ -15,6 +17,40 @@ export interface PlannedForward {
 }
 
 const PORT = /^\d{1,5}$/;
+
+/** Where local ports listen unless --address says otherwise: this machine only. */
+export const DEFAULT_ADDRESS = "127.0.0.1";
+
+/** `--address`: an IPv4 or IPv6 literal, or "localhost" (= 127.0.0.1), like kubectl port-forward's. */
+export function parseBindAddress(text: string | undefined): string {
+  if (text === undefined) return DEFAULT_ADDRESS;
+  const address = text.trim();
+  if (address.toLowerCase() === "localhost") return DEFAULT_ADDRESS;
+  if (isIP(address) === 0) {
+    throw new UsageError(`--address ${JSON.stringify(text)} is not an IP address: use 127.0.0.1 (the default, this machine only), 0.0.0.0 (every interface) or one of this machine's addresses.`);
+  }
+  return address;
+}
+
+/** 127.0.0.0/8 and ::1 (also as ::ffff:127.x.y.z): nothing off this machine can connect. */
+export function isLoopbackAddress(address: string): boolean {
+  if (isIP(address) === 4) return address.startsWith("127.");
+  if (isIP(address) !== 6) return false;
+  // The WHATWG URL parser writes IPv6 in its shortest form: ::1, ::ffff:7f00:1.
+  let short: string;
+  try {
+    short = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return false; // a zone id (fe80::1%eth0): link-local, not loopback
+  }
+  return short === "::1" || /^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(short);
+}
+
+/** The one line telling that --address opened the forwards to the network. */
+export function networkWarning(address: string): string | undefined {
+  if (isLoopbackAddress(address)) return undefined;
+  return `--address ${address}: the forwarded ports accept connections from the network, not only from this machine.`;
+}
 
 export function parsePort(text: string, what: string): number {
   const n = Number(text);
@@ -74,7 +110,8 @@ export function assertDistinctPorts(forwards: PlannedForward[]): void {
   }
 }
 
-/** `localhost:15432 → stg-db.cluster-….rds.amazonaws.com:5432 via ecs:stg-main_5f2e…` */
-export function formatForwardLine(localPort: number, forward: { host: string; remotePort: number }, target: string): string {
-  return `localhost:${localPort} → ${forward.host}:${forward.remotePort} via ${target}`;
+/** `localhost:15432 → stg-db.cluster-….rds.amazonaws.com:5432 via ecs:stg-main_5f2e…` (`0.0.0.0:15432`, `[::]:15432` with --address). */
+export function formatForwardLine(localPort: number, forward: { host: string; remotePort: number }, target: string, address: string = DEFAULT_ADDRESS): string {
+  const local = address === DEFAULT_ADDRESS ? "localhost" : isIP(address) === 6 ? `[${address}]` : address;
+  return `${local}:${localPort} → ${forward.host}:${forward.remotePort} via ${target}`;
 }

@@ -5,8 +5,8 @@ import type { AwsClients } from "../aws/clients.ts";
 import { AwsCallError } from "../aws/errors.ts";
 import type { Logger } from "../log.ts";
 import { startPortForward, type ClientChoice, type PortForward } from "../session/index.ts";
-import type { PlannedForward } from "./forwards.ts";
-import { BIND_ADDRESS } from "./preflight.ts";
+import { DEFAULT_ADDRESS, type PlannedForward } from "./forwards.ts";
+import { clientForAddress } from "./preflight.ts";
 import { abortableSleep, pollDelay } from "./readiness.ts";
 
 export interface Ready {
@@ -24,6 +24,8 @@ export interface OpenTunnelOptions {
   client: ClientChoice;
   ready: Ready;
   forwards: PlannedForward[];
+  /** Where the local ports listen (--address); default 127.0.0.1. */
+  address?: string;
   log: Logger;
   signal?: AbortSignal;
   /** Injected by tests; default lib/session's. */
@@ -40,6 +42,8 @@ export function isTargetNotConnected(error: unknown): boolean {
 
 export async function openTunnel(options: OpenTunnelOptions): Promise<{ forward: PortForward; forwards: PlannedForward[] }> {
   const start = options.start ?? startPortForward;
+  const address = options.address ?? DEFAULT_ADDRESS;
+  const client = clientForAddress(options.client, address);
   for (let attempt = 0; ; attempt++) {
     let forward: PortForward | undefined;
     try {
@@ -47,10 +51,10 @@ export async function openTunnel(options: OpenTunnelOptions): Promise<{ forward:
         clients: options.clients,
         region: options.region,
         profile: options.profile,
-        client: options.client,
+        client,
         target: options.ready.target,
         forwards: options.forwards.map((f) => ({ localPort: f.localPort, host: f.host, remotePort: f.remotePort })),
-        bindAddress: BIND_ADDRESS,
+        bindAddress: address,
         log: options.log,
       });
       await forward.ready;

@@ -1,6 +1,6 @@
-// Native port forwarding: one 127.0.0.1 listener and one session per forward. A session that is
-// gone (idle timeout, TerminateSession) is replaced for the next connection, and the user is told
-// once; a lost WebSocket is resumed by the channel itself without losing bytes.
+// Native port forwarding: one listener per forward (127.0.0.1 unless bindAddress says otherwise) and
+// one session each. A session that is gone (idle timeout, TerminateSession) is replaced for the next
+// connection, and the user is told once; a lost WebSocket is resumed by the channel itself without losing bytes.
 import { createServer, type Server, type Socket } from "node:net";
 import { startSession, terminateSession } from "../aws/sessions.ts";
 import type { DataChannel } from "./channel.ts";

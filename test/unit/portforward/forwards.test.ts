@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../../../lib/cli.ts";
 import type { DatabaseTarget } from "../../../lib/aws/rds.ts";
-import { assertDistinctPorts, defaultLocalPort, findDatabase, formatForwardLine, parseForward, parseHostPort, targetForward } from "../../../lib/portforward/forwards.ts";
+import { assertDistinctPorts, defaultLocalPort, findDatabase, formatForwardLine, isLoopbackAddress, networkWarning, parseBindAddress, parseForward, parseHostPort, targetForward } from "../../../lib/portforward/forwards.ts";
 import { databasesOfEnv, envChoices, filterByEnv, namesEnv } from "../../../lib/portforward/choices.ts";
 
 const db = (id: string, kind: "cluster" | "instance", tags: Record<string, string> = {}): DatabaseTarget => ({ kind, id, engine: "aurora-postgresql", host: `${id}.cluster-abc.ap-northeast-1.rds.amazonaws.com`, port: 5432, status: "available", tags });
@@ -38,6 +38,32 @@ describe("forwards", () => {
     expect(() => assertDistinctPorts([parseForward("15432:a:5432"), parseForward("15432:b:5432")])).toThrow("Local port 15432 is given to two forwards");
     expect(() => assertDistinctPorts([parseForward("0:a:5432"), parseForward("0:b:5432")])).not.toThrow();
     expect(formatForwardLine(13306, { host: "stg-db.cluster-x.rds.amazonaws.com", remotePort: 3306 }, "ecs:stg-main_5f2e_5f2e-1")).toBe("localhost:13306 → stg-db.cluster-x.rds.amazonaws.com:3306 via ecs:stg-main_5f2e_5f2e-1");
+  });
+});
+
+describe("--address", () => {
+  it("defaults to 127.0.0.1, takes IP literals and localhost, refuses anything else with the fix (exit 2)", () => {
+    expect(parseBindAddress(undefined)).toBe("127.0.0.1");
+    expect(["localhost", "LOCALHOST", "0.0.0.0", "192.0.2.2", " 10.1.2.3 ", "::", "::1", "fd00::2"].map(parseBindAddress)).toEqual(["127.0.0.1", "127.0.0.1", "0.0.0.0", "192.0.2.2", "10.1.2.3", "::", "::1", "fd00::2"]);
+    for (const bad of ["1.2.3", "256.1.1.1", "0.0.0.0:80", "example.com", "", "127.0.0.1 ; rm -rf /"]) {
+      expect(() => parseBindAddress(bad)).toThrow(new UsageError(`--address ${JSON.stringify(bad)} is not an IP address: use 127.0.0.1 (the default, this machine only), 0.0.0.0 (every interface) or one of this machine's addresses.`));
+    }
+  });
+
+  it("knows loopback (127.0.0.0/8, ::1, ::ffff:127.x) from addresses the network reaches", () => {
+    const loopback = ["127.0.0.1", "127.1.2.3", "::1", "0:0:0:0:0:0:0:1", "::ffff:127.0.0.1"];
+    const network = ["0.0.0.0", "192.0.2.2", "::", "fd00::2", "::ffff:10.0.0.1", "fe80::1%eth0", "128.0.0.1"];
+    expect(loopback.filter(isLoopbackAddress)).toEqual(loopback);
+    expect(network.filter(isLoopbackAddress)).toEqual([]);
+  });
+
+  it("warns in one line when the ports are reachable from the network, and prints where they listen", () => {
+    expect(networkWarning("127.0.0.1")).toBeUndefined();
+    expect(networkWarning("0.0.0.0")).toBe("--address 0.0.0.0: the forwarded ports accept connections from the network, not only from this machine.");
+    const f = { host: "db.internal", remotePort: 5432 };
+    expect(formatForwardLine(15432, f, "mi-0abc", "0.0.0.0")).toBe("0.0.0.0:15432 → db.internal:5432 via mi-0abc");
+    expect(formatForwardLine(15432, f, "mi-0abc", "::")).toBe("[::]:15432 → db.internal:5432 via mi-0abc");
+    expect(formatForwardLine(15432, f, "mi-0abc", "127.0.0.1")).toBe("localhost:15432 → db.internal:5432 via mi-0abc");
   });
 });
 

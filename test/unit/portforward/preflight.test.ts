@@ -1,0 +1,72 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { createServer, type Server } from "node:net";
+import { UsageError } from "../../../lib/cli.ts";
+import { createLogger } from "../../../lib/log.ts";
+import { openTunnel } from "../../../lib/portforward/open.ts";
+import { assertAddressUsable, assertPortsFree, clientForAddress, isPortFree, probeListen } from "../../../lib/portforward/preflight.ts";
+import type { PortForward, PortForwardOptions } from "../../../lib/session/index.ts";
+
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+});
+
+async function occupy(host: string): Promise<number> {
+  const server = createServer();
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return (server.address() as { port: number }).port;
+}
+
+// 192.0.2.0/24 is TEST-NET-1; .254 is nobody's address on this machine.
+const NOT_HERE = "192.0.2.254";
+
+describe("preflight on the listen address", () => {
+  it("finds a port busy on 127.0.0.1, and busy for 0.0.0.0 too", async () => {
+    const port = await occupy("127.0.0.1");
+    expect(await isPortFree(port)).toBe(false);
+    expect(await probeListen(port, "0.0.0.0")).toBe("EADDRINUSE");
+    await expect(assertPortsFree([{ port, flag: "--local-port" }], "0.0.0.0")).rejects.toThrow(
+      new UsageError(`Local port ${port} is busy (another program listens on 0.0.0.0:${port}): pass --local-port with a free port, or 0 for any free port.`),
+    );
+    await expect(assertPortsFree([{ port: 0, flag: "--local-port" }], "0.0.0.0")).resolves.toBeUndefined();
+  });
+
+  it("refuses an address that is not this machine's, naming the fix, instead of calling the port busy", async () => {
+    const message = `--address ${NOT_HERE} is not an address of this machine: pass one of its addresses (ip -brief address), 0.0.0.0 for every interface, or leave --address out for 127.0.0.1.`;
+    await expect(assertAddressUsable(NOT_HERE)).rejects.toThrow(new UsageError(message));
+    await expect(assertPortsFree([{ port: 15432, flag: "--local-port" }], NOT_HERE)).rejects.toThrow(new UsageError(message));
+    await expect(assertAddressUsable("0.0.0.0")).resolves.toBeUndefined();
+    await expect(assertAddressUsable("127.0.0.1")).resolves.toBeUndefined();
+  });
+
+  it("keeps the client on 127.0.0.1; elsewhere auto becomes native and plugin is refused (it listens on localhost only)", () => {
+    expect((["auto", "native", "plugin"] as const).map((c) => clientForAddress(c, "127.0.0.1"))).toEqual(["auto", "native", "plugin"]);
+    expect((["auto", "native"] as const).map((c) => clientForAddress(c, "0.0.0.0"))).toEqual(["native", "native"]);
+    expect(() => clientForAddress("plugin", "0.0.0.0")).toThrow(
+      new UsageError("--address 0.0.0.0 needs --client native: session-manager-plugin listens on 127.0.0.1 only. Pass --client native, or leave --address out."),
+    );
+    expect(() => clientForAddress("plugin", "::1")).toThrow(UsageError);
+  });
+});
+
+describe("openTunnel", () => {
+  const ready = { via: "ecs-exec" as const, target: "ecs:stg-main_t_t-1", deadline: Date.now() + 60_000 };
+  const forwards = [{ localPort: 0, host: "db.internal", remotePort: 5432, label: "db.internal:5432", flag: "--local-port" }];
+
+  async function optionsSeen(extra: { client: "auto" | "plugin"; address?: string }): Promise<PortForwardOptions> {
+    let seen: PortForwardOptions | undefined;
+    const start = async (options: PortForwardOptions): Promise<PortForward> => {
+      seen = options;
+      return { client: "native", ports: [15432], ready: Promise.resolve(), ended: new Promise(() => {}), stop: async () => {} };
+    };
+    await openTunnel({ clients: {} as never, region: "ap-northeast-1", ready, forwards, log: createLogger({ format: "human", write: () => {} }), start, ...extra });
+    return seen!;
+  }
+
+  it("listens on 127.0.0.1 by default and on --address when given, with a client that can", async () => {
+    expect(await optionsSeen({ client: "auto" })).toMatchObject({ bindAddress: "127.0.0.1", client: "auto", forwards: [{ localPort: 0, host: "db.internal", remotePort: 5432 }] });
+    expect(await optionsSeen({ client: "auto", address: "0.0.0.0" })).toMatchObject({ bindAddress: "0.0.0.0", client: "native" });
+    await expect(optionsSeen({ client: "plugin", address: "0.0.0.0" })).rejects.toThrow(UsageError);
+  });
+});
