@@ -134,13 +134,15 @@ describe("errors and latency", () => {
 
   it("throttleRate throttles a random share; a seed replays the same sequence; /faults/injected counts by kind", async () => {
     const ssm = new SSMClient({ ...sdkConfig(cloud), maxAttempts: 1 });
+    type Injected = { controlPlane: { throttled: number; serverErrors: number }; dataChannel: unknown };
+    const injected = async () => (await (await fetch(`${cloud.endpoint}/_localcloud/faults/injected`)).json()) as Injected;
     const outcomes = async () => {
       const seen: string[] = [];
       for (let i = 0; i < 40; i++) seen.push(await ssm.send(new DescribeActivationsCommand({})).then(() => "ok", (e) => e.name));
       return seen;
     };
     try {
-      const before = await (await fetch(`${cloud.endpoint}/_localcloud/faults/injected`)).json();
+      const before = await injected();
       await cloud.setFaults({ seed: 42, "ssm:DescribeActivations": { throttleRate: 0.2, errorRate: 0.1 } });
       const first = await outcomes();
       await cloud.setFaults({ seed: 42, "ssm:DescribeActivations": { throttleRate: 0.2, errorRate: 0.1 } });
@@ -151,7 +153,7 @@ describe("errors and latency", () => {
       expect(throttled).toBeLessThan(20);
       expect(failed).toBeGreaterThan(0);
       expect(new Set(first)).toEqual(new Set(["ok", "ThrottlingException", "InternalServerError"]));
-      const after = await (await fetch(`${cloud.endpoint}/_localcloud/faults/injected`)).json();
+      const after = await injected();
       expect(after.controlPlane.throttled - before.controlPlane.throttled).toBe(2 * throttled);
       expect(after.controlPlane.serverErrors - before.controlPlane.serverErrors).toBe(2 * failed);
       expect(after.dataChannel).toEqual({ dropped: 0, duplicated: 0, reordered: 0, closed: 0 });

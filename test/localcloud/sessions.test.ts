@@ -4,7 +4,7 @@
 import { DescribeDBClustersCommand, RDSClient } from "@aws-sdk/client-rds";
 import { DescribeTasksCommand, ECSClient, ExecuteCommandCommand } from "@aws-sdk/client-ecs";
 import {
-  CreateActivationCommand, DescribeSessionsCommand, SSMClient, StartSessionCommand, TerminateSessionCommand,
+  CreateActivationCommand, DeregisterManagedInstanceCommand, DescribeSessionsCommand, SSMClient, StartSessionCommand, TerminateSessionCommand,
 } from "@aws-sdk/client-ssm";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +14,7 @@ import { SessionDriver } from "./dataplane/driver.ts";
 import { readAll, readUntil } from "./dataplane/harness.ts";
 import { startLocalCloud, type LocalCloud } from "./index.ts";
 import { AGENT_BIN, run, sdkConfig, startAgent, waitFor } from "./test-helpers.ts";
+import { startBastion } from "../support/bastion.ts";
 
 let cloud: LocalCloud;
 let ecs: ECSClient;
@@ -101,6 +102,35 @@ it("a shell on a managed instance runs in the environment its agent reported", a
     expect(await readUntil(d.bytes, /agent-env=yes\r\n/, 15_000)).toContain("agent-env=yes");
     await ssm.send(new TerminateSessionCommand({ SessionId: s.SessionId }));
     await d.closed;
+  } finally {
+    agent.kill("SIGKILL");
+  }
+}, 60_000);
+
+it("a session ends when the agent behind its target goes: the task stops, the instance is deregistered", async () => {
+  const bastion = await startBastion(cloud);
+  const s = await ssm.send(new StartSessionCommand({ Target: bastion.target, DocumentName: "AWS-StartPortForwardingSession", Parameters: { portNumber: ["5432"] } }));
+  const d = await connect(s.SessionId!, s.StreamUrl!, s.TokenValue!);
+  expect(await d.ready).toBe("mux");
+  await bastion.stop();
+  await d.closed;
+  await waitFor("the port session Terminated", async () => (await cloud.state()).sessions.find((x) => x.sessionId === s.SessionId)?.status === "Terminated");
+
+  const a = await ssm.send(new CreateActivationCommand({ IamRole: "bastionless-ssm-managed-instance" }));
+  const file = join(dir, "registration-2");
+  const reg = await run(AGENT_BIN, ["-register", "-code", a.ActivationCode!, "-id", a.ActivationId!, "-region", cloud.region, "-y"], { ...cloud.env, SSM_REGISTRATION_FILE: file });
+  const id = /mi-[0-9a-f]{17}/.exec(reg.stdout)![0];
+  const agent = startAgent({ ...cloud.env, SSM_REGISTRATION_FILE: file });
+  try {
+    await waitFor("the first heartbeat", async () => (await cloud.state()).instances.find((i) => i.instanceId === id)?.agentPid === agent.pid);
+    const shell = await ssm.send(new StartSessionCommand({ Target: id }));
+    const sd = await connect(shell.SessionId!, shell.StreamUrl!, shell.TokenValue!);
+    expect(await sd.ready).toBe("shell");
+    await ssm.send(new DeregisterManagedInstanceCommand({ InstanceId: id }));
+    await sd.closed;
+    const after = (await cloud.state()).sessions.find((x) => x.sessionId === shell.SessionId);
+    expect(after?.status).toBe("Terminated");
+    expect(after?.endDate).toBeDefined();
   } finally {
     agent.kill("SIGKILL");
   }

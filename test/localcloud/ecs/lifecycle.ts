@@ -2,6 +2,7 @@
 // local process per localcloud/* container, StopTask as `docker stop`, stopCode/stoppedReason.
 import type { CloudContext } from "../context.ts";
 import { isAlive, startContainerProcess, stopContainerProcess } from "../containers/process.ts";
+import { endSessionsTo } from "../ssm/sessions.ts";
 import type { ContainerRecord, TaskRecord } from "../state.ts";
 
 /** AWS keeps stopped tasks visible to DescribeTasks for about an hour. */
@@ -14,6 +15,8 @@ function markStopped(ctx: CloudContext, task: TaskRecord): void {
   task.desiredStatus = "STOPPED";
   task.stoppingMs ??= now;
   task.stoppedMs = now;
+  const execTarget = `ecs:${task.clusterName}_${task.id}_`;
+  endSessionsTo(ctx, (target) => target.startsWith(execTarget), `task ${task.id} stopped`);
   // Keep moto's view in step so its ListTasks(desiredStatus) filters agree with ours.
   ctx.moto
     .json("ecs", "AmazonEC2ContainerServiceV20141113.StopTask", { cluster: task.clusterArn, task: task.arn, reason: task.stoppedReason ?? "" }, task.region)

@@ -4,6 +4,7 @@ import type { CloudContext, Handler } from "../context.ts";
 import { newManagedInstanceId } from "../ids.ts";
 import type { AgentReport, ManagedInstance } from "../state.ts";
 import { isExpired } from "./activations.ts";
+import { endSessionsTo } from "./sessions.ts";
 import { requireString, validateTags } from "./validate.ts";
 
 export const MI_PATTERN = /^mi-[0-9a-f]{17}$/;
@@ -60,6 +61,7 @@ export function findInstance(ctx: CloudContext, region: string, id: unknown, fie
 export const deregisterManagedInstance: Handler = async (ctx, { region, body }) => {
   const mi = findInstance(ctx, region, body.InstanceId);
   ctx.state.instances.delete(mi.id);
+  endSessionsTo(ctx, (target) => target === mi.id, `instance ${mi.id} deregistered`);
   return {};
 };
 

@@ -49,6 +49,18 @@ export function markSessionEnded(ctx: CloudContext, sessionId: string): void {
   }
 }
 
+/**
+ * The agent behind a target is gone (its task stopped, its instance deregistered): the sessions to
+ * it end, as Session Manager ends them when the agent's session worker goes away.
+ */
+export function endSessionsTo(ctx: CloudContext, matches: (target: string) => boolean, reason: string): void {
+  for (const s of ctx.state.sessions.values()) {
+    if (s.endMs || !matches(s.target)) continue;
+    ctx.dataPlane.terminateSession(s.sessionId, reason);
+    markSessionEnded(ctx, s.sessionId);
+  }
+}
+
 /** Our record, with the live status the data plane knows when it knows it. */
 export function currentStatus(ctx: CloudContext, s: SessionRecord): SessionStatus {
   if (s.endMs) return s.status;
