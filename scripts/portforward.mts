@@ -99,6 +99,7 @@ await runMain(async () => {
 /** Settings (flags > env vars > config > prompts), clients, the session log and Ctrl-C handling. */
 async function startRun(flags: Flags): Promise<Run> {
   const address = parseBindAddress(flags.address);
+  await assertAddressUsable(address);
   const config = loadConfig();
   const prompt: PromptContext = { interactive: canPrompt(flags.yes) && !flags.json, note: (line) => process.stderr.write(line + "\n") };
   const defaults = envConfig(config, undefined);
@@ -167,9 +168,8 @@ async function selectForwards(run: Run): Promise<PlannedForward[]> {
   return forwards;
 }
 
-/** Before anything costs money: the address is this machine's, its ports are free, the chosen client exists. */
+/** Before anything costs money: the local ports are free (on --address) and the chosen client exists. */
 async function checkThisMachine(run: Run, forwards: PlannedForward[]): Promise<void> {
-  await assertAddressUsable(run.address);
   await assertPortsFree(forwards.map((f) => ({ port: f.localPort, flag: f.flag })), run.address);
   await assertClientAvailable(run.client);
   const warning = networkWarning(run.address);
