@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { Clock } from "./clock.ts";
 import type { Faults } from "./faults.ts";
 import type { Moto } from "./moto.ts";
+import type { SecretLog } from "./secrets.ts";
 import type { CloudState } from "./state.ts";
 import type { DataPlane } from "./dataplane/types.ts";
 
@@ -51,6 +52,8 @@ export interface CloudContext {
   options: CloudOptions;
   /** Maps Aurora endpoints to the local PostgreSQL (filled by the world). */
   hostMap: Map<string, { host: string; port: number }>;
+  /** Every secret handed out (activation codes, session tokens, data keys, credentials). */
+  secrets: SecretLog;
   /** Tells the watchdog about a process group to kill if our process dies without stop(). */
   trackProcessGroup(pgid: number): void;
   /** Moves task lifecycles to the current simulated time (starts/stops processes). */

@@ -8,6 +8,7 @@ import { MotoReplyError, type Call, type CloudContext } from "./context.ts";
 import { afterQuery } from "./ec2-hooks.ts";
 import { forwardToMoto, sendReply } from "./forward.ts";
 import { HANDLERS } from "./routes.ts";
+import { recordRelayedSecrets } from "./secrets.ts";
 import { parseCall, type ParsedCall } from "./wire.ts";
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -38,6 +39,7 @@ async function handleAws(ctx: CloudContext, req: IncomingMessage, res: ServerRes
     const handler = parsed.protocol === "json" ? HANDLERS[parsed.service]?.[parsed.operation] : undefined;
     if (!handler) {
       const reply = await forward();
+      recordRelayedSecrets(ctx.secrets, parsed.service, parsed.operation, reply.status, reply.body);
       await afterQuery(ctx, parsed.service, parsed.operation, region, reply);
       return sendReply(res, reply);
     }

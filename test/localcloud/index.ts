@@ -17,12 +17,14 @@ import { readInventory, type Inventory } from "./inventory.ts";
 import { startMoto } from "./moto.ts";
 import { startPostgres, type Postgres } from "./postgres.ts";
 import { startReaper } from "./reaper.ts";
+import { createSecretLog, type IssuedSecret } from "./secrets.ts";
 import { markSessionEnded } from "./ssm/sessions.ts";
 import { emptyState } from "./state.ts";
 import { buildDemoWorld, DEMO_REGION } from "./world.ts";
 
 export type { FaultSpec, OperationFaults } from "./faults.ts";
 export type { Inventory as State } from "./inventory.ts";
+export type { IssuedSecret } from "./secrets.ts";
 
 export interface LocalCloudOptions {
   /** Gateway port; 0 (default) picks a free one. */
@@ -52,6 +54,8 @@ export interface LocalCloud {
   /** The cloud's temp dir (containers' dirs live under it); gone after stop(). */
   tmpDir: string;
   state(region?: string): Promise<Inventory>;
+  /** Every secret this cloud handed out, oldest first (also appended to $LOCALCLOUD_SECRETS_FILE). */
+  issuedSecrets(): IssuedSecret[];
   setFaults(faults: FaultSpec): Promise<void>;
   advanceClock(ms: number): Promise<void>;
   reset(): Promise<void>;
@@ -94,6 +98,7 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
 
     const clock = createClock();
     const faults = createFaults(clock.now);
+    const secrets = createSecretLog();
     let ctx!: CloudContext;
     const reset = async () => {
       await stopEverything(ctx);
@@ -138,7 +143,7 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
       },
     });
     ctx = {
-      state: emptyState(), clock, moto, faults, dataPlane, options, hostMap,
+      state: emptyState(), clock, moto, faults, dataPlane, options, hostMap, secrets,
       tick: () => tickTasks(ctx),
       trackProcessGroup: (pgid) => reaper.addGroup(pgid),
     };
@@ -160,6 +165,7 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
       motoPid: moto.pid,
       tmpDir: tmpRoot,
       state: (r) => readInventory(ctx, r ?? region),
+      issuedSecrets: () => secrets.list(),
       async setFaults(f) {
         applyFaults(validateFaultSpec(f));
       },

@@ -38,6 +38,7 @@ export const createActivation: Handler = async (ctx, { region, body }) => {
     tags: validateTags("tags", body.Tags, 1000),
   };
   ctx.state.activations.set(activation.id, activation);
+  ctx.secrets.record("activation-code", activation.code, "ssm:CreateActivation");
   return { ActivationId: activation.id, ActivationCode: activation.code };
 };
 

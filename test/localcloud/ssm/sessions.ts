@@ -22,6 +22,7 @@ export function openRecordedSession(ctx: CloudContext, region: string, spec: Ses
     throw err;
   }
   const { streamUrl, tokenValue } = opened;
+  ctx.secrets.record("session-token", tokenValue, documentName === "AmazonECS-ExecuteInteractiveCommand" ? "ecs:ExecuteCommand" : "ssm:StartSession");
   const record: SessionRecord = {
     sessionId: spec.sessionId,
     region,
@@ -84,6 +85,7 @@ export const resumeSession: Handler = async (ctx, { region, body }) => {
   const s = ctx.state.sessions.get(sessionId);
   const fresh = s && s.region === region && !s.endMs ? ctx.dataPlane.resumeSession(sessionId) : undefined;
   if (!fresh) throw new AwsError("DoesNotExistException", `Session ${sessionId} does not exist or has already ended.`);
+  ctx.secrets.record("session-token", fresh.tokenValue, "ssm:ResumeSession");
   return { SessionId: sessionId, TokenValue: fresh.tokenValue, StreamUrl: fresh.streamUrl };
 };
 
