@@ -109,7 +109,8 @@ export function parseFlags<S extends FlagSpec>(spec: CliSpec<S>, argv: string[],
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: Boolean(spec.positionals), strict: true }) as typeof parsed;
   } catch (error) {
-    throw new UsageError(`${spec.name}: ${cleanParseError((error as Error).message)}. Run ${spec.name} --help for usage.`);
+    // runMain prefixes the program's name.
+    throw new UsageError(`${cleanParseError((error as Error).message)}. Run ${spec.name} --help for usage.`);
   }
   const out: Record<string, unknown> = { positionals: parsed.positionals };
   for (const [name, def] of Object.entries(all)) {

@@ -32,8 +32,8 @@ describe("parseFlags", () => {
   });
 
   it("reports bad input as a usage error naming the flag", () => {
-    expect(() => parseFlags(spec, ["--nope"], {})).toThrow(new UsageError("portforward: unknown option --nope. Run portforward --help for usage."));
-    expect(() => parseFlags(spec, ["--env"], {})).toThrow(new UsageError("portforward: --env <value> needs a value. Run portforward --help for usage."));
+    expect(() => parseFlags(spec, ["--nope"], {})).toThrow(new UsageError("unknown option --nope. Run portforward --help for usage."));
+    expect(() => parseFlags(spec, ["--env"], {})).toThrow(new UsageError("--env <value> needs a value. Run portforward --help for usage."));
     expect(() => parseFlags(spec, [], { BASTIONLESS_YES: "maybe" })).toThrow(new UsageError("BASTIONLESS_YES=maybe is not a boolean for --yes: use true or false."));
   });
 
