@@ -81,7 +81,7 @@ export function explainAwsError(error: unknown, context: CallContext): string {
   }
   if (isThrottling(error)) {
     const attempts = (error as AwsErrorLike)?.$metadata?.attempts;
-    return `${context.action}${on} was throttled by AWS${attempts ? ` after ${attempts} attempts` : ""}: try again in a minute, or lower the request rate.`;
+    return `${context.action}${on} was throttled by AWS${attempts && attempts > 1 ? ` after ${attempts} attempts` : ""}: try again in a minute, or lower the request rate.`;
   }
   const code = (error as { code?: string })?.code;
   if (code === "ECONNREFUSED" || code === "ENOTFOUND" || code === "EAI_AGAIN") {
