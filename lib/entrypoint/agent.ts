@@ -37,8 +37,11 @@ export interface RegisterOptions {
 
 export class RegisterFailed extends Error {
   override name = "RegisterFailed";
-  constructor(message: string, readonly exit?: ChildExit) {
+  /** Retrying cannot help: the binary is missing or AWS refused the registration itself. */
+  readonly final: boolean;
+  constructor(message: string, readonly exit?: ChildExit, options: { final?: boolean } = {}) {
     super(message);
+    this.final = options.final ?? false;
   }
 }
 
@@ -51,17 +54,27 @@ export async function registerAgent(options: RegisterOptions): Promise<string> {
   }
   if (result.code !== 0) {
     const reason = /Registration failed due to (.*)$/m.exec(result.stdout + "\n" + result.stderr)?.[1] ?? lastLine(result.stderr || result.stdout);
-    throw new RegisterFailed(`${options.agentBin} -register exited ${result.code ?? result.signal}${reason ? `: ${reason}` : ""}`, result);
+    const exited = `${options.agentBin} -register exited ${result.code ?? result.signal}`;
+    if (!reason) throw new RegisterFailed(`${exited} without saying why: is SSM_AGENT_BIN (${options.agentBin}) the amazon-ssm-agent binary?`, result);
+    if (isRefusal(reason)) {
+      throw new RegisterFailed(`${exited}: ${reason}. Its RegisterManagedInstance call was refused: check the proxy or VPC endpoint policy between the container and Systems Manager.`, result, { final: true });
+    }
+    throw new RegisterFailed(`${exited}: ${reason}`, result);
   }
   const fileText = await readFile(options.registrationFile, "utf8").catch(() => undefined);
-  return parseInstanceId(fileText, result.stdout);
+  return parseInstanceId(fileText, result.stdout, options.registrationFile);
+}
+
+/** The agent's own "AccessDeniedException: …" or "ExpiredTokenException: …": another run gets the same answer. */
+function isRefusal(reason: string): boolean {
+  return /^(AccessDenied|AccessDeniedException|UnauthorizedOperation|ExpiredToken|ExpiredTokenException)\b/.test(reason);
 }
 
 /**
  * The managed instance id from the registration file `{"ManagedInstanceID":"mi-…",…}`, else from
  * the agent's "Managed instance-id: mi-…" line; validated as `mi-` + 17 hex characters.
  */
-export function parseInstanceId(registrationFile: string | undefined, stdout: string): string {
+export function parseInstanceId(registrationFile: string | undefined, stdout: string, path?: string): string {
   let fromFile: unknown;
   try {
     fromFile = registrationFile ? (JSON.parse(registrationFile) as { ManagedInstanceID?: unknown }).ManagedInstanceID : undefined;
@@ -70,11 +83,13 @@ export function parseInstanceId(registrationFile: string | undefined, stdout: st
   }
   const fromStdout = /Managed instance-id: (\S+)/.exec(stdout)?.[1];
   const candidate = typeof fromFile === "string" && MANAGED_INSTANCE_ID.test(fromFile) ? fromFile : fromStdout;
+  const where = path ? ` Is SSM_REGISTRATION_FILE (${path}) where this agent writes its registration?` : "";
   if (candidate === undefined) {
-    throw new RegisterFailed("The agent reported success but neither its registration file nor its output holds a managed instance id.");
+    const file = registrationFile === undefined ? "its registration file is absent" : "its registration file holds no managed instance id";
+    throw new RegisterFailed(`The agent reported success, but ${file} and its output names none.${where}`);
   }
   if (!MANAGED_INSTANCE_ID.test(candidate)) {
-    throw new RegisterFailed(`The agent reported the managed instance id ${JSON.stringify(candidate.slice(0, 40))}, which is not mi- followed by 17 hex characters.`);
+    throw new RegisterFailed(`The agent reported the managed instance id ${JSON.stringify(candidate.slice(0, 40))}, which is not mi- followed by 17 hex characters.${where}`);
   }
   return candidate;
 }

@@ -124,8 +124,8 @@ export async function register(config: RegistrationConfig, deps: RegistrationDep
           onLine: (stream, line) => log.event("agent_output", { phase: "register", stream, line }),
         }),
       { ...REGISTER_COMMAND_RETRY, ...deps.registerRetry, signal: signals.abort, stop: signals.stop },
-      // A failed run is retried (the agent exits 1 on network and throttling errors); a missing binary is not.
-      { retryable: (error) => error instanceof RegisterFailed && !error.exit?.error && error.exit !== undefined, onRetry: onRetry("register") },
+      // A failed run is retried (the agent exits 1 on network and throttling errors); a missing binary or a refusal is not.
+      { retryable: (error) => error instanceof RegisterFailed && !error.final && !error.exit?.error && error.exit !== undefined, onRetry: onRetry("register") },
     );
   });
   created.instanceId = instanceId;

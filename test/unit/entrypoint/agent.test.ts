@@ -33,7 +33,10 @@ describe("parseInstanceId", () => {
   });
 
   it("fails when neither source has an id", () => {
-    expect(() => parseInstanceId(undefined, "INFO nothing here")).toThrow(/neither its registration file nor its output/);
+    expect(() => parseInstanceId(undefined, "INFO nothing here", "/var/lib/amazon/ssm/registration")).toThrow(
+      "The agent reported success, but its registration file is absent and its output names none. Is SSM_REGISTRATION_FILE (/var/lib/amazon/ssm/registration) where this agent writes its registration?",
+    );
+    expect(() => parseInstanceId('{"ManagedInstanceID":', "INFO nothing here")).toThrow("The agent reported success, but its registration file holds no managed instance id and its output names none.");
   });
 });
 
