@@ -3,6 +3,7 @@
 import { hostname, userInfo } from "node:os";
 import type { AwsClients } from "../aws/clients.ts";
 import { describeService, describeTasks, listTaskArns, runBastionTask, stopTask, type TaskInfo } from "../aws/ecs.ts";
+import { AwsCallError } from "../aws/errors.ts";
 import { findInstanceParameter, listManagedInstances } from "../aws/ssm.ts";
 import { UsageError } from "../cli.ts";
 import { ourTags, parameterName, startedBy } from "../constants.ts";
@@ -37,7 +38,12 @@ export interface Placement {
 
 /** The service's awsvpc config and launch type or capacity providers; its task definition unless one is given. */
 export async function resolvePlacement(ecs: Clients["ecs"], input: { cluster: string; service: string; taskDefinition?: string }): Promise<Placement> {
-  const service = await describeService(ecs, input.cluster, input.service);
+  const service = await describeService(ecs, input.cluster, input.service).catch((error: unknown) => {
+    if (error instanceof AwsCallError && error.errorName === "ClusterNotFoundException") {
+      throw new UsageError(`Cluster ${input.cluster} was not found: check --cluster (leave it out to pick one of the env's clusters), --profile and --region.`, { cause: error });
+    }
+    throw error;
+  });
   if (!service) throw new UsageError(`Service ${input.service} was not found in cluster ${input.cluster}: pass --service with one of the cluster's services.`);
   const taskDefinition = input.taskDefinition ?? service.taskDefinition;
   if (!taskDefinition) throw new UsageError(`Service ${input.service} names no task definition: pass --task-definition.`);
