@@ -19,10 +19,11 @@ export function assertAllowed(command: string, allow: string[] | undefined, wher
   const wanted = normalizeCommand(command);
   if (allow.some((a) => normalizeCommand(a) === wanted)) return;
   const key = where.env ? `envs.${where.env}.exec.allow` : "defaults.exec.allow";
-  const list = allow.length ? allow.map((a) => `  ${a}`).join("\n") : "  (none: the list is empty)";
+  // One line, like every error: the list is quoted, comma-separated.
+  const list = allow.length ? allow.map((a) => JSON.stringify(a)).join(", ") : "none (the list is empty)";
   throw new UsageError(
     `The command ${JSON.stringify(command)} is not allowed${where.env ? ` in env ${where.env}` : ""}; nothing was run. ` +
-      `Allowed commands (${key}${where.configPath ? ` in ${where.configPath}` : ""}):\n${list}\n` +
+      `Allowed commands (${key}${where.configPath ? ` in ${where.configPath}` : ""}): ${list}. ` +
       `Pass one of them exactly with --command, or ask for it to be added to the list.`,
   );
 }

@@ -155,8 +155,7 @@ describe("exec", () => {
       expect(refused.code).toBe(2);
       expect(refused.stdout).toBe("");
       expect(refused.stderr).toBe(
-        `exec: The command "rails console; rm -rf /" is not allowed in env stg; nothing was run. Allowed commands (envs.stg.exec.allow in ${config}):\n` +
-          "  /bin/sh\n  rails console\n" +
+        `exec: The command "rails console; rm -rf /" is not allowed in env stg; nothing was run. Allowed commands (envs.stg.exec.allow in ${config}): "/bin/sh", "rails console". ` +
           "Pass one of them exactly with --command, or ask for it to be added to the list.\n",
       );
       expect(existsSync(join(dir, "refused"))).toBe(false);

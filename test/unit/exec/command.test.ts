@@ -15,9 +15,9 @@ describe("assertAllowed", () => {
       expect(() => assertAllowed(command, allow, { env: "stg", configPath: "/r/bastionless.config.json" })).toThrow(UsageError);
     }
     expect(() => assertAllowed("id", allow, { env: "prod", configPath: "/r/c.json" })).toThrow(
-      'The command "id" is not allowed in env prod; nothing was run. Allowed commands (envs.prod.exec.allow in /r/c.json):\n  /bin/sh\n  rails console\nPass one of them exactly with --command, or ask for it to be added to the list.',
+      'The command "id" is not allowed in env prod; nothing was run. Allowed commands (envs.prod.exec.allow in /r/c.json): "/bin/sh", "rails console". Pass one of them exactly with --command, or ask for it to be added to the list.',
     );
-    expect(() => assertAllowed("id", [], {})).toThrow(/\(defaults\.exec\.allow\):\n {2}\(none: the list is empty\)/);
+    expect(() => assertAllowed("id", [], {})).toThrow('The command "id" is not allowed; nothing was run. Allowed commands (defaults.exec.allow): none (the list is empty). Pass one of them exactly with --command, or ask for it to be added to the list.');
   });
 });
 
