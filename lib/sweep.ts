@@ -10,6 +10,7 @@ import {
   deregisterInstance,
   listActivations,
   listInstanceParameters,
+  listTaggedParameterNames,
   listInstanceTags,
   listManagedInstances,
   listParameterTags,
@@ -52,6 +53,12 @@ export function clusterOfTaskArn(source: string | undefined): string | undefined
 
 const inEnvs = (envs: string[], env: string | undefined) => envs.length === 0 || (env !== undefined && envs.includes(env));
 
+/** `/<env>/portforward/instances/<id>` → env; undefined for any other name. */
+function envOfParameter(name: string): string | undefined {
+  const env = /^\/([^/]+)\/portforward\/instances\//.exec(name)?.[1];
+  return env !== undefined && name.startsWith(parameterPrefix(env)) ? env : undefined;
+}
+
 export async function readInventory(clients: SweepClients, options: InventoryOptions): Promise<Inventory> {
   const { region, envs, concurrency } = options;
   const managedBy = { [TAG_MANAGED_BY]: MANAGED_BY_VALUE };
@@ -77,7 +84,16 @@ export async function readInventory(clients: SweepClients, options: InventoryOpt
       tags: a.tags,
     }));
 
-  const parameterEnvs = envs.length ? envs : [...new Set([...instances, ...activations].map((x) => x.env).filter((e): e is string => Boolean(e)))];
+  // Every env: the envs of our parameters too, for a parameter outlives its instance and activation
+  // when its container was killed between deregistering and deleting it.
+  const parameterEnvs = envs.length
+    ? envs
+    : [
+        ...new Set([
+          ...[...instances, ...activations].map((x) => x.env),
+          ...(await listTaggedParameterNames(clients.ssm, TAG_MANAGED_BY, MANAGED_BY_VALUE)).map((name) => envOfParameter(name)),
+        ].filter((e): e is string => Boolean(e))),
+      ];
   const parameters = (
     await mapLimit(parameterEnvs, concurrency, async (env) => {
       const list = await listInstanceParameters(clients.ssm, parameterPrefix(env));

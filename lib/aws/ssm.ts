@@ -8,6 +8,7 @@ import {
   DeregisterManagedInstanceCommand,
   DescribeActivationsCommand,
   DescribeInstanceInformationCommand,
+  DescribeParametersCommand,
   GetParameterCommand,
   GetParametersByPathCommand,
   ListTagsForResourceCommand,
@@ -293,6 +294,20 @@ export async function listInstanceParameters(ssm: SSMClient, path: string, optio
     nextToken = page.NextToken;
   } while (nextToken);
   return found;
+}
+
+/** The names of the parameters carrying tag `key` = `value` (DescribeParameters, every path). */
+export async function listTaggedParameterNames(ssm: SSMClient, key: string, value: string, options: CallOptions = {}): Promise<string[]> {
+  const names: string[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await call({ action: "ssm:DescribeParameters", object: `parameters tagged ${key}=${value}` }, () =>
+      ssm.send(new DescribeParametersCommand({ ParameterFilters: [{ Key: `tag:${key}`, Values: [value] }], MaxResults: 50, NextToken: nextToken }), sendOptions(options)),
+    );
+    for (const p of page.Parameters ?? []) if (p.Name) names.push(p.Name);
+    nextToken = page.NextToken;
+  } while (nextToken);
+  return names;
 }
 
 /** Deletes a parameter; false when it did not exist. */

@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
-import { seedSweepWorld, type SeededWorld } from "../support/orphans.ts";
+import { PutParameterCommand } from "@aws-sdk/client-ssm";
+import { ourTags } from "../../lib/constants.ts";
+import { cloudClients, seedSweepWorld, type SeededWorld } from "../support/orphans.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const TSX = join(ROOT, "node_modules/.bin/tsx");
@@ -140,4 +142,19 @@ describe("cleanup-orphans under throttling and failures", () => {
     expect(s.parameters.filter((p) => world.orphans.parameters.includes(p.name))).toEqual([]);
     expect(s.activations.filter((a) => world.orphans.activations.includes(a.activationId))).toEqual([]);
   }, 180_000);
+
+  it("without --env, finds a parameter whose instance and activation are already gone (a container killed mid-cleanup)", async () => {
+    const { ssm } = cloudClients(cloud);
+    const tags = Object.entries(ourTags("lonely", "host:killed")).map(([Key, Value]) => ({ Key, Value }));
+    await ssm.send(new PutParameterCommand({ Name: "/lonely/portforward/instances/killed", Value: "mi-0123456789abcdef0", Type: "String", Tags: tags }));
+    await ssm.send(new PutParameterCommand({ Name: "/lonely/portforward/instances/by-hand", Value: "mi-0123456789abcdef1", Type: "String" }));
+    ssm.destroy();
+    const run = await sweep(cloud, ["--yes", "--json"]);
+    expect(run.code).toBe(0);
+    const report = JSON.parse(run.stdout) as Report;
+    expect(report.plan.actions.filter((a) => a.kind === "parameter")).toEqual([
+      expect.objectContaining({ id: "/lonely/portforward/instances/killed", action: "delete", reason: "its instance mi-0123456789abcdef0 is gone" }),
+    ]);
+    expect((await cloud.state()).parameters.map((p) => p.name).filter((n) => n.startsWith("/lonely/"))).toEqual(["/lonely/portforward/instances/by-hand"]);
+  }, 120_000);
 });
