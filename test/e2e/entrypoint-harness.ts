@@ -19,8 +19,8 @@ export type Runner = "tsx" | "bundle";
  * The .mts runs in-process with tsx's loader (`node --import tsx`, from the repository root): the
  * tsx CLI would be a parent in between that relays SIGINT and SIGTERM but not SIGHUP or SIGQUIT.
  */
-export function entrypointArgv(runner: Runner): string[] {
-  return runner === "tsx" ? [process.execPath, "--import", "tsx", join(REPO, "scripts/entrypoint.mts")] : [process.execPath, BUNDLE];
+export function entrypointArgv(runner: Runner, script = join(REPO, "scripts/entrypoint.mts")): string[] {
+  return runner === "tsx" ? [process.execPath, "--import", "tsx", script] : [process.execPath, BUNDLE];
 }
 
 /** `npm run build:entrypoint`, the way an image build runs it. */
@@ -62,6 +62,8 @@ export interface StartOptions {
   /** The CMD; default the recording app. [] = a pure bastion. */
   cmd?: string[];
   env?: Record<string, string | undefined>;
+  /** Another copy of scripts/entrypoint.mts to run under tsx (the reliability suite's mutants). */
+  script?: string;
 }
 
 export function startEntrypoint(options: StartOptions): EntrypointRun {
@@ -83,7 +85,7 @@ export function startEntrypoint(options: StartOptions): EntrypointRun {
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
-  const argv = [...entrypointArgv(options.runner ?? "tsx"), ...(options.cmd ?? [process.execPath, APP])];
+  const argv = [...entrypointArgv(options.runner ?? "tsx", options.script), ...(options.cmd ?? [process.execPath, APP])];
   const spawnedAt = Date.now();
   const proc = spawn(argv[0], argv.slice(1), { env, cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
