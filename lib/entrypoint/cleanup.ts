@@ -4,7 +4,7 @@ import type { SSMClient } from "@aws-sdk/client-ssm";
 import type { Logger } from "../log.ts";
 import { deleteActivation, deleteParameter, deregisterInstance, findInstanceParameter, listManagedInstances } from "../aws/ssm.ts";
 import type { Created } from "./registration.ts";
-import { withRetries, type RetryPolicy } from "./retry.ts";
+import { withRetries, type RetryPolicy } from "../retry.ts";
 
 export type CleanupStepName = "agent" | "instance" | "parameter" | "activation";
 

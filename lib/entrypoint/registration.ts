@@ -8,7 +8,7 @@ import { createActivation, deleteActivation, putInstanceParameter } from "../aws
 import type { Backoff, RestartingChild } from "../process.ts";
 import type { EntrypointConfig } from "./config.ts";
 import type { Source } from "./source.ts";
-import { withRetries, type RetryPolicy } from "./retry.ts";
+import { withRetries, type RetryPolicy } from "../retry.ts";
 import { RegisterFailed, clearAgentState, registerAgent, startAgent } from "./agent.ts";
 
 /** What registration has created so far (or may have: a request in flight counts). */

@@ -6,6 +6,7 @@ import { describeService, describeTasks, listTaskArns, runBastionTask, stopTask,
 import { AwsCallError } from "../aws/errors.ts";
 import { findInstanceParameter, listManagedInstances } from "../aws/ssm.ts";
 import { UsageError } from "../cli.ts";
+import { withRetries } from "../retry.ts";
 import { ourTags, parameterName, startedBy } from "../constants.ts";
 import { abortableSleep, pollDelay, type BastionObservation, type Via } from "./readiness.ts";
 import type { AfterStop } from "./leftovers.ts";
@@ -109,15 +110,19 @@ export interface StopOptions {
 export async function stopBastion(clients: Clients, task: Pick<TaskInfo, "cluster" | "taskArn" | "taskId">, options: StopOptions): Promise<AfterStop> {
   // Whatever the path, a bastion running the entrypoint registered: learn its instance before the parameter goes.
   const instanceId = options.instanceId ?? (await findInstanceParameter(clients.ssm, parameterName(options.env, task.taskId)).catch(() => undefined));
-  await stopTask(clients.ecs, task.cluster, task.taskArn, options.reason);
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+  // The stop is what ends the billing: throttling, 5xx and network errors are waited out past the
+  // SDK's three tries, until the deadline or a second Ctrl-C; AccessDenied is reported at once.
+  const persist = <T>(run: () => Promise<T>) => withRetries(run, { attempts: Number.POSITIVE_INFINITY, baseMs: 250, capMs: 4_000, deadline, signal: options.signal });
+  await persist(() => stopTask(clients.ecs, task.cluster, task.taskArn, options.reason));
   let current: TaskInfo | undefined;
   for (let attempt = 0; ; attempt++) {
-    current = await describeBastion(clients.ecs, task);
+    current = await persist(() => describeBastion(clients.ecs, task));
     if (!current || current.lastStatus === "STOPPED" || Date.now() >= deadline) break;
     await abortableSleep(pollDelay(attempt), options.signal);
   }
-  return checkLeftovers(clients, task, { env: options.env, instanceId, lastStatus: current?.lastStatus ?? "MISSING" });
+  const lastStatus = current?.lastStatus ?? "MISSING";
+  return persist(() => checkLeftovers(clients, task, { env: options.env, instanceId, lastStatus }));
 }
 
 /** What is still there of a bastion: the task if not STOPPED, its instance-id parameter, its managed instance. */

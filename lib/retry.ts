@@ -1,7 +1,8 @@
-// Retries with exponential backoff and jitter, bounded by attempts and by a deadline. The SDK's own
-// retries are off on the entrypoint's clients (maxAttempts 1) so that this loop alone decides how
-// long a call may take: long enough at start, never past the grace period at shutdown.
-import { AwsCallError, isAccessDenied, isTransient } from "../aws/errors.ts";
+// Retries with exponential backoff and jitter, bounded by attempts and by a deadline, for the calls
+// that must not give up after the SDK's three tries: the entrypoint's (its clients run with
+// maxAttempts 1, so this loop alone decides how long a call may take: long enough at start, never
+// past the grace period at shutdown) and portforward's StopTask, which is what stops the billing.
+import { AwsCallError, isAccessDenied, isTransient } from "./aws/errors.ts";
 
 export interface RetryPolicy {
   /** Total attempts, the first included. */
