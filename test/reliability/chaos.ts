@@ -400,7 +400,8 @@ const bastionLifecycle: Step = async (world, plan, life, home) => {
       }
     }
     const exit = await within(pf.exited, 60_000);
-    life.notes.push(exit ? `portforward exit ${exit.code ?? exit.signal}` : "portforward still running 60 s after the stop");
+    const last = pf.stderr().trim().split("\n").at(-1) ?? "";
+    life.notes.push(exit ? `portforward exit ${exit.code ?? exit.signal}${exit.code ? ` (${last})` : ""}` : "portforward still running 60 s after the stop");
     if (!exit) pf.child.kill("SIGKILL");
   } finally {
     if (alive()) pf.child.kill("SIGKILL");
