@@ -482,7 +482,8 @@ export function summarize(lifecycles: Lifecycle[]) {
     lifecycles: lifecycles.length,
     byKind: count(lifecycles.map((l) => l.plan.kind)),
     stops: count(lifecycles.map((l) => `${l.plan.moment === "cleanup" ? "SIGKILL in cleanup" : l.plan.stop} @ ${l.hit || "?"}`)),
-    notes: count(lifecycles.flatMap((l) => l.notes.map((n) => n.replace(/:.*/, "")))),
+    // Ids masked, so that the same outcome counts as one line.
+    notes: count(lifecycles.flatMap((l) => l.notes.map((n) => n.replace(/[0-9a-f]{8}-[0-9a-f-]{27}|mi-[0-9a-f]{17}/g, "…").slice(0, 160)))),
     injected,
     leaks: lifecycles.reduce((n, l) => n + l.leftByProgram.length + l.leftAfterSweep.length, 0),
     failed: lifecycles.filter((l) => failureReport(l)).length,

@@ -25,6 +25,7 @@ import { prngDigest, prngStream, startTargetServer } from "../unit/session/nativ
 import { NOTHING_LEFT, leftovers } from "../e2e/portforward-harness.ts";
 import { startBastion, type Bastion } from "../support/bastion.ts";
 import { eventually } from "../support/eventually.ts";
+import { writeReport } from "./report.ts";
 
 const SOAK = process.env.RELIABILITY_SOAK === "1";
 const SECONDS = Number(process.env.TUNNEL_INTEGRITY_SECONDS ?? (SOAK ? 600 : 20));
@@ -201,6 +202,7 @@ async function transferUnderFaults(to: string, seconds: number, label: string) {
       `${channel!.stats.reconnects} reconnects, ResumeSession ${calls.ResumeSession?.ok ?? 0} ok / ${calls.ResumeSession?.failed ?? 0} failed after the SDK's retries, ` +
       `client resent ${channel!.sendStats.resent} of ${channel!.sendStats.sent}, ${channel!.stats.duplicates} duplicates received; injected ${JSON.stringify(faults)}`,
   );
+  writeReport(`tunnel-integrity-${label.replace(/[^a-z0-9]+/gi, "-")}`, { streams: result.streams, bytesUp: result.up, bytesDown: result.down, seconds: result.seconds, reconnects: channel!.stats.reconnects, injected: faults });
   return { result, channel: channel!, sessionId: sessionId!, faults };
 }
 
