@@ -86,7 +86,8 @@ export function usage<S extends FlagSpec>(spec: CliSpec<S>): string {
     return [left, def.description + (notes.length ? ` (${notes.join("; ")})` : "")];
   });
   const width = Math.min(34, Math.max(...rows.map(([l]) => l.length)) + 2);
-  const lines = rows.map(([l, r]) => `  ${l.padEnd(width)}${r}`);
+  // A flag too long for the column gets its description on the next line, never run together.
+  const lines = rows.map(([l, r]) => (l.length < width ? `  ${l.padEnd(width)}${r}` : `  ${l}\n  ${" ".repeat(width)}${r}`));
   return [
     `Usage: ${spec.name} [options]${spec.positionals ? ` ${spec.positionals}` : ""}`,
     "",

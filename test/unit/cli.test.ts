@@ -46,6 +46,15 @@ describe("parseFlags", () => {
     expect(text).toMatch(/--timeout <timeout> +readiness timeout \(default 5m\)/);
     expect(text).toMatch(/-h, --help +show this help/);
   });
+
+  it("puts the description of a flag too long for the column on the next line, aligned", () => {
+    const text = usage({ ...spec, flags: { ...spec.flags, via: { type: "string", placeholder: "auto|ecs-exec|instance|something-longer", description: "which target" } } });
+    const lines = text.split("\n");
+    const at = lines.findIndex((l) => l.includes("--via <auto|ecs-exec|instance|something-longer>"));
+    expect(lines[at]).toBe("      --via <auto|ecs-exec|instance|something-longer>");
+    const column = lines.find((l) => l.includes("--env <name>"))!.indexOf("environment");
+    expect(lines[at + 1]).toBe(" ".repeat(column) + "which target");
+  });
 });
 
 describe("runMain", () => {
