@@ -73,8 +73,9 @@ function stateDirOf(env: NodeJS.ProcessEnv): string | undefined {
 
 const copied = new Set<string>();
 
-/** Copies the log files under `from` (written since `sinceMs`) into <dest>/<flattened path>. */
-function copyLogs(from: string, dest: string, sinceMs = 0): void {
+/** Copies the log files under `from` (written since `sinceMs`, not copied yet) into <dest>/<URI-encoded path>; returns how many. */
+function copyLogs(from: string, dest: string, sinceMs = 0): number {
+  let count = 0;
   const walk = (dir: string, depth: number) => {
     let names: string[];
     try {
@@ -93,12 +94,14 @@ function copyLogs(from: string, dest: string, sinceMs = 0): void {
         copied.add(key);
         mkdirSync(dest, { recursive: true });
         copyFileSync(path, join(dest, encodeURIComponent(path)));
+        count++;
       } catch {
         /* written or removed while we looked */
       }
     }
   };
   walk(from, 0);
+  return count;
 }
 
 /** Every `bastionless` state directory a test is about to remove with its temp dir. */
@@ -271,8 +274,8 @@ export function installCapture(dir: string): void {
     const found = findStateDirs(path);
     if (!found.length) return;
     const id = `${newId()}-removed`;
-    writeMeta(dir, id, { argv: [`(log files under ${path}, removed by the test)`], test: currentTest() });
-    for (const state of found) copyLogs(state, join(dir, `${id}.files`));
+    const count = found.reduce((n, state) => n + copyLogs(state, join(dir, `${id}.files`)), 0);
+    if (count) writeMeta(dir, id, { argv: [`(log files under ${path}, removed by the test)`], test: currentTest() });
   };
   fs.rmSync = function (path, options) {
     beforeRemove(path, options);
