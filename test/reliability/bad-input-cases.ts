@@ -88,8 +88,8 @@ export interface BadInputCase {
    * `line: "warning"`), for the entrypoint the message of its one error event; null = no such line.
    */
   message: string | null | ((c: CaseContext, out: RunOutput) => string);
-  /** "failed": cleanup-orphans' stdout line for an action that failed ("  failed: …"). */
-  line?: "warning" | "failed";
+  /** cleanup-orphans' stdout lines: "failed" for an action that failed ("  failed: …"), "dry run" for "Dry run: …". */
+  line?: "warning" | "failed" | "dry run";
   /** What the program cannot remove and says so (the remedy names it), counted per kind. */
   leaves?: { activations?: number; instances?: number; parameters?: number; tasks?: number };
 }
@@ -499,6 +499,11 @@ const ORPHAN_TAGS = () => Object.entries(ourTags("stg", "host:gone-laptop", new 
 const ORPHAN_PARAMETER = "/stg/portforward/instances/gone-laptop";
 const GONE_INSTANCE = "mi-0123456789abcdef0";
 
+/** The sweeper judges ages on AWS's clock, learnt from a Date header to the second: be past a 0s threshold on it. */
+function pastClockSkew(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 1_100));
+}
+
 async function orphanActivation(kit: SeedKit): Promise<{ activationId: string; activationCode: string }> {
   const out = await kit.ssm.send(new CreateActivationCommand({ IamRole: ROLE, RegistrationLimit: 1, ExpirationDate: new Date(Date.now() + 3_600_000), Tags: ORPHAN_TAGS().map(([Key, Value]) => ({ Key, Value })) }));
   return { activationId: out.ActivationId!, activationCode: out.ActivationCode! };
@@ -525,12 +530,27 @@ async function orphanTask(kit: SeedKit): Promise<{ taskId: string }> {
   }));
   const taskId = out.tasks![0].taskArn!.split("/").at(-1)!;
   await eventually(async () => ((await kit.cloud.state()).tasks.find((t) => t.taskId === taskId)?.lastStatus === "RUNNING" ? true : undefined), 20_000, `orphan task ${taskId} RUNNING`);
-  // The sweeper judges ages on AWS's clock, learnt from a Date header to the second: be past --task-ttl 0s on it.
-  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  await pastClockSkew();
   return { taskId };
 }
 
+async function orphanParameter(kit: SeedKit): Promise<{ parameter: string }> {
+  await kit.ssm.send(new PutParameterCommand({ Name: ORPHAN_PARAMETER, Value: GONE_INSTANCE, Type: "String", Tags: ORPHAN_TAGS().map(([Key, Value]) => ({ Key, Value })) }));
+  return { parameter: ORPHAN_PARAMETER };
+}
+
 const cleanupApply: Omit<BadInputCase, "program">[] = [
+  {
+    category: "no TTY",
+    name: "without --yes and without a terminal to confirm on: a dry run that says how to apply",
+    args: ["--env", "stg"],
+    seed: orphanParameter,
+    serial: true,
+    code: 0,
+    line: "dry run",
+    message: "Dry run: nothing changed. Run with --yes to apply 1 action(s).",
+    leaves: { parameters: 1 },
+  },
   {
     category: "access denied",
     name: "ecs:StopTask denied on an orphaned bastion task: that item fails, named, the task is left running",
@@ -557,10 +577,7 @@ const cleanupApply: Omit<BadInputCase, "program">[] = [
     category: "access denied",
     name: "ssm:DeleteParameter denied on a parameter whose instance is gone: that item fails, named",
     args: CL,
-    seed: async (kit) => {
-      await kit.ssm.send(new PutParameterCommand({ Name: ORPHAN_PARAMETER, Value: GONE_INSTANCE, Type: "String", Tags: ORPHAN_TAGS().map(([Key, Value]) => ({ Key, Value })) }));
-      return { parameter: ORPHAN_PARAMETER };
-    },
+    seed: orphanParameter,
     faults: denied("ssm:DeleteParameter"),
     code: 1,
     line: "failed",
@@ -571,7 +588,11 @@ const cleanupApply: Omit<BadInputCase, "program">[] = [
     category: "access denied",
     name: "ssm:DeleteActivation denied on an unused activation: that item fails, named",
     args: [...CL, "--stale-after", "0s"],
-    seed: async (kit) => ({ activationId: (await orphanActivation(kit)).activationId }),
+    seed: async (kit) => {
+      const { activationId } = await orphanActivation(kit);
+      await pastClockSkew();
+      return { activationId };
+    },
     faults: denied("ssm:DeleteActivation"),
     code: 1,
     line: "failed",

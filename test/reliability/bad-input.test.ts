@@ -120,9 +120,10 @@ async function check(c: BadInputCase, where: Bench): Promise<void> {
   }
 }
 
-/** The line(s) a case is judged on: "<program>: …" (or "warning: …", "  failed: …"); the entrypoint's error events' messages. */
+/** The line(s) a case is judged on: "<program>: …" (or "warning: …", stdout's "  failed: …" or "Dry run: …"); the entrypoint's error events' messages. */
 function messageLines(c: BadInputCase, out: RunOutput): string[] {
   if (c.line === "failed") return out.stdout.split("\n").filter((l) => l.startsWith("  failed: "));
+  if (c.line === "dry run") return out.stdout.split("\n").filter((l) => l.startsWith("Dry run: "));
   if (c.program === "entrypoint") {
     return out.events.filter((e) => e.level === "error").map((e) => e.msg ?? e.error).filter((m): m is string => typeof m === "string");
   }
