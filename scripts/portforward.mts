@@ -10,7 +10,7 @@ import { formatDuration } from "../lib/duration.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { canPrompt, confirm, selectOne, type PromptContext } from "../lib/prompts.ts";
 import { startPortForward, type ClientChoice, type PortForward } from "../lib/session/index.ts";
-import { describeBastion, currentUser, findReusableBastion, launchBastion, observeBastion, resolvePlacement, stopBastion, type Placement } from "../lib/portforward/bastion.ts";
+import { describeBastion, currentUser, findReusableBastion, launchBastion, observeBastion, resolvePlacement, stopBastion, StopNotConfirmed, type Placement } from "../lib/portforward/bastion.ts";
 import { databaseChoice, databasesOfEnv, envChoices, filterByEnv, nameChoices, namesEnv } from "../lib/portforward/choices.ts";
 import { assertDistinctPorts, findDatabase, formatForwardLine, networkWarning, parseBindAddress, parseHostPort, targetForward, type PlannedForward } from "../lib/portforward/forwards.ts";
 import { watchInterrupts, type Interrupts } from "../lib/portforward/interrupts.ts";
@@ -248,7 +248,7 @@ async function holdUntilClosed(run: Run, task: TaskInfo, ready: Ready, tunnel: {
 }
 
 /** Ask (default yes; --keep/--stop/--yes answer), StopTask, wait for STOPPED, report anything left. */
-async function stopOrKeepBastion(run: Run, task: TaskInfo, outcome: HoldResult | { kind: "error" }): Promise<number> {
+async function stopOrKeepBastion(run: Run, task: TaskInfo, outcome: HoldResult | { kind: "error"; error: unknown }): Promise<number> {
   const { settings, interrupts } = run;
   interrupts.phase = "stopping";
   const scope = { profile: settings.profile, region: run.region, env: settings.env };
@@ -275,6 +275,14 @@ async function stopOrKeepBastion(run: Run, task: TaskInfo, outcome: HoldResult |
     return EXIT_FAILURE;
   } catch (error) {
     progress.clear();
+    if (error instanceof StopNotConfirmed) {
+      // After a failed start the error line comes last; this line only says what became of the task.
+      const failed = outcome.kind === "error" ? (outcome.error as Error) : undefined;
+      const why = failed?.message === error.reason.message ? "for the same reason" : error.reason.message.replace(/\.$/, "");
+      const line = `Bastion task ${task.taskId} was asked to stop, but the stop could not be confirmed: ${why}. See what is left with: make cleanup ENV=${settings.env}`;
+      process.stderr.write(failed ? `${line}\n` : `portforward: ${line}\n`);
+      return EXIT_FAILURE;
+    }
     if ((error as Error).name !== "AbortError") throw error;
     process.stderr.write(`Not waiting: bastion task ${task.taskId} was asked to stop. See what is left with: make cleanup ENV=${settings.env}\n`);
     return EXIT_INTERRUPTED;

@@ -106,6 +106,14 @@ export interface StopOptions {
   signal?: AbortSignal;
 }
 
+/** StopTask was accepted, but what followed it (the wait for STOPPED, the leftover check) failed. */
+export class StopNotConfirmed extends Error {
+  override name = "StopNotConfirmed";
+  constructor(readonly reason: Error) {
+    super(reason.message, { cause: reason });
+  }
+}
+
 /** StopTask, wait for STOPPED, then look for the task's parameter and instance: what is left, if anything. */
 export async function stopBastion(clients: Clients, task: Pick<TaskInfo, "cluster" | "taskArn" | "taskId">, options: StopOptions): Promise<AfterStop> {
   // Whatever the path, a bastion running the entrypoint registered: learn its instance before the parameter goes.
@@ -115,14 +123,19 @@ export async function stopBastion(clients: Clients, task: Pick<TaskInfo, "cluste
   // SDK's three tries, until the deadline or a second Ctrl-C; AccessDenied is reported at once.
   const persist = <T>(run: () => Promise<T>) => withRetries(run, { attempts: Number.POSITIVE_INFINITY, baseMs: 250, capMs: 4_000, deadline, signal: options.signal });
   await persist(() => stopTask(clients.ecs, task.cluster, task.taskArn, options.reason));
-  let current: TaskInfo | undefined;
-  for (let attempt = 0; ; attempt++) {
-    current = await persist(() => describeBastion(clients.ecs, task));
-    if (!current || current.lastStatus === "STOPPED" || Date.now() >= deadline) break;
-    await abortableSleep(pollDelay(attempt), options.signal);
+  try {
+    let current: TaskInfo | undefined;
+    for (let attempt = 0; ; attempt++) {
+      current = await persist(() => describeBastion(clients.ecs, task));
+      if (!current || current.lastStatus === "STOPPED" || Date.now() >= deadline) break;
+      await abortableSleep(pollDelay(attempt), options.signal);
+    }
+    const lastStatus = current?.lastStatus ?? "MISSING";
+    return await persist(() => checkLeftovers(clients, task, { env: options.env, instanceId, lastStatus }));
+  } catch (error) {
+    if ((error as Error).name === "AbortError") throw error;
+    throw new StopNotConfirmed(error as Error);
   }
-  const lastStatus = current?.lastStatus ?? "MISSING";
-  return persist(() => checkLeftovers(clients, task, { env: options.env, instanceId, lastStatus }));
 }
 
 /** What is still there of a bastion: the task if not STOPPED, its instance-id parameter, its managed instance. */

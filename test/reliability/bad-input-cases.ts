@@ -359,7 +359,18 @@ const portforward: Omit<BadInputCase, "program">[] = [
   { category: "access denied", name: "rds:DescribeDBClusters denied", args: PF, faults: denied("rds:DescribeDBClusters"), code: 1, message: deniedLine("portforward", "rds:DescribeDBClusters") },
   { category: "access denied", name: "rds:DescribeDBInstances denied", args: PF, faults: denied("rds:DescribeDBInstances"), code: 1, message: deniedLine("portforward", "rds:DescribeDBInstances") },
   { category: "access denied", name: "ecs:RunTask denied", args: PF, faults: denied("ecs:RunTask"), code: 1, message: deniedLine("portforward", "ecs:RunTask", "task definition arn:aws:ecs:ap-northeast-1:123456789012:task-definition/stg-app:1 in cluster stg-main") },
-  { category: "access denied", name: "ecs:DescribeTasks denied after the launch: the task is still stopped", args: PF, faults: denied("ecs:DescribeTasks"), code: 1, message: deniedLine("portforward", "ecs:DescribeTasks", "cluster stg-main") },
+  {
+    category: "access denied",
+    name: "ecs:DescribeTasks denied after the launch: the task is still stopped, and the user is told so",
+    args: PF,
+    faults: denied("ecs:DescribeTasks"),
+    code: 1,
+    // Beside the one error line, a plain line says what became of the task it launched.
+    message: (_c, out) =>
+      /^Bastion task [0-9a-f-]{36} was asked to stop, but the stop could not be confirmed: for the same reason\. See what is left with: make cleanup ENV=stg$/m.test(out.stderr)
+        ? deniedLine("portforward", "ecs:DescribeTasks", "cluster stg-main")
+        : `(no line saying the task was asked to stop in: ${out.stderr})`,
+  },
   {
     category: "access denied",
     name: "ssm:StartSession denied on a ready bastion: the task is stopped",
@@ -377,7 +388,7 @@ const portforward: Omit<BadInputCase, "program">[] = [
     files: { "aws-config": "[profile dev]\nregion = ap-northeast-1\n", "aws-credentials": "[dev]\naws_access_key_id = localcloud\naws_secret_access_key = localcloud\n" },
     faults: expired("ecs:ListClusters"),
     code: 1,
-    message: pfLine("ecs:ListClusters failed: the AWS credentials have expired. Refresh them and try again."),
+    message: pfLine("ecs:ListClusters failed: the AWS credentials have expired. Refresh them (aws sso login --profile dev) and try again."),
   },
   { category: "throttling", name: "DescribeDBClusters throttled on every attempt", args: PF, faults: throttled("rds:DescribeDBClusters"), code: 1, message: pfLine("rds:DescribeDBClusters was throttled by AWS after 3 attempts: try again in a minute, or lower the request rate.") },
   {
