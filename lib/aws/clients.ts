@@ -8,6 +8,7 @@ import { IAMClient } from "@aws-sdk/client-iam";
 import { STSClient } from "@aws-sdk/client-sts";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { S3Client } from "@aws-sdk/client-s3";
+import { setRunProfile } from "./errors.ts";
 
 // The SDK warns on every start under Node 20 that releases after January 2027 need Node 22; the
 // versions pinned here run on Node 20, so the warning is noise for operators and cron logs.
@@ -60,6 +61,8 @@ export interface AwsClients {
 /** Clients are created on first use, so a script pays only for the services it calls. */
 export function createClients(options: AwsOptions = {}): AwsClients {
   const config = clientConfig(options);
+  // An expired-credentials line then names the profile to log in again with.
+  setRunProfile(options.profile ?? process.env.AWS_PROFILE);
   const made = new Map<string, { destroy(): void }>();
   const lazy = <T extends { destroy(): void }>(key: string, make: () => T): T => {
     if (!made.has(key)) made.set(key, make());

@@ -62,8 +62,16 @@ export interface CallContext {
   profile?: string;
 }
 
+/** The profile of this run's clients (set by createClients), for the credentials remedy. */
+let runProfile: string | undefined;
+
+export function setRunProfile(profile: string | undefined): void {
+  runProfile = profile;
+}
+
 /** One line naming the operation, the object and the fix. */
 export function explainAwsError(error: unknown, context: CallContext): string {
+  const profile = context.profile ?? runProfile;
   const name = awsErrorName(error);
   const on = context.object ? ` on ${context.object}` : "";
   const original = firstLine((error as AwsErrorLike)?.message ?? String(error));
@@ -71,7 +79,7 @@ export function explainAwsError(error: unknown, context: CallContext): string {
     return `${context.action}${on} was denied: allow "${context.action}" for the caller's IAM identity (see docker/iam/). AWS said: ${original}`;
   }
   if (isExpiredCredentials(error)) {
-    return `${context.action}${on} failed: the AWS credentials have expired. Refresh them${context.profile ? ` (aws sso login --profile ${context.profile})` : ""} and try again.`;
+    return `${context.action}${on} failed: the AWS credentials have expired. Refresh them${profile ? ` (aws sso login --profile ${profile})` : ""} and try again.`;
   }
   if (name === "CredentialsProviderError" || /Could not load credentials/i.test(original)) {
     return `${context.action}${on} failed: no AWS credentials were found. Pass --profile, set AWS_PROFILE, or run aws sso login.`;

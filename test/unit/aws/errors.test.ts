@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { mockClient } from "aws-sdk-client-mock";
 import { SSMClient, CreateActivationCommand } from "@aws-sdk/client-ssm";
-import { AwsCallError, call, explainAwsError, isThrottling, isTransient } from "../../../lib/aws/errors.ts";
+import { AwsCallError, call, explainAwsError, isThrottling, isTransient, setRunProfile } from "../../../lib/aws/errors.ts";
 
 const err = (name: string, message: string, extra: object = {}) => Object.assign(new Error(message), { name, ...extra });
 
@@ -16,6 +16,17 @@ describe("explainAwsError", () => {
     [err("InvalidParameters", "IamRole is invalid\nmore"), "ssm:CreateActivation on role stg-ssm-role failed: InvalidParameters: IamRole is invalid"],
   ])("explains %s", (error, line) => {
     expect(explainAwsError(error, ctx)).toBe(line);
+  });
+
+  it("names the run's profile in the expired-credentials remedy when the call site does not", () => {
+    const expired = Object.assign(new Error("The security token included in the request is expired"), { name: "ExpiredTokenException" });
+    expect(explainAwsError(expired, { action: "ecs:ListClusters" })).toBe("ecs:ListClusters failed: the AWS credentials have expired. Refresh them and try again.");
+    setRunProfile("dev");
+    try {
+      expect(explainAwsError(expired, { action: "ecs:ListClusters" })).toBe("ecs:ListClusters failed: the AWS credentials have expired. Refresh them (aws sso login --profile dev) and try again.");
+    } finally {
+      setRunProfile(undefined);
+    }
   });
 
   it("classifies throttling and transient failures", () => {
