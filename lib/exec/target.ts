@@ -2,7 +2,7 @@
 // only fill gaps (a flag or the config answers each), and a single choice is taken without asking.
 import type { ECSClient } from "@aws-sdk/client-ecs";
 import { UsageError } from "../cli.ts";
-import { describeTasks, lastSegment, listClusterNames, listServiceNames, listServiceTaskArns, listTaskArns, type TaskInfo } from "../aws/ecs.ts";
+import { describeService, describeTasks, lastSegment, listClusterNames, listServiceNames, listServiceTaskArns, listTaskArns, type TaskInfo } from "../aws/ecs.ts";
 import { selectOne, type Choice, type PromptContext } from "../prompts.ts";
 
 export interface ExecTarget {
@@ -79,6 +79,10 @@ export async function selectTask(ecs: ECSClient, prompt: PromptContext, options:
   const arns = await listServiceTaskArns(ecs, options.cluster, service);
   const running = arns.length ? (await describeTasks(ecs, options.cluster, arns)).tasks.filter((t) => t.lastStatus === "RUNNING") : [];
   if (running.length === 0) {
+    // A --service that does not exist reads as a typo, not as an empty service.
+    if (options.service && !(await describeService(ecs, options.cluster, service).catch(() => true))) {
+      throw new UsageError(`Service ${service} was not found in cluster ${options.cluster}: pass --service with one of the cluster's services (leave it out to choose).`);
+    }
     throw new Error(`Service ${service} in cluster ${options.cluster} has no RUNNING task: check its deployments (aws ecs describe-services --cluster ${options.cluster} --services ${service}) or pass --task.`);
   }
   return selectOne(prompt, "task", "--task", taskChoices(running, options.now));
