@@ -181,7 +181,8 @@ function metaFor(argv: string[], options: Options | undefined): CaptureMeta {
 
 /**
  * stdio "inherit" for stdout/stderr becomes a pipe relayed to the worker's own stream, so the
- * child's output is captured too (the worker's stdout is a pipe to vitest either way).
+ * child's output is captured too (the worker's stdout is a pipe to vitest either way). The caller
+ * still sees child.stdout/stderr as null, as it asked.
  */
 function pipeInherited(args: unknown[], optionsIndex: number, options: Options | undefined): Array<"stdout" | "stderr"> {
   const stdio = options?.stdio;
@@ -211,7 +212,11 @@ export function installCapture(dir: string): void {
 
   const track = (child: ChildProcess, argv: string[], options: Options | undefined, relayed: Array<"stdout" | "stderr">) => {
     captureChild(child, dir, { ...metaFor(argv, options), env: options?.env });
-    for (const name of relayed) child[name]?.on("data", (chunk: Buffer) => relayTo[name](chunk));
+    for (const name of relayed) {
+      child[name]?.on("data", (chunk: Buffer) => relayTo[name](chunk));
+      Object.assign(child, { [name]: null });
+      child.stdio[name === "stdout" ? 1 : 2] = null;
+    }
     return child;
   };
 
