@@ -62,6 +62,7 @@ describe("the actions each program calls, derived from its code", () => {
       "ssm:DeregisterManagedInstance",
       "ssm:DescribeActivations",
       "ssm:DescribeInstanceInformation",
+      "ssm:DescribeParameters",
       "ssm:GetParametersByPath",
       "ssm:ListTagsForResource",
     ]);
@@ -164,6 +165,7 @@ const ALLOWED: Record<string, Request[]> = {
   sweeper: [
     { action: "ssm:DescribeActivations", resource: "*" },
     { action: "ssm:DescribeInstanceInformation", resource: "*" },
+    { action: "ssm:DescribeParameters", resource: "*" },
     { action: "ecs:ListClusters", resource: "*" },
     { action: "ssm:ListTagsForResource", resource: MI },
     { action: "ssm:ListTagsForResource", resource: PARAM },
