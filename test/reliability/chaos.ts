@@ -368,7 +368,11 @@ const bastionLifecycle: Step = async (world, plan, life, home) => {
       const task = await ourTask();
       life.hit = !alive() ? "after exit" : (await Promise.race([pf.ready.then(() => true, () => false), sleep(0).then(() => false)])) ? "after ready" : task ? `registration (task ${task.lastStatus})` : "before RunTask answered";
       if (plan.stop === "StopTask") {
-        if (!(await stopTask())) life.hit = "no task to stop yet";
+        // StopTask needs a task: when the moment comes before RunTask's answer, it waits for the task.
+        await until(async () => !alive() || Boolean(await ourTask()), 30_000);
+        const launched = await ourTask();
+        if (!task && launched) life.hit = `registration (task ${launched.lastStatus}, just launched)`;
+        if (!(await stopTask())) life.hit = alive() ? "no task within 30 s" : "after exit";
       } else pf.child.kill(plan.stop as NodeJS.Signals);
     } else {
       const ready = await within(pf.ready.catch(() => undefined), 120_000);
