@@ -57,6 +57,64 @@ describe("receiving (the agent's rules, §2.5)", () => {
     });
   });
 
+  it("while delivery is held: keeps data unacked and undelivered, ignores its copies, still applies acks", () => {
+    channel.send(PayloadType.Output, Buffer.from("out"));
+    channel.receive(input(0));
+    wire = [];
+    channel.holdDelivery(true);
+    for (const seq of [1, 3, 1, 2]) channel.receive(input(seq));
+    channel.receive(ackFor(0));
+    expect(delivered.map((f) => f.payload.toString())).toEqual(["m0"]);
+    expect(wire).toEqual([]);
+    expect(channel.unackedCount).toBe(0);
+    // A message delivered before the hold is re-acked as ever.
+    channel.receive(input(0));
+    expect(ackedSeqs()).toEqual([0]);
+    wire = [];
+    channel.holdDelivery(false);
+    expect(delivered.map((f) => f.payload.toString())).toEqual(["m0", "m1", "m2", "m3"]);
+    expect(ackedSeqs()).toEqual([1, 2, 3]);
+  });
+
+  it("stops delivering when a delivery holds it again; on release acks what is kept ahead of a gap", () => {
+    channel.close();
+    channel = new ReliableChannel({
+      outType: MessageType.OutputStreamData,
+      transmit: (frame) => wire.push(frame),
+      onMessage: (frame) => {
+        delivered.push(frame);
+        if (frame.payload.toString() === "m1") channel.holdDelivery(true);
+      },
+      now: () => clock,
+    });
+    channel.holdDelivery(true);
+    for (const seq of [0, 1, 2, 4]) channel.receive(input(seq));
+    channel.holdDelivery(false);
+    expect(delivered.map((f) => f.payload.toString())).toEqual(["m0", "m1"]);
+    expect(ackedSeqs()).toEqual([0, 1]);
+    wire = [];
+    channel.holdDelivery(false);
+    expect(delivered.map((f) => f.payload.toString())).toEqual(["m0", "m1", "m2"]);
+    expect(ackedSeqs()).toEqual([2, 4]);
+    wire = [];
+    channel.receive(input(3));
+    expect(delivered.map((f) => f.payload.toString())).toEqual(["m0", "m1", "m2", "m3", "m4"]);
+    expect(ackedSeqs()).toEqual([3]);
+  });
+
+  it("keeps at most 16 MiB while held; what does not fit is left for the sender to resend", () => {
+    const big = (seq: number) => encodeFrame({ messageType: MessageType.InputStreamData, sequenceNumber: seq, payloadType: PayloadType.Output, payload: Buffer.alloc(10 * 1024 * 1024, seq) });
+    channel.holdDelivery(true);
+    channel.receive(big(0));
+    channel.receive(big(1));
+    channel.holdDelivery(false);
+    expect(delivered.map((f) => f.sequenceNumber)).toEqual([0]);
+    expect(ackedSeqs()).toEqual([0]);
+    channel.receive(big(1));
+    expect(delivered.map((f) => f.sequenceNumber)).toEqual([0, 1]);
+    expect(ackedSeqs()).toEqual([0, 1]);
+  });
+
   it("treats a frame with a bad digest as lost: no ack, no delivery", () => {
     const bad = input(0);
     bad[bad.length - 1] ^= 1;

@@ -18,6 +18,8 @@ const RTT_INIT_MS = 100;
 const RTO_MAX_MS = 1000;
 const RTO_MIN_VARIATION_MS = 10;
 const REORDER_BUFFER_LIMIT = 100_000;
+/** Payload bytes kept unacked while delivery is held; beyond, messages are left for the sender to resend. */
+const HELD_BYTES_LIMIT = 16 * 1024 * 1024;
 
 interface Unacked {
   frame: Buffer;
@@ -49,6 +51,11 @@ export class ReliableChannel extends EventEmitter {
   private expectedInSeq = 0;
   private readonly unacked = new Map<number, Unacked>();
   private readonly reorder = new Map<number, Frame>();
+  /** Messages taken in while delivery was held back, not acked until delivered (or delivery resumes). */
+  private readonly heldUnacked = new Set<number>();
+  private heldBytes = 0;
+  private deliveryHeld = false;
+  private delivering = false;
   private unackedPayloadBytes = 0;
   private sentPayloadBytes = 0;
   private srtt = RTT_INIT_MS;
@@ -122,6 +129,18 @@ export class ReliableChannel extends EventEmitter {
     }
   }
 
+  /**
+   * Input backpressure that still hears acks: while held, stream data is kept but neither
+   * delivered nor acked (a sender's window bounds it, HELD_BYTES_LIMIT a sender without one; its
+   * resends find it kept), and acks and control frames are applied as ever. Pausing the WebSocket instead also stops the acks that
+   * our own output window waits for: a target that stops reading while it cannot write (an echo)
+   * then waits on itself for good. Releasing delivers what is next in order and acks the rest.
+   */
+  holdDelivery(held: boolean): void {
+    this.deliveryHeld = held;
+    if (!held) this.drain();
+  }
+
   /** pause_publication stops resending until start_publication (§2.3). */
   setPaused(paused: boolean): void {
     this.paused = paused;
@@ -155,23 +174,49 @@ export class ReliableChannel extends EventEmitter {
   private handleData(frame: Frame): void {
     const seq = frame.sequenceNumber;
     if (seq < this.expectedInSeq || this.reorder.has(seq)) {
+      // A copy of a message kept unacked is acked with it, once delivered.
+      if (this.heldUnacked.has(seq)) return;
       // The agent re-acks duplicates (the plugin does not, §2.5); both ends here do.
       this.stats.duplicates++;
       this.opts.transmit(encodeAck(frame));
       return;
     }
-    if (seq > this.expectedInSeq) {
-      if (this.reorder.size >= REORDER_BUFFER_LIMIT) return;
-      this.stats.reordered++;
-      this.reorder.set(seq, frame);
+    if (seq === this.expectedInSeq && !this.deliveryHeld) {
+      this.deliver(frame);
       this.opts.transmit(encodeAck(frame));
-      return;
+      return this.drain();
     }
-    this.deliver(frame);
-    this.opts.transmit(encodeAck(frame));
-    for (let next = this.reorder.get(this.expectedInSeq); next; next = this.reorder.get(this.expectedInSeq)) {
-      this.reorder.delete(this.expectedInSeq);
-      this.deliver(next);
+    if (this.reorder.size >= REORDER_BUFFER_LIMIT) return;
+    if (this.deliveryHeld && this.heldBytes + frame.payload.length > HELD_BYTES_LIMIT) return;
+    if (seq > this.expectedInSeq) this.stats.reordered++;
+    this.reorder.set(seq, frame);
+    if (this.deliveryHeld) {
+      this.heldUnacked.add(seq);
+      this.heldBytes += frame.payload.length;
+    } else this.opts.transmit(encodeAck(frame));
+  }
+
+  /** Delivers what is next in order from the reorder buffer; unless held again, acks what was kept unacked. */
+  private drain(): void {
+    if (this.delivering) return;
+    this.delivering = true;
+    try {
+      for (let next = this.reorder.get(this.expectedInSeq); next && !this.deliveryHeld; next = this.reorder.get(this.expectedInSeq)) {
+        this.reorder.delete(this.expectedInSeq);
+        this.deliver(next);
+        // Ack only after processing (§2.5).
+        if (this.heldUnacked.delete(next.sequenceNumber)) {
+          this.heldBytes -= next.payload.length;
+          this.opts.transmit(encodeAck(next));
+        }
+      }
+      if (this.deliveryHeld) return;
+      // Kept while held but ahead of a gap: acked now, as ahead-of-order messages are on arrival.
+      for (const seq of this.heldUnacked) this.opts.transmit(encodeAck(this.reorder.get(seq)!));
+      this.heldUnacked.clear();
+      this.heldBytes = 0;
+    } finally {
+      this.delivering = false;
     }
   }
 

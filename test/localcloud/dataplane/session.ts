@@ -37,7 +37,6 @@ export class DataSession {
   private outPipe: FaultyPipe | undefined;
   private inPipe: FaultyPipe | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
-  private inputPaused = false;
   private readonly channel: ReliableChannel;
   private readonly agent: Agent;
   private started = false;
@@ -123,7 +122,6 @@ export class DataSession {
       this.detach();
       if (this.status !== "Terminated") this.status = "Disconnected";
     });
-    if (this.inputPaused) ws.pause();
     const closeAfter = this.faults().closeAfterSeconds;
     if (closeAfter !== undefined) {
       // MGS recycles connections about hourly with close 1000 "Bye" (§2.6, plugin issue #135).
@@ -183,9 +181,9 @@ export class DataSession {
   }
 
   /**
-   * Writes client input to a local sink; a full sink pauses the WebSocket until it drains or
-   * closes (a target dropped by DisconnectToPort never drains). One wait per sink, however many
-   * frames the WebSocket still delivers after pause().
+   * Writes client input to a local sink; a full sink holds input back until it drains or
+   * closes (a target dropped by DisconnectToPort never drains). One wait per sink; input moves
+   * again once every full sink has drained or closed.
    */
   writeInput(sink: NodeJS.WritableStream, data: Buffer): void {
     if (sink.write(data) || this.drainingSinks.has(sink)) return;
@@ -201,15 +199,16 @@ export class DataSession {
     sink.on("close", release);
   }
 
-  /** Stops reading the client's frames (TCP backpressure on the WebSocket). */
+  /**
+   * Holds the client's stream data back (kept unacked, so the client's send window pushes back),
+   * while its acks are still read: our output window waits for them (ReliableChannel.holdDelivery).
+   */
   pauseInput(): void {
-    this.inputPaused = true;
-    this.ws?.pause();
+    this.channel.holdDelivery(true);
   }
 
   resumeInput(): void {
-    this.inputPaused = false;
-    this.ws?.resume();
+    this.channel.holdDelivery(false);
   }
 
   /** Resolves once every sent message is acked, or after `timeoutMs`. */
