@@ -18,7 +18,7 @@ import { keptLines, reportLeftovers } from "../lib/portforward/leftovers.ts";
 import { resolveSettings, type Settings } from "../lib/portforward/options.ts";
 import { assertAddressUsable, assertClientAvailable, assertPortsFree, clientForAddress } from "../lib/portforward/preflight.ts";
 import { createProgress } from "../lib/portforward/progress.ts";
-import { waitUntilReady } from "../lib/portforward/readiness.ts";
+import { WaitAborted, waitUntilReady } from "../lib/portforward/readiness.ts";
 import { openRunLog, teeLogger, type RunLog } from "../lib/portforward/state-log.ts";
 import { holdTunnel, type HoldResult } from "../lib/portforward/tunnel.ts";
 import { openTunnel, type Ready } from "../lib/portforward/open.ts";
@@ -216,6 +216,11 @@ async function waitForBastion(run: Run, task: TaskInfo): Promise<Ready> {
 async function tunnelThrough(run: Run, task: TaskInfo, forwards: PlannedForward[]): Promise<HoldResult> {
   const ready = await waitForBastion(run, task);
   const tunnel = await openTunnel({ clients: run.clients, region: run.region, profile: run.settings.profile, client: run.client, ready, forwards, address: run.address, log: run.log, signal: run.interrupts.startAborted });
+  // A Ctrl-C while the session was opening abandons the start all the same: never a tunnel nobody wants.
+  if (run.interrupts.startAborted.aborted) {
+    await tunnel.forward.stop();
+    throw new WaitAborted("interrupted while the tunnel opened");
+  }
   announce(run, task, ready, tunnel);
   return holdUntilClosed(run, task, ready, tunnel);
 }

@@ -123,6 +123,26 @@ describe("portforward failure paths", () => {
   }, 60_000);
 });
 
+describe("Ctrl-C while the session opens", () => {
+  it("abandons the start like any Ctrl-C before the tunnel: no tunnel, the task stopped, exit 130", async () => {
+    // StartSession answers after 3 s: the Ctrl-C lands after readiness, before the forward exists.
+    await cloud.setFaults({ "ssm:StartSession": { latencyMs: 3000 } });
+    try {
+      const run = startPortforward(cloud, ["--env", "stg", "--yes", "--target", "stg-db", "--local-port", "0", "--json"], { XDG_STATE_HOME: state.dir });
+      await eventually(async () => (/Bastion task \S+ is ready after/.test(run.stderr()) ? true : undefined), 30_000, "readiness");
+      run.interrupt();
+      const exit = await run.exited;
+      expect(exit.code).toBe(130);
+      expect(run.stdout()).toBe("");
+      expect(run.stderr().trim().split("\n").filter((l) => l.startsWith("portforward: "))).toEqual(["portforward: interrupted while the tunnel opened"]);
+      expect(run.stderr()).toMatch(/Stopped bastion task \S+; nothing is left running\./);
+      expect(await leftovers(cloud)).toEqual(NOTHING_LEFT);
+    } finally {
+      await cloud.setFaults({});
+    }
+  }, 60_000);
+});
+
 describe("Ctrl-C during the stop", () => {
   async function stubbornTask(): Promise<void> {
     const bastion = (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: "stg-bastion" }))).taskDefinition!;
