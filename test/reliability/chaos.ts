@@ -276,7 +276,27 @@ async function checkLeaks(world: ChaosWorld, plan: Plan, life: Lifecycle, baseli
   if (swept.code !== 0) throw new Error(`cleanup-orphans --yes exited ${swept.code}: ${sweep.err().trim().split("\n").slice(-3).join(" | ")}`);
   // A task the sweep stopped still has its container's cleanup to run.
   await until(async () => (await leftNow()).length === 0, 25_000, 200);
-  life.leftAfterSweep = await leftNow();
+  // What the sweep decided about each thing still there: the first question a leak raises.
+  life.leftAfterSweep = (await leftNow()).map((line) => `${line} — ${sweepVerdict(sweep.out(), line)}`);
+}
+
+function sweepVerdict(report: string, line: string): string {
+  type Item = { kind: string; id: string; action?: string; reason: string };
+  let parsed: { plan?: { actions?: Item[]; kept?: Item[] }; results?: Array<{ id: string; ok: boolean; detail: string }> };
+  try {
+    parsed = JSON.parse(report);
+  } catch {
+    return "the sweep printed no JSON report";
+  }
+  const [kind, key] = line.split(" ");
+  const matches = (d: Item) => d.kind === kind && (d.id === key || d.id.endsWith(`/${key}`));
+  const acted = parsed.plan?.actions?.find(matches);
+  if (acted) {
+    const result = parsed.results?.find((r) => r.id === acted.id);
+    return `the sweep planned to ${acted.action} it (${acted.reason})${result ? `: ${result.ok ? "done" : `failed: ${result.detail}`}` : ""}`;
+  }
+  const kept = parsed.plan?.kept?.find(matches);
+  return kept ? `the sweep kept it: ${kept.reason}` : "not in the sweep's inventory";
 }
 
 type Step = (world: ChaosWorld, plan: Plan, life: Lifecycle, home: string) => Promise<void>;
