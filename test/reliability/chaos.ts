@@ -265,7 +265,7 @@ async function checkLeaks(world: ChaosWorld, plan: Plan, life: Lifecycle, baseli
     const running = new Set(s.tasks.filter((t) => t.lastStatus === "RUNNING").map((t) => t.taskArn));
     return s.instances.every((i) => i.pingStatus !== "Online" || running.has(i.tags["bastionless:source"] ?? ""));
   }, 10_000, 200);
-  const sweep = tsx(join(REPO, "scripts/cleanup-orphans.mts"), ["--yes", "--json", "--stale-after", "1s", "--task-ttl", "1s"], cloud.env);
+  const sweep = tsx(join(REPO, "scripts/cleanup-orphans.mts"), ["--yes", "--json", "--stale-after", "0s", "--task-ttl", "0s"], cloud.env);
   const swept = await within(sweep.exited, 60_000);
   life.outputs.push({ source: "cleanup-orphans stdout", text: sweep.out() }, { source: "cleanup-orphans stderr", text: sweep.err() });
   if (!swept) {
