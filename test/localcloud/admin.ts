@@ -30,6 +30,8 @@ export async function handleAdmin(ctx: CloudContext, hooks: AdminHooks, req: Inc
         return send(res, 200, await readInventory(ctx, url.searchParams.get("region") ?? ctx.options.defaultRegion));
       case "GET /faults":
         return send(res, 200, ctx.faults.spec());
+      case "GET /inflight":
+        return send(res, 200, { calls: ctx.inFlight.calls });
       case "GET /faults/injected":
         return send(res, 200, { controlPlane: ctx.faults.injected(), dataChannel: ctx.dataPlane.injected?.() });
       case "POST /faults":

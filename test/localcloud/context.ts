@@ -54,6 +54,8 @@ export interface CloudContext {
   hostMap: Map<string, { host: string; port: number }>;
   /** Every secret handed out (activation codes, session tokens, data keys, credentials). */
   secrets: SecretLog;
+  /** AWS calls received and not yet answered (GET /_localcloud/inflight). */
+  inFlight: { calls: number };
   /** Tells the watchdog about a process group to kill if our process dies without stop(). */
   trackProcessGroup(pgid: number): void;
   /** Moves task lifecycles to the current simulated time (starts/stops processes). */

@@ -75,7 +75,13 @@ export function createGatewayServer(getCtx: () => CloudContext, hooks: AdminHook
         res.writeHead(body ? 200 : 404, { "content-type": "application/json" });
         return void res.end(JSON.stringify(body ?? { message: "not found" }));
       }
-      await handleAws(ctx, req, res, raw);
+      // A call's effects can land after its caller is gone (a killed program): tests wait for 0.
+      ctx.inFlight.calls++;
+      try {
+        await handleAws(ctx, req, res, raw);
+      } finally {
+        ctx.inFlight.calls--;
+      }
     } catch (err) {
       if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" });
       res.end(`localcloud gateway: ${(err as Error).message}`);

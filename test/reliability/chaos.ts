@@ -253,6 +253,9 @@ export async function runLifecycle(world: ChaosWorld, plan: Plan): Promise<Lifec
 async function checkLeaks(world: ChaosWorld, plan: Plan, life: Lifecycle, baseline: Map<string, string>): Promise<void> {
   const { cloud } = world;
   const leftNow = async () => newSince(baseline, inventoryOf(await cloud.state()));
+  // A killed program's last calls are still answered (and take effect) after it is gone.
+  const quiet = async () => ((await (await fetch(`${cloud.endpoint}/_localcloud/inflight`)).json()) as { calls: number }).calls === 0;
+  await until(quiet, 15_000, 50);
   // Tasks being stopped finish stopping first (their entrypoint is cleaning up).
   await until(async () => !(await cloud.state()).tasks.some((t) => t.startedBy?.startsWith("bastionless:") && TRANSITIONAL.has(t.lastStatus)), 25_000, 200);
   if (isGraceful(plan)) {
@@ -265,6 +268,8 @@ async function checkLeaks(world: ChaosWorld, plan: Plan, life: Lifecycle, baseli
     const running = new Set(s.tasks.filter((t) => t.lastStatus === "RUNNING").map((t) => t.taskArn));
     return s.instances.every((i) => i.pingStatus !== "Online" || running.has(i.tags["bastionless:source"] ?? ""));
   }, 10_000, 200);
+  // The sweep comes after the last call of the lifecycle has landed, as a cron run does.
+  await until(quiet, 15_000, 50);
   const sweep = tsx(join(REPO, "scripts/cleanup-orphans.mts"), ["--yes", "--json", "--stale-after", "0s", "--task-ttl", "0s"], cloud.env);
   const swept = await within(sweep.exited, 60_000);
   life.outputs.push({ source: "cleanup-orphans stdout", text: sweep.out() }, { source: "cleanup-orphans stderr", text: sweep.err() });
