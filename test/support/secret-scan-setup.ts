@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { SECRETS_FILE_ENV } from "../localcloud/secrets.ts";
 import { CAPTURE_DIR_ENV } from "./capture.ts";
 import { formatHits, readIssuedSecrets, scanCaptures, summaryLine } from "./secret-scan.ts";
+import { writeReport } from "../reliability/report.ts";
 
 export default function setup(): () => void {
   const root = mkdtempSync(join(tmpdir(), "bastionless-secret-scan-"));
@@ -21,6 +22,7 @@ export default function setup(): () => void {
     const started = Date.now();
     const result = scanCaptures(captures, readIssuedSecrets(secretsFile));
     console.log(`${summaryLine(result)} (${Date.now() - started} ms)`);
+    writeReport("secret-scan", { captures: result.captures, excluded: result.excluded, secrets: result.secrets, hits: result.hits.length });
     if (!result.hits.length && !process.env.SECRET_SCAN_KEEP) return rmSync(root, { recursive: true, force: true });
     if (!result.hits.length) return console.log(`SECRET_SCAN_KEEP: the captures are kept in ${root}.`);
     console.error(`${formatHits(result.hits)}\nThe captures and the issued secrets are kept in ${root}.`);
