@@ -87,6 +87,9 @@ async function driveShell(name: string, files: { before: string; after: string }
   await tmux("send-keys", "-t", name, "sleep 30; echo not-interrupted", "Enter");
   await new Promise((r) => setTimeout(r, 700));
   await tmux("send-keys", "-t", name, "C-c");
+  // The shell's fresh prompt first: typed ahead, the line would be echoed before the prompt and
+  // its output land on the prompt's line.
+  await waitForScreen(name, /^\^C\s*\n#\s*$/m, 10_000);
   await tmux("send-keys", "-t", name, "echo after-$((1+1))", "Enter");
   const afterInterrupt = await waitForScreen(name, /^after-2$/m, 10_000);
   expect(afterInterrupt).not.toMatch(/^not-interrupted$/m);
