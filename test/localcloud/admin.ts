@@ -31,7 +31,7 @@ export async function handleAdmin(ctx: CloudContext, hooks: AdminHooks, req: Inc
       case "GET /faults":
         return send(res, 200, ctx.faults.spec());
       case "GET /inflight":
-        return send(res, 200, { calls: ctx.inFlight.calls });
+        return send(res, 200, { calls: ctx.inFlight.calls, idleMs: ctx.inFlight.calls ? 0 : Date.now() - ctx.inFlight.lastMs });
       case "GET /faults/injected":
         return send(res, 200, { controlPlane: ctx.faults.injected(), dataChannel: ctx.dataPlane.injected?.() });
       case "POST /faults":

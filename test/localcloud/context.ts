@@ -54,8 +54,8 @@ export interface CloudContext {
   hostMap: Map<string, { host: string; port: number }>;
   /** Every secret handed out (activation codes, session tokens, data keys, credentials). */
   secrets: SecretLog;
-  /** AWS calls received and not yet answered (GET /_localcloud/inflight). */
-  inFlight: { calls: number };
+  /** AWS calls received and not yet answered, and when the last one came or went (GET /_localcloud/inflight). */
+  inFlight: { calls: number; lastMs: number };
   /** Tells the watchdog about a process group to kill if our process dies without stop(). */
   trackProcessGroup(pgid: number): void;
   /** Moves task lifecycles to the current simulated time (starts/stops processes). */

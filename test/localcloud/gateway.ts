@@ -77,10 +77,12 @@ export function createGatewayServer(getCtx: () => CloudContext, hooks: AdminHook
       }
       // A call's effects can land after its caller is gone (a killed program): tests wait for 0.
       ctx.inFlight.calls++;
+      ctx.inFlight.lastMs = Date.now();
       try {
         await handleAws(ctx, req, res, raw);
       } finally {
         ctx.inFlight.calls--;
+        ctx.inFlight.lastMs = Date.now();
       }
     } catch (err) {
       if (!res.headersSent) res.writeHead(502, { "content-type": "text/plain" });

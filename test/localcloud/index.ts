@@ -143,7 +143,7 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
       },
     });
     ctx = {
-      state: emptyState(), clock, moto, faults, dataPlane, options, hostMap, secrets, inFlight: { calls: 0 },
+      state: emptyState(), clock, moto, faults, dataPlane, options, hostMap, secrets, inFlight: { calls: 0, lastMs: Date.now() },
       tick: () => tickTasks(ctx),
       trackProcessGroup: (pgid) => reaper.addGroup(pgid),
     };

@@ -254,7 +254,8 @@ async function checkLeaks(world: ChaosWorld, plan: Plan, life: Lifecycle, baseli
   const { cloud } = world;
   const leftNow = async () => newSince(baseline, inventoryOf(await cloud.state()));
   // A killed program's last calls are still answered (and take effect) after it is gone.
-  const quiet = async () => ((await (await fetch(`${cloud.endpoint}/_localcloud/inflight`)).json()) as { calls: number }).calls === 0;
+  // Quiet = no call in progress for a second: a call still in a socket buffer is read by then.
+  const quiet = async () => ((await (await fetch(`${cloud.endpoint}/_localcloud/inflight`)).json()) as { idleMs: number }).idleMs >= 1000;
   await until(quiet, 15_000, 50);
   // Tasks being stopped finish stopping first (their entrypoint is cleaning up).
   await until(async () => !(await cloud.state()).tasks.some((t) => t.startedBy?.startsWith("bastionless:") && TRANSITIONAL.has(t.lastStatus)), 25_000, 200);
