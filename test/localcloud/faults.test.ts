@@ -163,6 +163,27 @@ describe("errors and latency", () => {
     }
   });
 
+  it("GET /_localcloud/inflight counts calls not yet answered and how long none has been in progress", async () => {
+    type InFlight = { calls: number; idleMs: number };
+    const inflight = async () => (await (await fetch(`${cloud.endpoint}/_localcloud/inflight`)).json()) as InFlight;
+    const ssm = new SSMClient(sdkConfig(cloud));
+    try {
+      await cloud.setFaults({ "ssm:DescribeActivations": { latencyMs: 600 } });
+      const call = ssm.send(new DescribeActivationsCommand({}));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await inflight()).toEqual({ calls: 1, idleMs: 0 });
+      await call;
+      const after = await inflight();
+      expect(after.calls).toBe(0);
+      expect(after.idleMs).toBeLessThan(1000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await inflight()).idleMs).toBeGreaterThanOrEqual(300);
+    } finally {
+      await cloud.setFaults({});
+      ssm.destroy();
+    }
+  });
+
   it("is set and read through POST/GET /_localcloud/faults, and rejects malformed specs", async () => {
     const spec = { "ssm:DescribeActivations": { errorRate: 1 } };
     const res = await fetch(`${cloud.endpoint}/_localcloud/faults`, { method: "POST", body: JSON.stringify(spec) });
