@@ -91,7 +91,7 @@ bench: setup ## Run the benchmarks and rewrite BENCHMARKS.md (ARGS=--quick for a
 	@npm run --silent build
 	$(call run,test/bench/run.mts,$(ARGS))
 
-soak: setup ## The long reliability run (~40 min): 300 chaos lifecycles, 10 min of tunnel integrity, then the counts
+soak: setup ## The long reliability run (~30 min): 300 chaos lifecycles, 10 min of tunnel integrity, then the counts
 	@node --import tsx test/reliability/soak.mts
 
 iam: ## Print the IAM policies filled in: make iam ENV=stg ACCOUNT=123456789012 REGION=ap-northeast-1
