@@ -3,7 +3,8 @@
 import type { ECSClient } from "@aws-sdk/client-ecs";
 import type { SSMClient } from "@aws-sdk/client-ssm";
 import { MANAGED_BY_VALUE, STARTED_BY_PREFIX, TAG_ENV, TAG_MANAGED_BY, TAG_SOURCE, parameterPrefix } from "./constants.ts";
-import { describeTasks, lastSegment, listClusterNames, listTasksStartedWith, stopTask } from "./aws/ecs.ts";
+import { clusterOfTaskArn, describeTasks, lastSegment, listClusterNames, listTasksStartedWith, stopTask } from "./aws/ecs.ts";
+import { namesOfEnvs } from "./envs.ts";
 import {
   deleteActivation,
   deleteParameter,
@@ -45,11 +46,6 @@ export async function mapLimit<T, R>(items: T[], limit: number, work: (item: T, 
   return results;
 }
 
-/** `arn:aws:ecs:<region>:<account>:task/<cluster>/<id>` → cluster name, or undefined for other sources. */
-export function clusterOfTaskArn(source: string | undefined): string | undefined {
-  const match = /^arn:[^:]+:ecs:[^:]*:[^:]*:task\/([^/]+)\/[^/]+$/.exec(source ?? "");
-  return match?.[1];
-}
 
 const inEnvs = (envs: string[], env: string | undefined) => envs.length === 0 || (env !== undefined && envs.includes(env));
 
@@ -101,7 +97,7 @@ export async function readInventory(clients: SweepClients, options: InventoryOpt
     })
   ).flat();
 
-  const clusters = options.clusters ?? (await listClusterNames(clients.ecs)).filter((c) => envs.length === 0 || envs.some((e) => c === e || c.startsWith(`${e}-`) || c.endsWith(`-${e}`)));
+  const clusters = options.clusters ?? namesOfEnvs(await listClusterNames(clients.ecs), envs);
   const tasks = (
     await mapLimit(clusters, concurrency, async (cluster) =>
       (await listTasksStartedWith(clients.ecs, cluster, STARTED_BY_PREFIX)).map((t) => ({

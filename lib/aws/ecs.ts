@@ -49,6 +49,16 @@ export function lastSegment(arn: string): string {
   return arn.slice(arn.lastIndexOf("/") + 1);
 }
 
+/** A task ARN names its cluster: `arn:<partition>:ecs:<region>:<account>:task/<cluster>/<id>`; undefined for anything else. */
+export function clusterOfTaskArn(arn: string | undefined): string | undefined {
+  return /^arn:aws[a-z-]*:ecs:[^:]*:[^:]*:task\/([^/]+)\/[^/]+$/.exec(arn ?? "")?.[1];
+}
+
+/** The Session Manager target of a container for ECS Exec: `ecs:<cluster>_<taskId>_<runtimeId>` (awscli's executecommand.py). */
+export function ecsTarget(task: Pick<TaskInfo, "cluster" | "taskId">, runtimeId: string): string {
+  return `ecs:${task.cluster}_${task.taskId}_${runtimeId}`;
+}
+
 export function toTaskInfo(task: Task): TaskInfo {
   const clusterArn = task.clusterArn ?? "";
   return {

@@ -1,8 +1,8 @@
 // Gathers what the pre-flight checks decide on (checks.ts), each lookup on its own: one that fails
 // (no permission, an API the endpoint lacks) turns its checks into "?" instead of ending the report.
 import type { AwsClients } from "../aws/clients.ts";
-import { awsErrorName } from "../aws/errors.ts";
-import { describeExecTaskDefinition, type ClusterInfo, type TaskInfo } from "../aws/ecs.ts";
+import { awsErrorName, awsErrorOf, httpStatusOf } from "../aws/errors.ts";
+import { describeExecTaskDefinition, ecsTarget, type ClusterInfo, type TaskInfo } from "../aws/ecs.ts";
 import { findRole, principalOf, roleNameOf, simulatePrincipalPolicy } from "../aws/iam.ts";
 import { findLogGroup } from "../aws/logs.ts";
 import { getBucketStatus } from "../aws/s3.ts";
@@ -25,11 +25,11 @@ type Clients = Pick<AwsClients, "ecs" | "iam" | "kms" | "logs" | "s3" | "sts">;
 
 /** The one line of a failed lookup, without the "action on object failed:" prefix call() adds. */
 function reason(error: unknown): string {
-  const cause = (error as { cause?: unknown }).cause ?? error;
-  const name = awsErrorName(cause);
-  const status = (cause as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-  if (status && status >= 500 && /Deserialization|SyntaxError|not valid JSON/i.test(String((cause as Error).message))) return `the endpoint answered HTTP ${status}: it may not implement this API`;
-  const message = String((cause as Error)?.message ?? cause).split("\n")[0];
+  const cause = awsErrorOf(error);
+  const name = awsErrorName(error);
+  const status = httpStatusOf(error);
+  if (status && status >= 500 && /Deserialization|SyntaxError|not valid JSON/i.test(String(cause?.message))) return `the endpoint answered HTTP ${status}: it may not implement this API`;
+  const message = String(cause?.message ?? cause).split("\n")[0];
   return name && !message.startsWith(name) ? `${name}: ${message}` : message;
 }
 
@@ -101,13 +101,12 @@ export async function gatherFacts(clients: Clients, input: GatherInput): Promise
 async function probeKmsKey(clients: Clients, keyId: string, task: TaskInfo, container: string): Promise<Fact<"ok" | { errorName: string; message: string }>> {
   const runtimeId = task.containers.find((c) => c.name === container)?.runtimeId ?? "";
   try {
-    await generateDataKey(clients.kms, { keyId, context: { "aws:ssm:TargetId": `ecs:${task.cluster}_${task.taskId}_${runtimeId}` } });
+    await generateDataKey(clients.kms, { keyId, context: { "aws:ssm:TargetId": ecsTarget(task, runtimeId) } });
     return "ok";
   } catch (error) {
-    const cause = (error as { cause?: unknown }).cause ?? error;
-    const name = awsErrorName(cause);
-    if (!name || (cause as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === undefined) return { unknown: reason(error) };
-    return { errorName: name, message: String((cause as Error).message).split("\n")[0] };
+    const name = awsErrorName(error);
+    if (!name || httpStatusOf(error) === undefined) return { unknown: reason(error) };
+    return { errorName: name, message: String(awsErrorOf(error)?.message).split("\n")[0] };
   }
 }
 

@@ -2,8 +2,9 @@
 // only fill gaps (a flag or the config answers each), and a single choice is taken without asking.
 import type { ECSClient } from "@aws-sdk/client-ecs";
 import { UsageError } from "../cli.ts";
-import { describeService, describeTasks, lastSegment, listClusterNames, listServiceNames, listServiceTaskArns, listTaskArns, type TaskInfo } from "../aws/ecs.ts";
+import { clusterOfTaskArn, describeService, describeTasks, ecsTarget, lastSegment, listClusterNames, listServiceNames, listServiceTaskArns, listTaskArns, type TaskInfo } from "../aws/ecs.ts";
 import { selectOne, type Choice, type PromptContext } from "../prompts.ts";
+import { namesOfEnv } from "../envs.ts";
 
 export interface ExecTarget {
   cluster: string;
@@ -13,16 +14,6 @@ export interface ExecTarget {
   ssmTarget: string;
 }
 
-/** A task ARN names its cluster: `arn:aws:ecs:<region>:<account>:task/<cluster>/<id>`. */
-export function clusterOfTaskArn(task: string): string | undefined {
-  return /^arn:aws[a-z-]*:ecs:[^:]*:\d*:task\/([^/]+)\/[^/]+$/.exec(task)?.[1];
-}
-
-/** Clusters that belong to `env`: the env is one of the name's -/_ separated words (stg-main, app_stg). */
-export function filterClustersByEnv(names: string[], env: string | undefined): string[] {
-  if (!env) return names;
-  return names.filter((n) => n.toLowerCase().split(/[-_.]/).includes(env.toLowerCase()));
-}
 
 export function revisionOf(taskDefinitionArn: string | undefined): string {
   const m = /:(\d+)$/.exec(taskDefinitionArn ?? "");
@@ -53,7 +44,7 @@ export async function selectCluster(ecs: ECSClient, prompt: PromptContext, optio
   const fromArn = options.task ? clusterOfTaskArn(options.task) : undefined;
   if (fromArn) return fromArn;
   const all = await listClusterNames(ecs);
-  const matching = filterClustersByEnv(all, options.env);
+  const matching = namesOfEnv(all, options.env);
   if (matching.length === 0) {
     throw new UsageError(
       all.length
@@ -110,5 +101,5 @@ export async function selectContainer(prompt: PromptContext, task: TaskInfo, con
 export function toExecTarget(cluster: string, task: TaskInfo, container: string): ExecTarget {
   const runtimeId = task.containers.find((c) => c.name === container)?.runtimeId;
   // Without a runtimeId ECS has not placed the container yet; the plugin's target would be wrong.
-  return { cluster: task.cluster || cluster, task, container, ssmTarget: `ecs:${task.cluster || cluster}_${task.taskId}_${runtimeId ?? "unknown"}` };
+  return { cluster: task.cluster || cluster, task, container, ssmTarget: ecsTarget({ cluster: task.cluster || cluster, taskId: task.taskId }, runtimeId ?? "unknown") };
 }

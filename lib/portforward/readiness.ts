@@ -1,6 +1,6 @@
 // Waiting until a bastion task is really usable — no fixed sleep: poll with a short backoff, judge
 // each observation, stop at the first "ready" or "stopped", give up at the deadline.
-import type { TaskInfo } from "../aws/ecs.ts";
+import { ecsTarget, type TaskInfo } from "../aws/ecs.ts";
 
 export type Via = "auto" | "ecs-exec" | "instance";
 
@@ -29,11 +29,6 @@ export const READINESS_BACKOFF: BackoffOptions = { initialMs: 200, factor: 1.5, 
 /** The pause before poll `attempt` + 1 (attempt 0 is the first pause). */
 export function pollDelay(attempt: number, options: BackoffOptions = READINESS_BACKOFF): number {
   return Math.min(options.maxMs, Math.round(options.initialMs * options.factor ** Math.max(0, attempt)));
-}
-
-/** `ecs:<cluster>_<taskId>_<runtimeId>`: the Session Manager target of a task's container (awscli executecommand.py). */
-export function ecsTarget(task: Pick<TaskInfo, "cluster" | "taskId">, runtimeId: string): string {
-  return `ecs:${task.cluster}_${task.taskId}_${runtimeId}`;
 }
 
 /** "stopCode: stoppedReason (container bastion: reason, exit 1)" */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ago, clusterOfTaskArn, filterClustersByEnv, revisionOf, taskChoices, toExecTarget } from "../../../lib/exec/target.ts";
+import { ago, revisionOf, taskChoices, toExecTarget } from "../../../lib/exec/target.ts";
 import type { TaskInfo } from "../../../lib/aws/ecs.ts";
 
 const task = (id: string, startedAt: string, rev: number, az?: string): TaskInfo => ({
@@ -9,14 +9,6 @@ const task = (id: string, startedAt: string, rev: number, az?: string): TaskInfo
 });
 
 describe("target discovery helpers", () => {
-  it("filters clusters by env as a word of the name", () => {
-    expect(filterClustersByEnv(["stg-main", "prod-main", "stgx-main", "app_stg", "prod.stg"], "stg")).toEqual(["stg-main", "app_stg", "prod.stg"]);
-    expect(filterClustersByEnv(["a", "b"], undefined)).toEqual(["a", "b"]);
-  });
-  it("reads the cluster from a task ARN, not from an id", () => {
-    expect(clusterOfTaskArn("arn:aws:ecs:ap-northeast-1:123456789012:task/stg-main/5f2e")).toBe("stg-main");
-    expect(clusterOfTaskArn("5f2e")).toBeUndefined();
-  });
   it("labels tasks newest first with id, start, revision and AZ", () => {
     const now = new Date("2026-01-01T12:00:00Z");
     const choices = taskChoices([task("old", "2026-01-01T09:00:00Z", 3, "ap-northeast-1a"), task("new", "2026-01-01T11:59:30Z", 4)], now);

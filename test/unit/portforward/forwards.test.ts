@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { UsageError } from "../../../lib/cli.ts";
 import type { DatabaseTarget } from "../../../lib/aws/rds.ts";
 import { assertDistinctPorts, defaultLocalPort, findDatabase, formatForwardLine, isLoopbackAddress, networkWarning, parseBindAddress, parseForward, parseHostPort, targetForward } from "../../../lib/portforward/forwards.ts";
-import { databasesOfEnv, envChoices, filterByEnv, namesEnv } from "../../../lib/portforward/choices.ts";
+import { databasesOfEnv, envChoices } from "../../../lib/portforward/choices.ts";
 
 const db = (id: string, kind: "cluster" | "instance", tags: Record<string, string> = {}): DatabaseTarget => ({ kind, id, engine: "aurora-postgresql", host: `${id}.cluster-abc.ap-northeast-1.rds.amazonaws.com`, port: 5432, status: "available", tags });
 
@@ -68,17 +68,9 @@ describe("--address", () => {
 });
 
 describe("choices by env", () => {
-  it("matches the env as a word in names, else as a substring (the seed's grep)", () => {
-    expect(namesEnv("stg-main", "stg")).toBe(true);
-    expect(namesEnv("stgx-main", "stg")).toBe(false);
-    expect(filterByEnv(["prod-main", "stg-main", "stg-batch", "stgx"], "stg")).toEqual(["stg-main", "stg-batch"]);
-    expect(filterByEnv(["mystgcluster", "prod"], "stg")).toEqual(["mystgcluster"]);
-    expect(filterByEnv(["prod-main", "stg-main"], "dev")).toEqual([]);
-  });
-
   it("offers the config's envs, else the first word of each cluster", () => {
     expect(envChoices(["stg", "dev"], ["x"])).toEqual(["dev", "stg"]);
-    expect(envChoices([], ["stg-main", "prod-main", "stg-batch"])).toEqual(["prod", "stg"]);
+    expect(envChoices([], ["stg-main", "prod-main", "stg-batch", "STG.eu"])).toEqual(["prod", "stg"]);
   });
 
   it("keeps the env's databases: by tag when tagged, else by name", () => {
