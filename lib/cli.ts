@@ -34,7 +34,7 @@ export interface FlagDef {
   short?: string;
   multiple?: boolean;
   /** Environment variables read, in order, when the flag is absent. */
-  env?: string | string[];
+  env?: string | readonly string[];
   default?: string | boolean;
   /** Shown in usage: `--env <name>`. */
   placeholder?: string;
@@ -70,6 +70,34 @@ export interface CliSpec<S extends FlagSpec> {
 /** Declares a script's CLI once; the flag types flow into parseFlags' result. */
 export function defineCli<const S extends FlagSpec>(spec: CliSpec<S>): CliSpec<S> {
   return spec;
+}
+
+/**
+ * The flags every program that calls AWS shares, declared once so that their names, environment
+ * fallbacks and wording are the same everywhere. Spread them into a CLI's flags; a program may
+ * override a field (`{ ...SHARED_FLAGS.region, multiple: true }`).
+ */
+export const SHARED_FLAGS = {
+  env: { type: "string", env: "BASTION_ENV", placeholder: "name", description: "environment: picks the config's envs.<name> and the clusters whose names carry it as a word" },
+  profile: { type: "string", env: "AWS_PROFILE", description: "AWS profile" },
+  region: { type: "string", env: ["AWS_REGION", "AWS_DEFAULT_REGION"], description: "AWS region" },
+  yes: { type: "boolean", short: "y", description: "never prompt: a choice with several answers needs its flag" },
+  client: { type: "string", env: "BASTIONLESS_CLIENT", placeholder: "auto|native|plugin", description: "Session Manager client: native (built in) or AWS's session-manager-plugin (default auto: the plugin when installed)" },
+} as const satisfies FlagSpec;
+
+export const CLIENT_CHOICES = ["auto", "native", "plugin"] as const;
+export type ClientFlag = (typeof CLIENT_CHOICES)[number];
+
+/** The problem with a flag's value that must be one of `choices`, or undefined when it is one. */
+export function choiceProblem(flag: string, value: string, choices: readonly string[]): string | undefined {
+  return choices.includes(value) ? undefined : `${flag} ${value} must be one of ${choices.join(", ")}`;
+}
+
+/** `true/false/yes/no/1/0/on/off` (any case); undefined when it is none of them. */
+export function parseBoolean(text: string): boolean | undefined {
+  if (/^(1|true|yes|on)$/i.test(text.trim())) return true;
+  if (/^(0|false|no|off)$/i.test(text.trim())) return false;
+  return undefined;
 }
 
 const COMMON: FlagSpec = {
@@ -129,9 +157,9 @@ function fromEnv(name: string, def: FlagDef, env: NodeJS.ProcessEnv): unknown {
     const raw = env[key];
     if (raw === undefined || raw === "") continue;
     if (def.type === "boolean") {
-      if (/^(1|true|yes|on)$/i.test(raw)) return true;
-      if (/^(0|false|no|off)$/i.test(raw)) return false;
-      throw new UsageError(`${key}=${raw} is not a boolean for --${name}: use true or false.`);
+      const value = parseBoolean(raw);
+      if (value === undefined) throw new UsageError(`${key}=${raw} is not a boolean for --${name}: use true or false.`);
+      return value;
     }
     return def.multiple ? raw.split(",").map((s) => s.trim()).filter(Boolean) : raw;
   }
@@ -148,7 +176,7 @@ function cleanParseError(message: string): string {
 
 /** --debug on the command line or BASTIONLESS_DEBUG set: known even when the flags do not parse. */
 export function wantsDebug(argv: string[] = process.argv, env: NodeJS.ProcessEnv = process.env): boolean {
-  return argv.includes("--debug") || /^(1|true|yes|on)$/i.test(env.BASTIONLESS_DEBUG ?? "");
+  return argv.includes("--debug") || parseBoolean(env.BASTIONLESS_DEBUG ?? "") === true;
 }
 
 export interface RunOptions {

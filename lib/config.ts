@@ -126,9 +126,20 @@ export function findConfigFile(cwd: string): string | undefined {
   }
 }
 
-/** Reads the config: an explicit path (BASTIONLESS_CONFIG) must exist; a found one is optional. */
-export function loadConfig(options: { cwd?: string; path?: string } = {}): Config | undefined {
-  const path = options.path ?? findConfigFile(options.cwd ?? process.cwd());
+export interface LoadConfigOptions {
+  /** Where the walk up starts; default the current directory. */
+  cwd?: string;
+  /** An explicit file; default $BASTIONLESS_CONFIG. */
+  path?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Walk up from cwd when no file is named (default true; the entrypoint reads only a named file). */
+  search?: boolean;
+}
+
+/** Reads the config: a named file (BASTIONLESS_CONFIG) must exist; one found by walking up is optional. */
+export function loadConfig(options: LoadConfigOptions = {}): Config | undefined {
+  const named = options.path ?? ((options.env ?? process.env).BASTIONLESS_CONFIG || undefined);
+  const path = named ?? (options.search === false ? undefined : findConfigFile(options.cwd ?? process.cwd()));
   if (!path) return undefined;
   let text: string;
   try {

@@ -2,7 +2,7 @@
 // that must not give up after the SDK's three tries: the entrypoint's (its clients run with
 // maxAttempts 1, so this loop alone decides how long a call may take: long enough at start, never
 // past the grace period at shutdown) and portforward's StopTask, which is what stops the billing.
-import { AwsCallError, isAccessDenied, isTransient } from "./aws/errors.ts";
+import { isAccessDenied, isTransient } from "./aws/errors.ts";
 
 export interface RetryPolicy {
   /** Total attempts, the first included. */
@@ -25,9 +25,8 @@ export interface Attempt {
 
 /** Throttling, 5xx, timeouts and network errors are worth another try; AccessDenied never is. */
 export function isRetryable(error: unknown): boolean {
-  const cause = error instanceof AwsCallError ? error.cause : error;
-  if (isAccessDenied(cause)) return false;
-  return isTransient(cause);
+  if (isAccessDenied(error)) return false;
+  return isTransient(error);
 }
 
 export async function withRetries<T>(

@@ -2,8 +2,8 @@
 // instances, activations, parameters, bastion tasks — and nothing without our managed-by tag.
 // list → plan → print → (dry run stops here) → confirm or --yes → apply (STYLE.md §5).
 import { confirm } from "@inquirer/prompts";
-import { Declined, EXIT_FAILURE, EXIT_OK, UsageError, defineCli, parseFlags, runMain, usage } from "../lib/cli.ts";
-import { awsNow, createClients } from "../lib/aws/clients.ts";
+import { Declined, EXIT_FAILURE, EXIT_OK, SHARED_FLAGS, UsageError, defineCli, parseFlags, runMain, usage } from "../lib/cli.ts";
+import { awsNow, createClients, requireRegion } from "../lib/aws/clients.ts";
 import { createLogger } from "../lib/log.ts";
 import { parseDuration } from "../lib/duration.ts";
 import { loadConfig, envConfig } from "../lib/config.ts";
@@ -14,13 +14,13 @@ const cli = defineCli({
   name: "cleanup-orphans",
   summary: "Find and remove orphaned managed instances, activations, parameters and bastion tasks left by bastionless.",
   flags: {
-    env: { type: "string", multiple: true, env: "BASTION_ENV", placeholder: "name", description: "only this env (default: every env)" },
-    profile: { type: "string", env: "AWS_PROFILE", description: "AWS profile" },
-    region: { type: "string", multiple: true, env: "AWS_REGION", description: "region to sweep (several in one run allowed)" },
+    env: { ...SHARED_FLAGS.env, multiple: true, description: "only this env: the clusters whose names carry it as a word, and what is tagged with it (default: every env)" },
+    profile: SHARED_FLAGS.profile,
+    region: { ...SHARED_FLAGS.region, multiple: true, description: "region to sweep (several in one run allowed)" },
     "stale-after": { type: "string", default: "30m", placeholder: "duration", description: "remove instances disconnected and activations unused for longer than this" },
     "task-ttl": { type: "string", default: "12h", placeholder: "duration", description: "stop bastion tasks running longer than this" },
     "dry-run": { type: "boolean", description: "print the plan and change nothing (the default without a terminal, unless --yes)" },
-    yes: { type: "boolean", short: "y", description: "apply without asking" },
+    yes: { ...SHARED_FLAGS.yes, description: "apply without asking" },
     json: { type: "boolean", description: "print one JSON document (plan, results, counts) instead of tables" },
     concurrency: { type: "string", default: "4", placeholder: "n", description: "AWS calls in flight" },
   },
@@ -46,8 +46,7 @@ await runMain(async () => {
   const plans: Array<{ region: string; plan: Plan; clients: ReturnType<typeof createClients> }> = [];
   for (const region of regions.length ? regions : [undefined]) {
     const clients = createClients({ profile, region, retryMode: "adaptive", maxAttempts: 10 });
-    const resolved = region ?? (await clients.ssm.config.region().catch(() => undefined));
-    if (!resolved) throw new UsageError("No AWS region is set: pass --region (repeatable), set AWS_REGION, or give the profile a region.");
+    const resolved = await requireRegion(clients, region);
     const inventory = await readInventory(clients, { region: resolved, envs: settings.envs, concurrency: settings.concurrency });
     plans.push({ region: resolved, plan: planCleanup(inventory, { now: awsNow(clients.ssm), staleAfterMs: settings.staleAfterMs, taskTtlMs: settings.taskTtlMs }), clients });
   }

@@ -10,6 +10,7 @@
 import { EXIT_FAILURE, EXIT_OK, runMain } from "../lib/cli.ts";
 import { createLogger } from "../lib/log.ts";
 import { parseEntrypointConfig, USAGE, type EntrypointConfig } from "../lib/entrypoint/config.ts";
+import { loadConfig } from "../lib/config.ts";
 import { SHUTDOWN_SIGNALS, exitStatus, onSignals, signalNumber, startChild, type Child, type ChildExit, type Signal } from "../lib/process.ts";
 
 type StopReason =
@@ -22,7 +23,7 @@ const log = createLogger({ format: "json", base: { component: "entrypoint" } });
 
 async function main(): Promise<number> {
   if (process.argv.slice(2).join(" ") === "--help") return printUsage();
-  const config = parseEntrypointConfig(process.env, process.argv.slice(2));
+  const config = parseEntrypointConfig(process.env, process.argv.slice(2), loadConfig({ search: false }));
   const stopSignal = forwardStopSignals();
   const crash = watchForCrashes();
   const app = startApp(config);

@@ -1,9 +1,9 @@
 // exec: ECS Exec into a task's container — finds the task for you, records the command in a local
 // audit log before it runs, and explains with pre-flight checks why ECS Exec fails when it does.
 // allow-list → selectCluster → selectTask → selectContainer → (--check stops here) → audit → session.
-import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError, defineCli, parseFlags, runMain, usage } from "../lib/cli.ts";
-import { awsNow, createClients, resolveRegion } from "../lib/aws/clients.ts";
-import { awsErrorName, type AwsCallError } from "../lib/aws/errors.ts";
+import { CLIENT_CHOICES, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, SHARED_FLAGS, UsageError, choiceProblem, defineCli, parseFlags, runMain, usage, type ClientFlag } from "../lib/cli.ts";
+import { awsNow, createClients, requireRegion } from "../lib/aws/clients.ts";
+import { awsErrorName } from "../lib/aws/errors.ts";
 import { describeCluster, describeExecTaskDefinition } from "../lib/aws/ecs.ts";
 import { getCallerIdentity } from "../lib/aws/sts.ts";
 import { envConfig, loadConfig } from "../lib/config.ts";
@@ -14,23 +14,24 @@ import { DEFAULT_SHELL, assertAllowed, wrapCommand } from "../lib/exec/command.t
 import { selectCluster, selectContainer, selectTask, toExecTarget, type ExecTarget } from "../lib/exec/target.ts";
 import { evaluateChecks, formatReport, summarize, type ExecFacts } from "../lib/exec/checks.ts";
 import { gatherFacts } from "../lib/exec/facts.ts";
-import { auditLogPath, localUser, newAuditId, openAuditLog, transcriptLocation } from "../lib/exec/audit.ts";
+import { auditLogPath, newAuditId, openAuditLog, transcriptLocation } from "../lib/exec/audit.ts";
+import { localUser } from "../lib/local.ts";
 
 const cli = defineCli({
   name: "exec",
   summary: "ECS Exec into a running task's container: target discovery, an audit record, and pre-flight checks that explain failures.",
   flags: {
-    env: { type: "string", env: "BASTION_ENV", placeholder: "name", description: "env in bastionless.config.json; also filters clusters by name" },
-    profile: { type: "string", env: "AWS_PROFILE", description: "AWS profile" },
-    region: { type: "string", env: "AWS_REGION", description: "AWS region" },
+    env: SHARED_FLAGS.env,
+    profile: SHARED_FLAGS.profile,
+    region: SHARED_FLAGS.region,
     cluster: { type: "string", description: "ECS cluster (default: the env's, else asked)" },
     service: { type: "string", description: "service whose RUNNING tasks are offered" },
     task: { type: "string", description: "task id or ARN (skips the service)" },
     container: { type: "string", description: "container (asked only when the task has several)" },
     command: { type: "string", placeholder: "command", description: `what to run (default: the env's exec.shell, else ${DEFAULT_SHELL})` },
-    client: { type: "string", env: "BASTIONLESS_CLIENT", placeholder: "auto|native|plugin", description: "Session Manager client: native (built in) or AWS's session-manager-plugin; auto prefers the plugin when installed" },
+    client: SHARED_FLAGS.client,
     check: { type: "boolean", description: "run the pre-flight checks on the target and exit (0 when none failed)" },
-    yes: { type: "boolean", short: "y", description: "never prompt: a choice with several answers needs its flag" },
+    yes: SHARED_FLAGS.yes,
   },
   details: `Examples:
   make exec ENV=stg                                      # pick service, task, container; open a shell
@@ -48,7 +49,7 @@ report says why), 2 usage errors and refused commands, 130 interrupted.`,
 await runMain(async () => {
   const flags = parseFlags(cli, process.argv.slice(2));
   if (flags.help) return void process.stdout.write(usage(cli));
-  const config = loadConfig({ path: process.env.BASTIONLESS_CONFIG || undefined });
+  const config = loadConfig();
   const settings = envConfig(config, flags.env);
   const command = flags.command ?? settings.exec?.shell ?? DEFAULT_SHELL;
   assertAllowed(command, settings.exec?.allow, { env: flags.env, configPath: config?.path });
@@ -56,8 +57,7 @@ await runMain(async () => {
 
   const profile = flags.profile ?? settings.profile;
   const clients = createClients({ profile, region: flags.region ?? settings.region });
-  const region = await resolveRegion(clients);
-  if (!region) throw new UsageError("No AWS region is set: pass --region, set AWS_REGION, or give the profile a region.");
+  const region = await requireRegion(clients);
   const note = (line: string) => process.stderr.write(line + "\n");
   const prompt = { interactive: canPrompt(flags.yes), note };
 
@@ -83,9 +83,9 @@ await runMain(async () => {
 
   let shell;
   try {
-    shell = await startShell({ clients, region, profile: flags.profile, client, log: createLogger({ format: "human", debug: flags.debug }), via: { kind: "ecs", cluster: target.cluster, task: task.taskArn, container: target.container, command: sentCommand, target: target.ssmTarget } });
+    shell = await startShell({ clients, region, profile, client, log: createLogger({ format: "human", debug: flags.debug }), via: { kind: "ecs", cluster: target.cluster, task: task.taskArn, container: target.container, command: sentCommand, target: target.ssmTarget } });
   } catch (error) {
-    const failure = { errorName: (error as AwsCallError).errorName ?? awsErrorName((error as { cause?: unknown }).cause) ?? (error as Error).name, message: (error as Error).message };
+    const failure = { errorName: awsErrorName(error) ?? (error as Error).name, message: (error as Error).message };
     audit.write({ event: "exec.end", auditId, exitCode: EXIT_FAILURE, error: failure.message });
     audit.close();
     note(`exec: ${failure.message}`);
@@ -103,9 +103,10 @@ await runMain(async () => {
   return code;
 }, { name: "exec" });
 
-function checkClient(value: string): ClientChoice {
-  if (value === "auto" || value === "native" || value === "plugin") return value;
-  throw new UsageError(`--client ${value} is not a client: use auto, native or plugin.`);
+function checkClient(value: string): ClientFlag {
+  const problem = choiceProblem("--client", value, CLIENT_CHOICES);
+  if (problem) throw new UsageError(`${problem}.`);
+  return value as ClientFlag;
 }
 
 async function reportChecks(clients: ReturnType<typeof createClients>, cluster: NonNullable<Awaited<ReturnType<typeof describeCluster>>>, target: ExecTarget, options: { service?: string; client: ClientChoice; failure?: ExecFacts["failure"]; out: NodeJS.WritableStream }): Promise<boolean> {

@@ -1,8 +1,8 @@
 // portforward (`make tunnel ENV=stg`): a throw-away bastion task with a service's network settings,
 // local ports to a database (or any host:port) through Session Manager once the task is really
 // ready — no fixed sleep —, and at the end the task stopped and proof that nothing was left.
-import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError, defineCli, parseFlags, runMain, usage } from "../lib/cli.ts";
-import { createClients, resolveRegion, type AwsClients } from "../lib/aws/clients.ts";
+import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, SHARED_FLAGS, UsageError, defineCli, parseFlags, runMain, usage } from "../lib/cli.ts";
+import { createClients, requireRegion, type AwsClients } from "../lib/aws/clients.ts";
 import { lastSegment, listClusterNames, listServiceNames, type TaskInfo } from "../lib/aws/ecs.ts";
 import { listDatabaseTargets } from "../lib/aws/rds.ts";
 import { configuredEnvs, envConfig, loadConfig } from "../lib/config.ts";
@@ -10,8 +10,9 @@ import { formatDuration } from "../lib/duration.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { canPrompt, confirm, selectOne, type PromptContext } from "../lib/prompts.ts";
 import { startPortForward, type ClientChoice, type PortForward } from "../lib/session/index.ts";
-import { describeBastion, currentUser, findReusableBastion, launchBastion, observeBastion, resolvePlacement, stopBastion, StopNotConfirmed, type Placement } from "../lib/portforward/bastion.ts";
-import { databaseChoice, databasesOfEnv, envChoices, filterByEnv, nameChoices, namesEnv } from "../lib/portforward/choices.ts";
+import { describeBastion, startedByUser, findReusableBastion, launchBastion, observeBastion, resolvePlacement, stopBastion, StopNotConfirmed, type Placement } from "../lib/portforward/bastion.ts";
+import { databaseChoice, databasesOfEnv, envChoices, nameChoices } from "../lib/portforward/choices.ts";
+import { belongsToEnv, namesOfEnv } from "../lib/envs.ts";
 import { assertDistinctPorts, findDatabase, formatForwardLine, networkWarning, parseBindAddress, parseHostPort, targetForward, type PlannedForward } from "../lib/portforward/forwards.ts";
 import { watchInterrupts, type Interrupts } from "../lib/portforward/interrupts.ts";
 import { keptLines, reportLeftovers } from "../lib/portforward/leftovers.ts";
@@ -27,9 +28,9 @@ const cli = defineCli({
   name: "portforward",
   summary: "Launch a throw-away bastion task in a service's network, forward local ports through it to a database or any host:port, then stop it.",
   flags: {
-    env: { type: "string", env: "BASTION_ENV", placeholder: "name", description: "environment: picks the config section and filters clusters and databases" },
-    profile: { type: "string", env: "AWS_PROFILE", description: "AWS profile" },
-    region: { type: "string", env: ["AWS_REGION", "AWS_DEFAULT_REGION"], description: "AWS region" },
+    env: SHARED_FLAGS.env,
+    profile: SHARED_FLAGS.profile,
+    region: SHARED_FLAGS.region,
     cluster: { type: "string", description: "ECS cluster (prompt: the env's clusters)" },
     service: { type: "string", description: "service whose subnets, security groups and launch type the bastion gets" },
     "task-definition": { type: "string", placeholder: "family[:rev]", description: "bastion task definition (default: the service's)" },
@@ -38,11 +39,11 @@ const cli = defineCli({
     forward: { type: "string", multiple: true, placeholder: "L:HOST:R", description: "another tunnel through the same bastion" },
     address: { type: "string", placeholder: "ip", description: "where the local ports listen (default 127.0.0.1: this machine only; 0.0.0.0: every interface, reachable from the network)" },
     via: { type: "string", placeholder: "auto|ecs-exec|instance", description: "ECS Exec target or the task's managed instance (default auto: ECS Exec when its agent runs)" },
-    client: { type: "string", placeholder: "auto|native|plugin", description: "Session Manager client (default auto: the plugin when installed)" },
+    client: SHARED_FLAGS.client,
     reuse: { type: "boolean", description: "attach to a running bastion task you started instead of launching one" },
     keep: { type: "boolean", description: "leave the bastion task running at exit, without asking" },
     stop: { type: "boolean", description: "stop the bastion task at exit, without asking" },
-    yes: { type: "boolean", short: "y", description: "no prompts: fail naming any missing flag; stop the task at exit" },
+    yes: { ...SHARED_FLAGS.yes, description: "no prompts: fail naming any missing flag; stop the task at exit" },
     json: { type: "boolean", description: "print one JSON line with the forwards once ready (no prompts)" },
     timeout: { type: "string", placeholder: "duration", description: "how long to wait for the bastion to be ready (default 5m)" },
   },
@@ -113,12 +114,11 @@ async function startRun(flags: Flags): Promise<Run> {
   const client = clientForAddress(settings.client, address);
   clients.destroy();
   clients = createClients({ profile: settings.profile, region: settings.region });
-  const region = settings.region ?? (await resolveRegion(clients));
-  if (!region) throw new UsageError("No AWS region is set: pass --region, set AWS_REGION, or give the profile a region.");
+  const region = await requireRegion(clients, settings.region);
   const file = openRunLog({ base: { program: "portforward", env } });
   const log = teeLogger(createLogger({ format: "human", debug: flags.debug }), file.log);
   const interrupts = watchInterrupts((line) => process.stderr.write(`\n${line}\n`));
-  return { settings, address, client, clients, region, prompt, log, file, interrupts, user: currentUser() };
+  return { settings, address, client, clients, region, prompt, log, file, interrupts, user: startedByUser() };
 }
 
 /** Cluster (the env's), service, and from it the bastion's network, launch type and task definition. */
@@ -127,14 +127,14 @@ async function selectPlacement(run: Run): Promise<Placement> {
   let cluster = settings.cluster;
   if (!cluster) {
     const all = await listClusterNames(clients.ecs);
-    const mine = filterByEnv(all, settings.env);
+    const mine = namesOfEnv(all, settings.env);
     if (!mine.length) throw new UsageError(`No ECS cluster matches env ${settings.env} in ${run.region} (clusters: ${all.join(", ") || "none"}): pass --cluster, or check --env, --profile and --region.`);
     cluster = await selectOne(prompt, "cluster", "--cluster", nameChoices(mine));
   }
   let service = settings.service;
   if (!service) {
     const all = await listServiceNames(clients.ecs, cluster);
-    const mine = namesEnv(cluster, settings.env) ? all : filterByEnv(all, settings.env);
+    const mine = belongsToEnv(cluster, settings.env) ? all : namesOfEnv(all, settings.env);
     if (!mine.length) throw new UsageError(`Cluster ${cluster} has no service for env ${settings.env} to take the network settings from: pass --service.`);
     service = await selectOne(prompt, "service", "--service", nameChoices(mine));
   }

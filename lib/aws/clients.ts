@@ -8,6 +8,7 @@ import { IAMClient } from "@aws-sdk/client-iam";
 import { STSClient } from "@aws-sdk/client-sts";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { S3Client } from "@aws-sdk/client-s3";
+import { UsageError } from "../cli.ts";
 import { setRunProfile } from "./errors.ts";
 
 // The SDK warns on every start under Node 20 that releases after January 2027 need Node 22; the
@@ -91,6 +92,13 @@ export async function resolveRegion(clients: Pick<AwsClients, "ssm">): Promise<s
   } catch {
     return undefined;
   }
+}
+
+/** The region given, else the clients' (flag, env, profile); a usage error naming every way to set one when there is none. */
+export async function requireRegion(clients: Pick<AwsClients, "ssm">, given?: string): Promise<string> {
+  const region = given || (await resolveRegion(clients));
+  if (!region) throw new UsageError("No AWS region is set: pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), or give the profile a region.");
+  return region;
 }
 
 /**

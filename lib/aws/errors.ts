@@ -8,9 +8,23 @@ export interface AwsErrorLike {
   $metadata?: { httpStatusCode?: number; attempts?: number };
 }
 
+/** The error AWS (or the SDK) raised, under any AwsCallError that explains it. */
+export function awsErrorOf(error: unknown): AwsErrorLike | undefined {
+  let e = error;
+  for (let depth = 0; e instanceof AwsCallError && e.cause !== undefined && depth < 8; depth++) e = e.cause;
+  return e as AwsErrorLike | undefined;
+}
+
+/** The AWS error's name (`AccessDeniedException`, `ThrottlingException`, …), read through our wrapping. */
 export function awsErrorName(error: unknown): string | undefined {
-  const e = error as AwsErrorLike | undefined;
+  if (error instanceof AwsCallError && error.errorName) return error.errorName;
+  const e = awsErrorOf(error);
   return e?.name ?? e?.code;
+}
+
+/** The HTTP status AWS answered with, read through our wrapping; undefined when none came back. */
+export function httpStatusOf(error: unknown): number | undefined {
+  return awsErrorOf(error)?.$metadata?.httpStatusCode;
 }
 
 const ACCESS_DENIED = new Set(["AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException", "AuthorizationError"]);
@@ -31,8 +45,8 @@ export function isExpiredCredentials(error: unknown): boolean {
 
 /** 5xx and network failures: worth another try. */
 export function isTransient(error: unknown): boolean {
-  const e = error as AwsErrorLike & { code?: string };
-  const status = e?.$metadata?.httpStatusCode ?? 0;
+  const e = awsErrorOf(error);
+  const status = httpStatusOf(error) ?? 0;
   return status >= 500 || isThrottling(error) || ["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "TimeoutError", "RequestTimeout"].includes(e?.code ?? e?.name ?? "");
 }
 

@@ -14,7 +14,7 @@ export async function findRole(iam: IAMClient, roleName: string): Promise<RoleIn
     const out = await call({ action: "iam:GetRole", object: `role ${roleName}` }, () => iam.send(new GetRoleCommand({ RoleName: roleName })));
     return out.Role?.Arn ? { name: out.Role.RoleName ?? roleName, arn: out.Role.Arn } : undefined;
   } catch (error) {
-    if (isNotFound((error as { cause?: unknown }).cause, "NoSuchEntity", "NoSuchEntityException")) return undefined;
+    if (isNotFound(error, "NoSuchEntity", "NoSuchEntityException")) return undefined;
     throw error;
   }
 }

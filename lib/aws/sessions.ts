@@ -37,7 +37,7 @@ export async function resumeSession(ssm: SSMClient, sessionId: string): Promise<
     if (!out.TokenValue || !out.StreamUrl) return undefined;
     return grantOf(out.SessionId ?? sessionId, out.StreamUrl, out.TokenValue, `ssm:ResumeSession of ${sessionId}`);
   } catch (error) {
-    if (isNotFound((error as { cause?: unknown }).cause, "DoesNotExistException", "InvalidParameterValue")) return undefined;
+    if (isNotFound(error, "DoesNotExistException", "InvalidParameterValue")) return undefined;
     throw error;
   }
 }

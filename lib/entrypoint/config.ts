@@ -1,6 +1,7 @@
 // The entrypoint's configuration: env only (an ENTRYPOINT takes no flags; argv is the app's CMD),
 // validated at once, every problem reported in one message (STYLE.md §11).
-import { UsageError } from "../cli.ts";
+import { UsageError, parseBoolean } from "../cli.ts";
+import { envConfig, type Config } from "../config.ts";
 import { parseDuration } from "../duration.ts";
 import { TAG_MANAGED_BY } from "../constants.ts";
 
@@ -36,7 +37,8 @@ export const USAGE = `Usage: ENTRYPOINT ["tini", "--", "bastionless-entrypoint"]
 Configuration, from the environment only:
   BASTION_ENV (or ENV)            environment name: tags and /<env>/portforward/instances/<source id>
   BASTION_IAM_ROLE                the IAM role the activation gives the managed instance
-  BASTION_REGION (or AWS_REGION)  the region to register in
+  BASTION_REGION (or AWS_REGION, AWS_DEFAULT_REGION)
+                                  the region to register in (else the env's region in BASTIONLESS_CONFIG)
   BASTION_INSTANCE_NAME           the managed instance's name (default bastionless-<env>-<source id>)
   BASTION_PARAMETER_NAME          the parameter holding the instance id (default per source)
   BASTION_TAGS                    extra tags, k=v,k=v
@@ -45,17 +47,12 @@ Configuration, from the environment only:
   BASTION_DISABLED=true           run the CMD and nothing else (local runs)
   BASTION_REQUIRED=true           fail the container when registration fails
   SSM_AGENT_BIN                   the agent binary (default amazon-ssm-agent)
-  SSM_REGISTRATION_FILE           the agent's registration file (default /var/lib/amazon/ssm/registration)`;
+  SSM_REGISTRATION_FILE           the agent's registration file (default /var/lib/amazon/ssm/registration)
+  BASTIONLESS_CONFIG              a bastionless.config.json baked into the image: envs.<env>.region and
+                                  defaults.region fill in the region (no file is searched for)`;
 
 /** "bastionless:": our tag keys, which BASTION_TAGS may not set. */
 const OUR_TAG_PREFIX = TAG_MANAGED_BY.slice(0, TAG_MANAGED_BY.indexOf(":") + 1);
-
-/** "true/false/yes/no/1/0/on/off"; undefined when malformed. */
-export function parseBoolean(text: string): boolean | undefined {
-  if (/^(1|true|yes|on)$/i.test(text.trim())) return true;
-  if (/^(0|false|no|off)$/i.test(text.trim())) return false;
-  return undefined;
-}
 
 /** `k=v,k=v` → tags, with the problems found (one per bad pair). */
 export function parseTags(text: string): { tags: Record<string, string>; problems: string[] } {
@@ -76,8 +73,11 @@ export function parseTags(text: string): { tags: Record<string, string>; problem
   return { tags, problems };
 }
 
-/** Reads and validates the configuration; throws one UsageError listing every problem. */
-export function parseEntrypointConfig(env: NodeJS.ProcessEnv, argv: readonly string[]): EntrypointConfig {
+/**
+ * Reads and validates the configuration; throws one UsageError listing every problem. `team` is the
+ * file BASTIONLESS_CONFIG names, if any: the environment beats it, as flags beat it elsewhere.
+ */
+export function parseEntrypointConfig(env: NodeJS.ProcessEnv, argv: readonly string[], team?: Config): EntrypointConfig {
   const problems: string[] = [];
   const get = (...names: string[]): string | undefined => {
     for (const name of names) if (env[name] !== undefined && env[name]!.trim() !== "") return env[name]!.trim();
@@ -117,7 +117,7 @@ export function parseEntrypointConfig(env: NodeJS.ProcessEnv, argv: readonly str
   if (iamRole === undefined) problems.push("BASTION_IAM_ROLE is missing: the IAM role for the managed instance, trusted by ssm.amazonaws.com");
   else if (!/^[\w+=,.@\/-]{1,64}$/.test(iamRole)) problems.push(`BASTION_IAM_ROLE=${iamRole} is not an IAM role name (up to 64 characters, path allowed)`);
 
-  const region = get("BASTION_REGION", "AWS_REGION");
+  const region = get("BASTION_REGION", "AWS_REGION", "AWS_DEFAULT_REGION") ?? envConfig(team, envName).region;
   if (region === undefined) problems.push("BASTION_REGION (or AWS_REGION) is missing: the region to register in");
   else if (!/^[a-z]{2}(-[a-z0-9]+)+-\d+$/.test(region)) problems.push(`BASTION_REGION=${region} is not a region name such as eu-west-1`);
 

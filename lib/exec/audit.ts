@@ -3,14 +3,13 @@
 // then "exec.session" with the session id and "exec.end" with the outcome, all under one auditId.
 // Nothing secret goes in: no token, no credential; the command line passes through redaction.
 import { randomBytes } from "node:crypto";
-import { homedir, userInfo } from "node:os";
 import { join } from "node:path";
 import type { ClusterInfo } from "../aws/ecs.ts";
+import { stateDir } from "../local.ts";
 import { openPrivateLog } from "../log.ts";
 
 export function auditLogPath(env: NodeJS.ProcessEnv = process.env): string {
-  const state = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith("/") ? env.XDG_STATE_HOME : join(env.HOME || homedir(), ".local", "state");
-  return join(state, "bastionless", "audit.jsonl");
+  return join(stateDir(env), "audit.jsonl");
 }
 
 export function newAuditId(): string {
@@ -56,14 +55,6 @@ export function openAuditLog(path: string = auditLogPath(), now: () => Date = ()
     write: (record) => file.write(JSON.stringify({ time: now().toISOString(), ...record }) + "\n"),
     close: () => file.close(),
   };
-}
-
-export function localUser(env: NodeJS.ProcessEnv = process.env): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return env.USER ?? env.LOGNAME ?? "unknown";
-  }
 }
 
 /**

@@ -1,6 +1,7 @@
 // The bastion task's life: where it runs (a service's network settings), launch or reuse, what each
 // readiness poll sees, and the stop that proves nothing is left.
-import { hostname, userInfo } from "node:os";
+import { hostname } from "node:os";
+import { localUser } from "../local.ts";
 import type { AwsClients } from "../aws/clients.ts";
 import { describeService, describeTasks, listTaskArns, runBastionTask, stopTask, type TaskInfo } from "../aws/ecs.ts";
 import { AwsCallError } from "../aws/errors.ts";
@@ -14,17 +15,9 @@ import type { NetworkConfiguration, CapacityProviderStrategyItem } from "@aws-sd
 
 type Clients = Pick<AwsClients, "ecs" | "ssm">;
 
-/** $USER, else the account name; only letters, digits, - and _ reach startedBy. */
-export function currentUser(env: NodeJS.ProcessEnv = process.env, account: () => string = () => userInfo().username): string {
-  let name = env.USER || env.LOGNAME || env.USERNAME || "";
-  if (!name) {
-    try {
-      name = account();
-    } catch {
-      name = "";
-    }
-  }
-  return name.replace(/[^a-zA-Z0-9_-]/g, "-").slice(0, 100) || "unknown";
+/** The local user as startedBy may carry it: only letters, digits, - and _. */
+export function startedByUser(user: string = localUser()): string {
+  return user.replace(/[^a-zA-Z0-9_-]/g, "-").slice(0, 100) || "unknown";
 }
 
 export interface Placement {

@@ -2,7 +2,7 @@
 // TargetNotConnected for a moment (the agent's control channel lags the status), so that one error is
 // retried with the readiness backoff until the deadline; anything else fails at once.
 import type { AwsClients } from "../aws/clients.ts";
-import { AwsCallError } from "../aws/errors.ts";
+import { awsErrorName } from "../aws/errors.ts";
 import type { Logger } from "../log.ts";
 import { startPortForward, type ClientChoice, type PortForward } from "../session/index.ts";
 import { DEFAULT_ADDRESS, type PlannedForward } from "./forwards.ts";
@@ -34,7 +34,7 @@ export interface OpenTunnelOptions {
 
 export function isTargetNotConnected(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e && depth < 6; e = (e as { cause?: unknown }).cause, depth++) {
-    const name = e instanceof AwsCallError ? e.errorName : (e as { name?: string }).name;
+    const name = awsErrorName(e);
     if (name === "TargetNotConnected" || name === "TargetNotConnectedException") return true;
   }
   return false;

@@ -1,6 +1,6 @@
 // portforward's settings: flags (with their env fallbacks, already applied by parseFlags) beat the
 // env's bastionless.config.json keys; everything is checked before any AWS call (STYLE.md §10–11).
-import { UsageError } from "../cli.ts";
+import { CLIENT_CHOICES, UsageError, choiceProblem } from "../cli.ts";
 import type { EnvConfig } from "../config.ts";
 import { parseDuration } from "../duration.ts";
 import type { ClientChoice } from "../session/index.ts";
@@ -49,14 +49,12 @@ export interface Settings {
 
 export const DEFAULT_TIMEOUT = "5m";
 const VIAS = ["auto", "ecs-exec", "instance"];
-const CLIENTS = ["auto", "native", "plugin"];
 
 export function resolveSettings(env: string, flags: PortforwardFlags, config: EnvConfig): Settings {
   const problems: string[] = [];
   const via = flags.via ?? config.via ?? "auto";
-  if (!VIAS.includes(via)) problems.push(`--via ${via} must be one of ${VIAS.join(", ")}`);
   const client = flags.client ?? config.client ?? "auto";
-  if (!CLIENTS.includes(client)) problems.push(`--client ${client} must be one of ${CLIENTS.join(", ")}`);
+  for (const problem of [choiceProblem("--via", via, VIAS), choiceProblem("--client", client, CLIENT_CHOICES)]) if (problem) problems.push(problem);
   const timeoutText = flags.timeout ?? config.timeout ?? DEFAULT_TIMEOUT;
   const timeoutMs = parseDuration(timeoutText);
   if (timeoutMs === undefined || timeoutMs <= 0) problems.push(`--timeout ${timeoutText} is not a duration (e.g. 90s, 5m)`);

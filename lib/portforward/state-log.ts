@@ -1,18 +1,12 @@
 // The session log of each run: a 0600 file under $XDG_STATE_HOME/bastionless/ (default
 // ~/.local/state/bastionless/), one JSON object per event; files older than 7 days are pruned.
 import { readdirSync, statSync, unlinkSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
+import { stateDir } from "../local.ts";
 import { createLogger, openPrivateLog, type Logger } from "../log.ts";
 
 export const LOG_RETENTION_MS = 7 * 86_400_000;
 const LOG_FILE = /^portforward-\d{8}-\d{6}-\d+\.log$/;
-
-/** XDG Base Directory: $XDG_STATE_HOME when absolute, else ~/.local/state. */
-export function stateDir(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): string {
-  const xdg = env.XDG_STATE_HOME;
-  return join(xdg && xdg.startsWith("/") ? xdg : join(home, ".local/state"), "bastionless");
-}
 
 /** portforward-20261122-143005-4242.log (UTC) */
 export function runLogName(now: Date, pid: number): string {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { mockClient } from "aws-sdk-client-mock";
 import { SSMClient, CreateActivationCommand } from "@aws-sdk/client-ssm";
-import { AwsCallError, call, explainAwsError, isThrottling, isTransient, setRunProfile } from "../../../lib/aws/errors.ts";
+import { AwsCallError, awsErrorName, call, explainAwsError, httpStatusOf, isAccessDenied, isNotFound, isThrottling, isTransient, setRunProfile } from "../../../lib/aws/errors.ts";
 
 const err = (name: string, message: string, extra: object = {}) => Object.assign(new Error(message), { name, ...extra });
 
@@ -33,6 +33,29 @@ describe("explainAwsError", () => {
     expect(isThrottling(err("ThrottlingException", "x"))).toBe(true);
     expect(isTransient(err("InternalServerError", "x", { $metadata: { httpStatusCode: 500 } }))).toBe(true);
     expect(isTransient(err("InvalidInstanceId", "x", { $metadata: { httpStatusCode: 400 } }))).toBe(false);
+  });
+});
+
+describe("reading an AWS error through our wrapping", () => {
+  const raw = err("NoSuchEntityException", "Role x not found", { $metadata: { httpStatusCode: 404 } });
+  const wrapped = new AwsCallError("iam:GetRole on role x failed: …", "iam:GetRole", "NoSuchEntityException", { cause: raw });
+  const twice = new AwsCallError("outer", "iam:GetRole", undefined, { cause: wrapped });
+  it.each([
+    ["the SDK's error", raw],
+    ["an AwsCallError", wrapped],
+    ["an AwsCallError around an AwsCallError", twice],
+  ])("%s: name, status and classification agree", (_, error) => {
+    expect(awsErrorName(error)).toBe("NoSuchEntityException");
+    expect(httpStatusOf(error)).toBe(404);
+    expect(isNotFound(error, "NoSuchEntity", "NoSuchEntityException")).toBe(true);
+    expect(isAccessDenied(error)).toBe(false);
+  });
+  it("sees throttling and 5xx under the wrapping (what the retry policy acts on)", () => {
+    const throttled = new AwsCallError("…", "ecs:StopTask", "ThrottlingException", { cause: err("ThrottlingException", "Rate exceeded") });
+    const fiveHundred = new AwsCallError("…", "ecs:StopTask", "InternalFailure", { cause: err("InternalFailure", "x", { $metadata: { httpStatusCode: 503 } }) });
+    expect([isTransient(throttled), isTransient(fiveHundred)]).toEqual([true, true]);
+    expect(awsErrorName(new Error("plain"))).toBe("Error");
+    expect(httpStatusOf(undefined)).toBeUndefined();
   });
 });
 

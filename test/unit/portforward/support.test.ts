@@ -2,12 +2,13 @@ import { describe, expect, it } from "vitest";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { currentUser } from "../../../lib/portforward/bastion.ts";
+import { startedByUser } from "../../../lib/portforward/bastion.ts";
 import { decideInterrupt, STOP_WARNING, watchInterrupts } from "../../../lib/portforward/interrupts.ts";
 import { keptLines, reportLeftovers } from "../../../lib/portforward/leftovers.ts";
 import { resolveSettings } from "../../../lib/portforward/options.ts";
 import { createProgress } from "../../../lib/portforward/progress.ts";
-import { openRunLog, pruneOldLogs, runLogName, stateDir } from "../../../lib/portforward/state-log.ts";
+import { openRunLog, pruneOldLogs, runLogName } from "../../../lib/portforward/state-log.ts";
+import { stateDir } from "../../../lib/local.ts";
 import { EventEmitter } from "node:events";
 
 const flags = { reuse: false, keep: false, stop: false, yes: false, json: false };
@@ -35,10 +36,10 @@ describe("settings", () => {
 });
 
 describe("the user in startedBy", () => {
-  it("takes $USER, sanitized, else the account name", () => {
-    expect(currentUser({ USER: "jane.doe@corp" })).toBe("jane-doe-corp");
-    expect(currentUser({}, () => "ops")).toBe("ops");
-    expect(currentUser({}, () => { throw new Error("no passwd entry"); })).toBe("unknown");
+  it("keeps letters, digits, - and _ of the local user", () => {
+    expect(startedByUser("jane.doe@corp")).toBe("jane-doe-corp");
+    expect(startedByUser("ops")).toBe("ops");
+    expect(startedByUser("")).toBe("unknown");
   });
 });
 
@@ -128,6 +129,8 @@ describe("the session log", () => {
       const run = openRunLog({ dir, now, pid: 2 });
       run.log.event("session", { TokenValue: "AAAAsecret-token-valueBBBB", sessionId: "s-1" });
       run.close();
+      // The file's age is what pruning reads: pin it to the run's own clock, never the machine's.
+      utimesSync(run.path, now, now);
       expect(readdirSync(dir).sort()).toEqual(["notes.txt", "portforward-20261122-120000-2.log"]);
       expect(statSync(run.path).mode & 0o777).toBe(0o600);
       expect(statSync(dir).mode & 0o777).toBe(0o700);
