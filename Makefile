@@ -8,17 +8,13 @@ MAKEFLAGS += --no-print-directory
 
 ENV ?=
 ARGS ?=
-TSX := node_modules/.bin/tsx
+# Every program runs as `node --import tsx FILE`: no parent process in between (the tsx CLI or npx)
+# that would relay Ctrl-C a second time, SIGKILL a slow child, or swallow a signal.
+RUN := node --import tsx
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?= true
 export npm_config_update_notifier := false
 export npm_config_fund := false
 export npm_config_audit := false
-
-# $(call run,FILE,ARGS): run a TypeScript program, or say plainly that it does not exist yet.
-define run
-	@if [ ! -f $(1) ]; then echo "make $@: not built yet ($(1) does not exist)" >&2; exit 1; fi
-	@$(TSX) $(1) $(2)
-endef
 
 .PHONY: help setup deps system demo test typecheck unit tunnel exec cleanup localcloud bench soak iam build
 
@@ -69,30 +65,29 @@ test: setup typecheck ## Typecheck and run the whole test suite against the loca
 	@npx vitest run
 
 demo: setup ## The main job on the local cloud: tunnel to a database, query through it, clean up, prove nothing is left
-	@node --import tsx test/demo.mts $(ARGS)
+	@$(RUN) test/demo.mts $(ARGS)
 
-# node --import tsx, not the tsx CLI: a parent in between would relay Ctrl-C a second time (and SIGKILL a slow child).
 tunnel: deps ## Open a tunnel to a private database: make tunnel ENV=stg [ARGS="--target stg-db"]
-	@node --import tsx scripts/portforward.mts $(if $(ENV),--env $(ENV)) $(ARGS)
+	@$(RUN) scripts/portforward.mts $(if $(ENV),--env $(ENV)) $(ARGS)
 
 exec: deps ## ECS Exec into a task with discovery and pre-flight checks: make exec ENV=stg [ARGS="--check"]
-	$(call run,scripts/exec.mts,$(if $(ENV),--env $(ENV)) $(ARGS))
+	@$(RUN) scripts/exec.mts $(if $(ENV),--env $(ENV)) $(ARGS)
 
-cleanup: deps ## Plan the removal of orphaned instances, activations, parameters and tasks (dry run; ARGS=--yes applies)
-	$(call run,scripts/cleanup-orphans.mts,$(if $(ENV),--env $(ENV)) --dry-run $(ARGS))
+cleanup: deps ## Remove orphaned instances, activations, parameters and tasks: a dry run without a terminal; ARGS=--yes applies
+	@$(RUN) scripts/cleanup-orphans.mts $(if $(ENV),--env $(ENV)) $(ARGS)
 
 localcloud: setup ## Run the local cloud with the demo world on :4566 (Ctrl-C stops it)
-	$(call run,test/localcloud/cli.mts,--world demo $(ARGS))
+	@$(RUN) test/localcloud/cli.mts --world demo $(ARGS)
 
 build: deps ## Bundle every program into dist/*.mjs (plain node; what images copy)
 	@npm run --silent build
 
 bench: setup ## Run the benchmarks and rewrite BENCHMARKS.md (ARGS=--quick for a short run)
 	@npm run --silent build
-	$(call run,test/bench/run.mts,$(ARGS))
+	@$(RUN) test/bench/run.mts $(ARGS)
 
 soak: setup ## The long reliability run (~30 min): 300 chaos lifecycles, 10 min of tunnel integrity, then the counts
-	@node --import tsx test/reliability/soak.mts
+	@$(RUN) test/reliability/soak.mts
 
 iam: ## Print the IAM policies filled in: make iam ENV=stg ACCOUNT=123456789012 REGION=ap-northeast-1
-	$(call run,docker/iam/render.mts,--env "$(ENV)" --account "$(ACCOUNT)" --region "$(REGION)")
+	@$(RUN) docker/iam/render.mts --env "$(ENV)" --account "$(ACCOUNT)" --region "$(REGION)"
