@@ -10,7 +10,7 @@ import { formatDuration } from "../lib/duration.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { canPrompt, confirm, selectOne, type PromptContext } from "../lib/prompts.ts";
 import { startPortForward, type ClientChoice, type PortForward } from "../lib/session/index.ts";
-import { describeBastion, startedByUser, findReusableBastion, launchBastion, observeBastion, resolvePlacement, stopBastion, StopNotConfirmed, type Placement } from "../lib/portforward/bastion.ts";
+import { describeBastion, startedByUser, findReusableBastion, launchBastion, observeBastion, resolvePlacement, stopBastion, StopNotConfirmed, unknownClusterIsUsage, type Placement } from "../lib/portforward/bastion.ts";
 import { databaseChoice, databasesOfEnv, envChoices, nameChoices } from "../lib/portforward/choices.ts";
 import { belongsToEnv, namesOfEnv } from "../lib/envs.ts";
 import { assertDistinctPorts, findDatabase, formatForwardLine, networkWarning, parseBindAddress, parseHostPort, targetForward, type PlannedForward } from "../lib/portforward/forwards.ts";
@@ -133,7 +133,7 @@ async function selectPlacement(run: Run): Promise<Placement> {
   }
   let service = settings.service;
   if (!service) {
-    const all = await listServiceNames(clients.ecs, cluster);
+    const all = await listServiceNames(clients.ecs, cluster).catch(unknownClusterIsUsage(cluster));
     const mine = belongsToEnv(cluster, settings.env) ? all : namesOfEnv(all, settings.env);
     if (!mine.length) throw new UsageError(`Cluster ${cluster} has no service for env ${settings.env} to take the network settings from: pass --service.`);
     service = await selectOne(prompt, "service", "--service", nameChoices(mine));

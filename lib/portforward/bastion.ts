@@ -4,7 +4,7 @@ import { hostname } from "node:os";
 import { localUser } from "../local.ts";
 import type { AwsClients } from "../aws/clients.ts";
 import { describeService, describeTasks, listTaskArns, runBastionTask, stopTask, type TaskInfo } from "../aws/ecs.ts";
-import { AwsCallError } from "../aws/errors.ts";
+import { AwsCallError, awsErrorName } from "../aws/errors.ts";
 import { findInstanceParameter, listManagedInstances } from "../aws/ssm.ts";
 import { UsageError } from "../cli.ts";
 import { withRetries } from "../retry.ts";
@@ -30,14 +30,19 @@ export interface Placement {
   platformVersion?: string;
 }
 
-/** The service's awsvpc config and launch type or capacity providers; its task definition unless one is given. */
-export async function resolvePlacement(ecs: Clients["ecs"], input: { cluster: string; service: string; taskDefinition?: string }): Promise<Placement> {
-  const service = await describeService(ecs, input.cluster, input.service).catch((error: unknown) => {
-    if (error instanceof AwsCallError && error.errorName === "ClusterNotFoundException") {
-      throw new UsageError(`Cluster ${input.cluster} was not found: check --cluster (leave it out to pick one of the env's clusters), --profile and --region.`, { cause: error });
+/** For `.catch()` on a call about a cluster the user named (flag or config): ClusterNotFoundException is a usage error. */
+export function unknownClusterIsUsage(cluster: string): (error: unknown) => never {
+  return (error) => {
+    if (awsErrorName(error) === "ClusterNotFoundException") {
+      throw new UsageError(`Cluster ${cluster} was not found: check --cluster (or the config's cluster; leave both out to pick one of the env's clusters), --profile and --region.`, { cause: error });
     }
     throw error;
-  });
+  };
+}
+
+/** The service's awsvpc config and launch type or capacity providers; its task definition unless one is given. */
+export async function resolvePlacement(ecs: Clients["ecs"], input: { cluster: string; service: string; taskDefinition?: string }): Promise<Placement> {
+  const service = await describeService(ecs, input.cluster, input.service).catch(unknownClusterIsUsage(input.cluster));
   if (!service) throw new UsageError(`Service ${input.service} was not found in cluster ${input.cluster}: pass --service with one of the cluster's services.`);
   const taskDefinition = input.taskDefinition ?? service.taskDefinition;
   if (!taskDefinition) throw new UsageError(`Service ${input.service} names no task definition: pass --task-definition.`);
