@@ -85,6 +85,9 @@ export const SHARED_FLAGS = {
   client: { type: "string", env: "BASTIONLESS_CLIENT", placeholder: "auto|native|plugin", description: "Session Manager client: native (built in) or AWS's session-manager-plugin (default auto: the plugin when installed)" },
 } as const satisfies FlagSpec;
 
+/** Where a program's AWS calls go: the env (config section, cluster names), the profile and the region. */
+export const AWS_FLAGS = { env: SHARED_FLAGS.env, profile: SHARED_FLAGS.profile, region: SHARED_FLAGS.region } as const;
+
 export const CLIENT_CHOICES = ["auto", "native", "plugin"] as const;
 export type ClientFlag = (typeof CLIENT_CHOICES)[number];
 

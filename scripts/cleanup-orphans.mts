@@ -2,7 +2,7 @@
 // instances, activations, parameters, bastion tasks — and nothing without our managed-by tag.
 // list → plan → print → (dry run stops here) → confirm or --yes → apply (STYLE.md §5).
 import { confirm } from "@inquirer/prompts";
-import { Declined, EXIT_FAILURE, EXIT_OK, SHARED_FLAGS, UsageError, defineCli, parseFlags, runMain, usage } from "../lib/cli.ts";
+import { Declined, EXIT_FAILURE, EXIT_OK, AWS_FLAGS, SHARED_FLAGS, UsageError, defineCli, parseFlags, runMain, usage } from "../lib/cli.ts";
 import { awsNow, createClients, requireRegion } from "../lib/aws/clients.ts";
 import { createLogger } from "../lib/log.ts";
 import { parseDuration } from "../lib/duration.ts";
@@ -14,8 +14,8 @@ const cli = defineCli({
   name: "cleanup-orphans",
   summary: "Find and remove orphaned managed instances, activations, parameters and bastion tasks left by bastionless.",
   flags: {
+    ...AWS_FLAGS,
     env: { ...SHARED_FLAGS.env, multiple: true, description: "only this env: the clusters whose names carry it as a word, and what is tagged with it (default: every env)" },
-    profile: SHARED_FLAGS.profile,
     region: { ...SHARED_FLAGS.region, multiple: true, description: "region to sweep (several in one run allowed)" },
     "stale-after": { type: "string", default: "30m", placeholder: "duration", description: "remove instances disconnected and activations unused for longer than this" },
     "task-ttl": { type: "string", default: "12h", placeholder: "duration", description: "stop bastion tasks running longer than this" },

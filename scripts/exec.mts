@@ -1,7 +1,7 @@
 // exec: ECS Exec into a task's container — finds the task for you, records the command in a local
 // audit log before it runs, and explains with pre-flight checks why ECS Exec fails when it does.
 // allow-list → selectCluster → selectTask → selectContainer → (--check stops here) → audit → session.
-import { CLIENT_CHOICES, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, SHARED_FLAGS, UsageError, choiceProblem, defineCli, parseFlags, runMain, usage, type ClientFlag } from "../lib/cli.ts";
+import { CLIENT_CHOICES, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, AWS_FLAGS, SHARED_FLAGS, UsageError, choiceProblem, defineCli, parseFlags, runMain, usage, type ClientFlag } from "../lib/cli.ts";
 import { awsNow, createClients, requireRegion } from "../lib/aws/clients.ts";
 import { awsErrorName } from "../lib/aws/errors.ts";
 import { describeCluster, describeExecTaskDefinition } from "../lib/aws/ecs.ts";
@@ -21,9 +21,7 @@ const cli = defineCli({
   name: "exec",
   summary: "ECS Exec into a running task's container: target discovery, an audit record, and pre-flight checks that explain failures.",
   flags: {
-    env: SHARED_FLAGS.env,
-    profile: SHARED_FLAGS.profile,
-    region: SHARED_FLAGS.region,
+    ...AWS_FLAGS,
     cluster: { type: "string", description: "ECS cluster (default: the env's, else asked)" },
     service: { type: "string", description: "service whose RUNNING tasks are offered" },
     task: { type: "string", description: "task id or ARN (skips the service)" },

@@ -1,7 +1,7 @@
 // portforward (`make tunnel ENV=stg`): a throw-away bastion task with a service's network settings,
 // local ports to a database (or any host:port) through Session Manager once the task is really
 // ready — no fixed sleep —, and at the end the task stopped and proof that nothing was left.
-import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, SHARED_FLAGS, UsageError, defineCli, parseFlags, runMain, usage } from "../lib/cli.ts";
+import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, AWS_FLAGS, SHARED_FLAGS, UsageError, defineCli, parseFlags, runMain, usage } from "../lib/cli.ts";
 import { createClients, requireRegion, type AwsClients } from "../lib/aws/clients.ts";
 import { lastSegment, listClusterNames, listServiceNames, type TaskInfo } from "../lib/aws/ecs.ts";
 import { listDatabaseTargets } from "../lib/aws/rds.ts";
@@ -28,9 +28,7 @@ const cli = defineCli({
   name: "portforward",
   summary: "Launch a throw-away bastion task in a service's network, forward local ports through it to a database or any host:port, then stop it.",
   flags: {
-    env: SHARED_FLAGS.env,
-    profile: SHARED_FLAGS.profile,
-    region: SHARED_FLAGS.region,
+    ...AWS_FLAGS,
     cluster: { type: "string", description: "ECS cluster (prompt: the env's clusters)" },
     service: { type: "string", description: "service whose subnets, security groups and launch type the bastion gets" },
     "task-definition": { type: "string", placeholder: "family[:rev]", description: "bastion task definition (default: the service's)" },

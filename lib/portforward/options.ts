@@ -26,16 +26,9 @@ export interface PortforwardFlags {
   json: boolean;
 }
 
-export interface Settings {
+/** The env's config keys as this run resolved them (flag, env var, config); localPort undefined = the target's port + 10000. */
+export interface Settings extends Pick<EnvConfig, "profile" | "region" | "cluster" | "service" | "taskDefinition" | "target" | "localPort"> {
   env: string;
-  profile?: string;
-  region?: string;
-  cluster?: string;
-  service?: string;
-  taskDefinition?: string;
-  target?: string;
-  /** For the main target; undefined = its port + 10000. */
-  localPort?: number;
   /** --forward, else the config's forwards. */
   forwards: PlannedForward[];
   via: Via;
