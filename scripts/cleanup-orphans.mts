@@ -6,7 +6,7 @@ import { Declined, EXIT_FAILURE, EXIT_OK, AWS_FLAGS, SHARED_FLAGS, UsageError, d
 import { awsNow, createClients, requireRegion } from "../lib/aws/clients.ts";
 import { createLogger } from "../lib/log.ts";
 import { parseDuration } from "../lib/duration.ts";
-import { loadConfig, envConfig } from "../lib/config.ts";
+import { describeScope, envConfig, loadConfig } from "../lib/config.ts";
 import { planCleanup, type Decision, type Plan } from "../lib/orphans.ts";
 import { applyPlan, readInventory, shortId, type Outcome } from "../lib/sweep.ts";
 
@@ -60,6 +60,7 @@ await runMain(async () => {
     else process.stdout.write(actions.length ? `Dry run: nothing changed. Run with --yes to apply ${actions.length} action(s).\n` : "Nothing to clean up.\n");
     return EXIT_OK;
   }
+  log.info(describeScope({ configPath: config?.path, env: settings.envs.join(","), profile: profile ?? process.env.AWS_PROFILE, region: plans.map((p) => p.region).join(",") }));
   if (!flags.yes && !(await confirm({ message: `Apply ${actions.length} action(s)?`, default: false }))) throw new Declined();
 
   const outcomes: Outcome[] = [];

@@ -6,7 +6,7 @@ import { awsNow, createClients, requireRegion } from "../lib/aws/clients.ts";
 import { awsErrorName } from "../lib/aws/errors.ts";
 import { describeCluster, describeExecTaskDefinition } from "../lib/aws/ecs.ts";
 import { getCallerIdentity } from "../lib/aws/sts.ts";
-import { envConfig, loadConfig } from "../lib/config.ts";
+import { describeScope, envConfig, loadConfig } from "../lib/config.ts";
 import { createLogger } from "../lib/log.ts";
 import { canPrompt } from "../lib/prompts.ts";
 import { startShell, type ClientChoice } from "../lib/session/index.ts";
@@ -70,12 +70,14 @@ await runMain(async () => {
   if (flags.check) return (await preflight(undefined, process.stdout)) ? EXIT_OK : EXIT_FAILURE;
 
   const auditId = newAuditId();
-  const sentCommand = wrapCommand(command, { auditId, defaultShell: settings.exec?.shell });
+  // Only a bare shell goes unwrapped: a configured exec.shell that runs anything else gets the banner too.
+  const sentCommand = wrapCommand(command, { auditId });
   const awslogs = clusterInfo.execLogging === "OVERRIDE" ? undefined : await describeExecTaskDefinition(clients.ecs, task.taskDefinitionArn ?? "").then((td) => td.containerExtras.find((c) => c.name === target.container)?.awslogsGroup, () => undefined);
   const awsIdentity = await getCallerIdentity(clients.sts).then((id) => id.arn, () => undefined);
   const transcriptAt = transcriptLocation(clusterInfo, region, awslogs);
   const audit = openAuditLog();
   audit.write({ event: "exec.start", auditId, user: localUser(), awsIdentity, env: flags.env, profile, region, cluster: target.cluster, task: task.taskArn, container: target.container, command, sentCommand, client, transcript: transcriptAt });
+  note(describeScope({ configPath: config?.path, env: flags.env, profile: profile ?? process.env.AWS_PROFILE, region, cluster: target.cluster }));
   note(`Exec into ${target.cluster}/${task.taskId}/${target.container}: ${command} (audit ${auditId} in ${audit.path})`);
   note(transcriptAt ? `The cluster records this session: ${transcriptAt}.` : `The cluster keeps no transcript of this session (exec logging ${clusterInfo.execLogging ?? "DEFAULT"}${clusterInfo.execLogging === "NONE" ? "" : `, container ${target.container} has no awslogs driver`}).`);
 

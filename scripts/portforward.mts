@@ -5,7 +5,7 @@ import { EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, AWS_FLAGS, SHARED_FLAGS, Usage
 import { createClients, requireRegion, type AwsClients } from "../lib/aws/clients.ts";
 import { lastSegment, listClusterNames, listServiceNames, type TaskInfo } from "../lib/aws/ecs.ts";
 import { listDatabaseTargets } from "../lib/aws/rds.ts";
-import { configuredEnvs, envConfig, loadConfig } from "../lib/config.ts";
+import { configuredEnvs, describeScope, envConfig, loadConfig } from "../lib/config.ts";
 import { formatDuration } from "../lib/duration.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { canPrompt, confirm, selectOne, type PromptContext } from "../lib/prompts.ts";
@@ -72,6 +72,8 @@ interface Run {
   file: RunLog;
   interrupts: Interrupts;
   user: string;
+  /** The bastionless.config.json this run read, if any. */
+  configPath?: string;
 }
 
 await runMain(async () => {
@@ -116,7 +118,7 @@ async function startRun(flags: Flags): Promise<Run> {
   const file = openRunLog({ base: { program: "portforward", env } });
   const log = teeLogger(createLogger({ format: "human", debug: flags.debug }), file.log);
   const interrupts = watchInterrupts((line) => process.stderr.write(`\n${line}\n`));
-  return { settings, address, client, clients, region, prompt, log, file, interrupts, user: startedByUser() };
+  return { settings, address, client, clients, region, prompt, log, file, interrupts, user: startedByUser(), configPath: config?.path };
 }
 
 /** Cluster (the env's), service, and from it the bastion's network, launch type and task definition. */
@@ -184,6 +186,7 @@ async function launchOrReuseBastion(run: Run, placement: Placement): Promise<Tas
     }
     run.log.info(`No running bastion task of ${run.user} in ${placement.cluster}: launching one.`);
   }
+  run.log.info(describeScope({ configPath: run.configPath, env: run.settings.env, profile: run.settings.profile ?? process.env.AWS_PROFILE, region: run.region, cluster: placement.cluster }));
   const task = await launchBastion(run.clients.ecs, placement, { env: run.settings.env, user: run.user });
   run.file.log.event("task_launched", { taskArn: task.taskArn, cluster: placement.cluster, service: placement.service, taskDefinition: placement.taskDefinition });
   run.log.info(`Launched bastion task ${task.taskId} (${lastSegment(placement.taskDefinition)}) in ${placement.cluster} with the network of service ${placement.service}.`);

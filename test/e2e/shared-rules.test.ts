@@ -156,6 +156,8 @@ describe("a bastion launched in a cluster whose name carries the env anywhere", 
     let taskArn: string;
     try {
       await tunnel.ready;
+      // Before RunTask: which config (none here) and which account coordinates the launch uses.
+      expect(tunnel.stderr()).toContain(`Using no config file, env stg, profile default, region ${cloud.region}, cluster main-stg-eu.\n`);
       tunnel.interrupt();
       expect((await tunnel.exited).code).toBe(0);
       const kept = (await cloud.state()).tasks.filter((t) => t.cluster === "main-stg-eu" && t.lastStatus === "RUNNING");
@@ -175,6 +177,7 @@ describe("a bastion launched in a cluster whose name carries the env anywhere", 
     expect(make.stderr).not.toMatch(/contradict|Error|make: \*\*\*/);
     expect(make.code).toBe(0);
     expect(make.stdout).toMatch(/Done: \d+ succeeded, 0 failed\./);
+    expect(make.stderr).toContain(`Using no config file, env stg, profile default, region ${cloud.region}.`);
     const task = (await cloud.state()).tasks.find((t) => t.taskArn === taskArn);
     expect(task?.desiredStatus).toBe("STOPPED");
   }, 180_000);

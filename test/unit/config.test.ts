@@ -1,9 +1,9 @@
 import { describe, expect, it, beforeAll, afterAll } from "vitest";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
-import { ConfigError, envConfig, findConfigFile, loadConfig, parseConfig } from "../../lib/config.ts";
+import { ConfigError, configSearchPath, describeScope, envConfig, findConfigFile, loadConfig, parseConfig, untrustedBecause } from "../../lib/config.ts";
 
 const good = {
   defaults: { region: "ap-northeast-1", client: "native" },
@@ -38,6 +38,15 @@ describe("parseConfig", () => {
   });
 });
 
+describe("describeScope", () => {
+  it("names the config file (or its absence) and the account coordinates of the run", () => {
+    expect(describeScope({ configPath: "/repo/bastionless.config.json", env: "prod", profile: "prod-admin", region: "ap-northeast-1", cluster: "prod-main" })).toBe(
+      "Using config /repo/bastionless.config.json, env prod, profile prod-admin, region ap-northeast-1, cluster prod-main.",
+    );
+    expect(describeScope({})).toBe("Using no config file, profile default.");
+  });
+});
+
 describe("loadConfig", () => {
   let root: string;
   beforeAll(() => {
@@ -52,6 +61,56 @@ describe("loadConfig", () => {
     writeFileSync(join(root, "bastionless.config.json"), JSON.stringify(good));
     expect(findConfigFile(join(root, "a", "b"))).toBe(join(root, "bastionless.config.json"));
     expect(loadConfig({ cwd: join(root, "a") })?.envs.stg.cluster).toBe("stg-main");
+  });
+
+  it("walks up only to the repository root or $HOME, and only cwd itself below neither", () => {
+    expect(configSearchPath(join(root, "a", "b"), "/nonexistent-home")).toEqual([join(root, "a", "b"), join(root, "a"), root]);
+    const home = join(root, "home");
+    mkdirSync(join(home, "x", "y"), { recursive: true });
+    expect(configSearchPath(join(home, "x", "y"), home)).toEqual([join(home, "x", "y"), join(home, "x"), home]);
+    const loose = mkdtempSync(join(tmpdir(), "bl-loose-"));
+    try {
+      mkdirSync(join(loose, "deep"));
+      // /tmp/bastionless.config.json, written by anyone, is never on the path of /tmp/…/deep.
+      expect(configSearchPath(join(loose, "deep"), "/nonexistent-home")).toEqual([join(loose, "deep")]);
+    } finally {
+      rmSync(loose, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    [{ uid: 1000, mode: 0o100644 }, 1000, undefined],
+    [{ uid: 0, mode: 0o100644 }, 1000, undefined],
+    [{ uid: 0, mode: 0o100600 }, 0, undefined],
+    [{ uid: 4242, mode: 0o100644 }, 1000, "it is owned by uid 4242, not by you (uid 1000) or root"],
+    [{ uid: 1000, mode: 0o100664 }, 1000, "it is writable by other users (mode 0664)"],
+    [{ uid: 1000, mode: 0o100646 }, 1000, "it is writable by other users (mode 0646)"],
+  ])("trusts %o for uid %s: %s", (stat, uid, why) => {
+    expect(untrustedBecause(stat, uid)).toBe(why);
+  });
+
+  it("skips a file another user owns or others may write, with one warning line, and refuses it when named", () => {
+    const repo = mkdtempSync(join(tmpdir(), "bl-hostile-"));
+    try {
+      mkdirSync(join(repo, ".git"));
+      mkdirSync(join(repo, "sub"));
+      const outer = join(repo, "bastionless.config.json");
+      const inner = join(repo, "sub", "bastionless.config.json");
+      writeFileSync(outer, JSON.stringify(good));
+      writeFileSync(inner, JSON.stringify({ envs: { prod: { cluster: "prod-main" } } }));
+      chownSync(inner, 4242, 4242); // the tests run as root: another user's file, made for real
+      const warnings: string[] = [];
+      expect(findConfigFile(join(repo, "sub"), { warn: (l) => warnings.push(l) })).toBe(outer);
+      expect(warnings).toEqual([`Ignoring ${inner}: it is owned by uid 4242, not by you (uid ${process.getuid!()}) or root. Check who wrote it; if you trust it, chown it to yourself and chmod go-w it.`]);
+      chmodSync(outer, 0o666);
+      warnings.length = 0;
+      expect(findConfigFile(join(repo, "sub"), { warn: (l) => warnings.push(l) })).toBeUndefined();
+      expect(warnings).toHaveLength(2);
+      expect(warnings[1]).toBe(`Ignoring ${outer}: it is writable by other users (mode 0666). Check who wrote it; if you trust it, chown it to yourself and chmod go-w it.`);
+      expect(() => loadConfig({ path: inner })).toThrow(`${inner}: not used, it is owned by uid 4242, not by you (uid ${process.getuid!()}) or root.`);
+    } finally {
+      rmSync(repo, { recursive: true, force: true });
+    }
   });
 
   it("names the line and column of invalid JSON", () => {
