@@ -90,6 +90,16 @@ describe("exec", () => {
     expect(run.stderr).toContain("The cluster keeps no transcript of this session (exec logging DEFAULT, container app has no awslogs driver).");
   }, 90_000);
 
+  it("wraps a configured exec.shell that is not a bare shell like any other command, and says which config it used", async () => {
+    const config = join(dir, "shell-config.json");
+    writeFileSync(config, JSON.stringify({ envs: { stg: { exec: { shell: "echo from-config-shell" } } } }));
+    const run = await exec(["--env", "stg", "--yes", "--task", appTaskId], { BASTIONLESS_CONFIG: config });
+    expect(run.code).toBe(0);
+    const auditId = /audit ([0-9a-f]{12}) in /.exec(run.stderr)![1];
+    expect(run.stdout.replace(/\r/g, "").split("\n").slice(0, 2)).toEqual([`# bastionless exec ${auditId}: echo from-config-shell`, "from-config-shell"]);
+    expect(run.stderr).toContain(`Using config ${config}, env stg, profile default, region ${cloud.region}, cluster stg-main.`);
+  }, 90_000);
+
   it("finds the service's only running task and its only container without asking", async () => {
     const run = await exec(["--env", "stg", "--yes", "--command", "echo found-$((40+2))"]);
     expect(run.code).toBe(0);
