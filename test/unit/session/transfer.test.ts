@@ -95,14 +95,16 @@ describe("many connections and slow readers", () => {
     expect(h.calls.start).toBe(1);
   }, 300_000);
 
-  it("keeps RSS under 200 MB while a reader stops for 10 s during a fast download, then delivers every byte", async () => {
-    // In a process of its own: client, data plane and target together stay under the bound.
+  it("keeps RSS bounded while a reader stops for 10 s during a fast download, then delivers every byte", async () => {
+    // In a process of its own: client, data plane and target together stay under the bound. Alone it
+    // peaks at 160–195 MB; on a busy machine the GC runs later (214 MB seen). Buffering the stalled
+    // download instead of pushing back would hold its 256 MiB on top of the ~100 MB baseline.
     const { stdout } = await run(TSX, [SLOW_READER], { env: { ...process.env, TRANSFER_MIB: String(SIZE / MiB) }, timeout: 300_000 });
     const result = JSON.parse(stdout.trim().split("\n").pop()!) as { sha256: string; bytes: number; expected: string; peakRss: number };
     console.log(`peak RSS ${(result.peakRss / 1e6).toFixed(0)} MB during a ${SIZE / MiB} MiB download with a 10 s stall`);
     expect(result.bytes).toBe(SIZE);
     expect(result.sha256).toBe(result.expected);
     expect(result.sha256).toBe(down);
-    expect(result.peakRss).toBeLessThan(200e6);
+    expect(result.peakRss).toBeLessThan(280e6);
   }, 600_000);
 });
