@@ -54,7 +54,11 @@ export interface Inventory {
   activations: ActivationItem[];
   parameters: ParameterItem[];
   tasks: TaskItem[];
-  /** lastStatus of the ECS tasks named as instances' sources ("MISSING" when DescribeTasks had no such task). */
+  /**
+   * What the sweep knows of the ECS tasks named as instances' sources: their lastStatus, "MISSING"
+   * (DescribeTasks answered failure reason MISSING), or `unseen: <why>` (in another region or
+   * account, or DescribeTasks could not say): only the first two judge an instance.
+   */
   sourceTasks: Record<string, string>;
   /** Instance ids referenced by parameters that SSM still knows (whoever owns them). */
   liveInstanceIds: string[];
@@ -169,19 +173,21 @@ function instanceVerdict(
   ageOf: (at: Date | undefined) => number | undefined,
 ): { deregister: boolean; why: string } {
   const source = instance.source ?? "";
-  if (source.startsWith("arn:") && source.includes(":task/")) {
-    const status = inventory.sourceTasks[source];
-    if (stoppingTasks.has(source)) return { deregister: true, why: "its bastion task is being stopped" };
-    if (status === "MISSING") return { deregister: true, why: "its ECS task no longer exists" };
-    if (status === "STOPPED") return { deregister: true, why: "its ECS task is STOPPED" };
-  }
+  const status = source ? inventory.sourceTasks[source] : undefined;
+  const online = instance.pingStatus === "Online";
+  // The task verdict counts only for a task this sweep can see, and never alone against an agent that
+  // still pings: something is running it, and deregistering would cut that machine off.
+  const taskGone = stoppingTasks.has(source) ? "its bastion task is being stopped" : status === "MISSING" ? "its ECS task no longer exists" : status === "STOPPED" ? "its ECS task is STOPPED" : undefined;
+  if (taskGone && !online) return { deregister: true, why: `${taskGone}, and the instance is ${instance.pingStatus}` };
+  if (taskGone && !stoppingTasks.has(source)) return { deregister: false, why: `online although ${taskGone}: its agent still runs somewhere; kept until it stops pinging` };
+  if (taskGone) return { deregister: true, why: taskGone };
   const pingAge = ageOf(instance.lastPingAt);
-  if (instance.pingStatus !== "Online") {
+  if (!online) {
     if (pingAge === undefined || pingAge > options.staleAfterMs) {
       return { deregister: true, why: `${instance.pingStatus}${pingAge === undefined ? " with no ping on record" : ` for ${formatDuration(pingAge)}`}, past --stale-after ${formatDuration(options.staleAfterMs)}` };
     }
     return { deregister: false, why: `${instance.pingStatus} ${formatDuration(pingAge)} ago, under --stale-after ${formatDuration(options.staleAfterMs)}` };
   }
-  const status = source ? inventory.sourceTasks[source] : undefined;
+  if (status?.startsWith("unseen: ")) return { deregister: false, why: `online; its task is not judged: ${status.slice("unseen: ".length)}` };
   return { deregister: false, why: status ? `online, its task is ${status}` : "online" };
 }

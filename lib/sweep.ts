@@ -2,8 +2,10 @@
 // item by item, past failures). What to remove is decided by lib/orphans.ts.
 import type { ECSClient } from "@aws-sdk/client-ecs";
 import type { SSMClient } from "@aws-sdk/client-ssm";
+import type { STSClient } from "@aws-sdk/client-sts";
 import { MANAGED_BY_VALUE, STARTED_BY_PREFIX, TAG_ENV, TAG_MANAGED_BY, TAG_SOURCE, parameterPrefix } from "./constants.ts";
-import { clusterOfTaskArn, describeTasks, lastSegment, listClusterNames, listTasksStartedWith, stopTask } from "./aws/ecs.ts";
+import { clusterOfTaskArn, describeTasks, lastSegment, listClusterNames, listTasksStartedWith, parseTaskArn, stopTask } from "./aws/ecs.ts";
+import { getCallerIdentity } from "./aws/sts.ts";
 import { namesOfEnvs } from "./envs.ts";
 import {
   deleteActivation,
@@ -21,6 +23,7 @@ import type { Decision, Inventory, Plan } from "./orphans.ts";
 export interface SweepClients {
   ssm: SSMClient;
   ecs: ECSClient;
+  sts: STSClient;
 }
 
 export interface InventoryOptions {
@@ -116,18 +119,7 @@ export async function readInventory(clients: SweepClients, options: InventoryOpt
     .flat()
     .filter((t) => inEnvs(envs, t.env));
 
-  const sourceTasks: Record<string, string> = {};
-  const byCluster = new Map<string, string[]>();
-  for (const i of instances) {
-    const cluster = clusterOfTaskArn(i.source);
-    if (cluster && i.source) byCluster.set(cluster, [...(byCluster.get(cluster) ?? []), i.source]);
-  }
-  await mapLimit([...byCluster], concurrency, async ([cluster, arns]) => {
-    const { tasks: described, missing } = await describeTasks(clients.ecs, cluster, arns);
-    for (const t of described) sourceTasks[t.taskArn] = t.lastStatus;
-    for (const arn of missing) sourceTasks[arn] = "MISSING";
-    for (const arn of arns) sourceTasks[arn] ??= "MISSING";
-  });
+  const sourceTasks = await judgeSourceTasks(clients, instances.map((i) => i.source), { region, concurrency });
 
   const known = new Set(instances.map((i) => i.instanceId));
   const unknown = [...new Set(parameters.map((p) => p.value).filter((v) => /^mi-[0-9a-f]{17}$/.test(v) && !known.has(v)))];
@@ -138,6 +130,37 @@ export async function readInventory(clients: SweepClients, options: InventoryOpt
   }
 
   return { instances, activations, parameters, tasks, sourceTasks, liveInstanceIds };
+}
+
+/**
+ * What this sweep can know of the tasks instances name as their source: only a task in its own
+ * region and account is asked about (DescribeTasks elsewhere would answer MISSING for a live task),
+ * and a DescribeTasks that fails marks its tasks unseen instead of ending the sweep.
+ */
+async function judgeSourceTasks(clients: SweepClients, sources: Array<string | undefined>, options: { region: string; concurrency: number }): Promise<Record<string, string>> {
+  const verdicts: Record<string, string> = {};
+  const arns = [...new Set(sources.filter((s): s is string => parseTaskArn(s) !== undefined))];
+  if (!arns.length) return verdicts;
+  const account = (await getCallerIdentity(clients.sts)).account;
+  const byCluster = new Map<string, string[]>();
+  for (const arn of arns) {
+    const parts = parseTaskArn(arn)!;
+    if (parts.region !== options.region) verdicts[arn] = `unseen: it runs in region ${parts.region}, and this sweep is of ${options.region}`;
+    else if (account && parts.account !== account) verdicts[arn] = `unseen: it belongs to account ${parts.account}, and this sweep runs as ${account}`;
+    else byCluster.set(parts.cluster, [...(byCluster.get(parts.cluster) ?? []), arn]);
+  }
+  await mapLimit([...byCluster], options.concurrency, async ([cluster, list]) => {
+    try {
+      const { tasks, missing, failed } = await describeTasks(clients.ecs, cluster, list);
+      for (const t of tasks) verdicts[t.taskArn] = t.lastStatus;
+      for (const arn of missing) verdicts[arn] = "MISSING";
+      for (const f of failed) verdicts[f.arn] = `unseen: DescribeTasks answered ${f.reason}`;
+      for (const arn of list) verdicts[arn] ??= "unseen: DescribeTasks did not mention it";
+    } catch (error) {
+      for (const arn of list) verdicts[arn] = `unseen: ${(error as Error).message}`;
+    }
+  });
+  return verdicts;
 }
 
 export interface Outcome extends Decision {

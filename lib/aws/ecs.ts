@@ -49,9 +49,15 @@ export function lastSegment(arn: string): string {
   return arn.slice(arn.lastIndexOf("/") + 1);
 }
 
-/** A task ARN names its cluster: `arn:<partition>:ecs:<region>:<account>:task/<cluster>/<id>`; undefined for anything else. */
+/** A task ARN's parts: `arn:<partition>:ecs:<region>:<account>:task/<cluster>/<id>`; undefined for anything else. */
+export function parseTaskArn(arn: string | undefined): { region: string; account: string; cluster: string; taskId: string } | undefined {
+  const m = /^arn:aws[a-z-]*:ecs:([^:]*):([^:]*):task\/([^/]+)\/([^/]+)$/.exec(arn ?? "");
+  return m ? { region: m[1], account: m[2], cluster: m[3], taskId: m[4] } : undefined;
+}
+
+/** A task ARN names its cluster; undefined for anything that is not a task ARN with one. */
 export function clusterOfTaskArn(arn: string | undefined): string | undefined {
-  return /^arn:aws[a-z-]*:ecs:[^:]*:[^:]*:task\/([^/]+)\/[^/]+$/.exec(arn ?? "")?.[1];
+  return parseTaskArn(arn)?.cluster;
 }
 
 /** The Session Manager target of a container for ECS Exec: `ecs:<cluster>_<taskId>_<runtimeId>` (awscli's executecommand.py). */
@@ -102,18 +108,27 @@ export async function listClusterNames(ecs: ECSClient): Promise<string[]> {
 }
 
 /** Tasks by ARN (100 per DescribeTasks call); ARNs ECS does not know are returned in `missing`. */
-export async function describeTasks(ecs: ECSClient, cluster: string, taskArns: string[]): Promise<{ tasks: TaskInfo[]; missing: string[] }> {
+/**
+ * The tasks found, the ARNs AWS says do not exist (`failures[].reason` MISSING), and every other
+ * failure with its reason (AWS's word for a task it could not describe is not proof that it is gone).
+ */
+export async function describeTasks(ecs: ECSClient, cluster: string, taskArns: string[]): Promise<{ tasks: TaskInfo[]; missing: string[]; failed: Array<{ arn: string; reason: string }> }> {
   const tasks: TaskInfo[] = [];
   const missing: string[] = [];
+  const failed: Array<{ arn: string; reason: string }> = [];
   for (let i = 0; i < taskArns.length; i += 100) {
     const batch = taskArns.slice(i, i + 100);
     const out = await call({ action: "ecs:DescribeTasks", object: `cluster ${cluster}` }, () =>
       ecs.send(new DescribeTasksCommand({ cluster, tasks: batch, include: ["TAGS"] })),
     );
     tasks.push(...(out.tasks ?? []).map(toTaskInfo));
-    for (const failure of out.failures ?? []) if (failure.arn) missing.push(failure.arn);
+    for (const failure of out.failures ?? []) {
+      if (!failure.arn) continue;
+      if (failure.reason === "MISSING") missing.push(failure.arn);
+      else failed.push({ arn: failure.arn, reason: failure.reason ?? "no reason given" });
+    }
   }
-  return { tasks, missing };
+  return { tasks, missing, failed };
 }
 
 /** ARNs of a cluster's tasks with the given desired status (RUNNING by default, like AWS). */

@@ -4,11 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateActivationCommand, DeleteActivationCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { CreateActivationCommand, DeleteActivationCommand, DeregisterManagedInstanceCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { CreateClusterCommand, CreateServiceCommand, DescribeServicesCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
 import { ourTags } from "../../lib/constants.ts";
 import { run, runScript } from "../support/run.ts";
+import { heartbeat, registerInstance } from "../support/orphans.ts";
 import { startPortforward, stateHome } from "./portforward-harness.ts";
 
 const OTHER_REGION = "eu-west-3";
@@ -41,7 +42,7 @@ async function activationIn(region: string): Promise<{ id: string; remove(): Pro
   };
 }
 
-type SweepReport = { plan: { actions: Array<{ id: string; region: string; action: string }>; kept: Array<{ id: string; region: string }> } };
+type SweepReport = { plan: { actions: Array<{ id: string; region: string; action: string; reason: string }>; kept: Array<{ id: string; region: string; reason: string }> } };
 const regionOf = (report: SweepReport, id: string) => [...report.plan.actions, ...report.plan.kept].find((d) => d.id === id)?.region;
 
 beforeAll(async () => {
@@ -137,6 +138,57 @@ describe("--region falls back to AWS_REGION, then AWS_DEFAULT_REGION, in every p
     expect(lastLine(fromEnv.stderr)).toBe(`exec: Cluster stg-main was not found in ${OTHER_REGION}: check --cluster, --profile and --region.`);
     const fromFlag = await runScript("scripts/exec.mts", ["--env", "stg", "--yes", "--cluster", "stg-main", "--region", "us-west-2", "--command", "true"], { cwd: elsewhere(), env: both });
     expect(lastLine(fromFlag.stderr)).toBe("exec: Cluster stg-main was not found in us-west-2: check --cluster, --profile and --region.");
+  }, 60_000);
+});
+
+describe("the sweeper judges an instance's task only where it can see it", () => {
+  it("keeps a live instance whose task runs in another region or account, and one whose task is gone but whose agent still pings", async () => {
+    const ssm = new SSMClient(sdk(cloud.region));
+    const account = "123456789012";
+    const sources = {
+      otherRegion: `arn:aws:ecs:${OTHER_REGION}:${account}:task/stg-main/0f0e0d0c0b0a09080706050403020100`,
+      otherAccount: `arn:aws:ecs:${cloud.region}:210987654321:task/stg-main/1f1e1d1c1b1a19181716151413121110`,
+      gone: `arn:aws:ecs:${cloud.region}:${account}:task/stg-main/2f2e2d2c2b2a29282726252423222120`,
+    };
+    const ids: Record<string, string> = {};
+    const beat = setInterval(() => void Promise.all(Object.values(ids).map((id) => heartbeat(cloud, id))), 200);
+    try {
+      for (const [name, source] of Object.entries(sources)) {
+        const tags = Object.entries(ourTags("stg", source)).map(([Key, Value]) => ({ Key, Value }));
+        const activation = await ssm.send(new CreateActivationCommand({ IamRole: "bastionless-ssm-managed-instance", RegistrationLimit: 1, Tags: tags }));
+        ids[name] = await registerInstance(cloud, activation);
+        await heartbeat(cloud, ids[name]);
+        await ssm.send(new DeleteActivationCommand({ ActivationId: activation.ActivationId! }));
+      }
+      const r = await runScript("scripts/cleanup-orphans.mts", ["--env", "stg", "--yes", "--json", "--stale-after", "0s"], { cwd: elsewhere(), env: env() });
+      expect(r.code).toBe(0);
+      const report = JSON.parse(r.stdout) as SweepReport;
+      const reasons = Object.fromEntries(Object.entries(ids).map(([name, id]) => [name, report.plan.kept.find((k) => k.id === id)?.reason]));
+      expect(reasons).toEqual({
+        otherRegion: `online; its task is not judged: it runs in region ${OTHER_REGION}, and this sweep is of ${cloud.region}`,
+        otherAccount: `online; its task is not judged: it belongs to account 210987654321, and this sweep runs as ${account}`,
+        gone: "online although its ECS task no longer exists: its agent still runs somewhere; kept until it stops pinging",
+      });
+      expect((await cloud.state()).instances.map((i) => i.instanceId)).toEqual(expect.arrayContaining(Object.values(ids)));
+
+      // DescribeTasks failing for an instance's task is said on that item, and the sweep goes on (env qa:
+      // no cluster of its own, so the inventory's task listing makes no DescribeTasks call of its own).
+      const qaTags = Object.entries(ourTags("qa", `arn:aws:ecs:${cloud.region}:${account}:task/qa-main/3f3e3d3c3b3a39383736353433323130`)).map(([Key, Value]) => ({ Key, Value }));
+      const qaActivation = await ssm.send(new CreateActivationCommand({ IamRole: "bastionless-ssm-managed-instance", RegistrationLimit: 1, Tags: qaTags }));
+      ids.qa = await registerInstance(cloud, qaActivation);
+      await heartbeat(cloud, ids.qa);
+      await cloud.setFaults({ "ecs:DescribeTasks": { failNext: { count: 5, code: "AccessDeniedException", status: 400, message: "not authorized (injected)" } } });
+      const denied = await runScript("scripts/cleanup-orphans.mts", ["--env", "qa", "--dry-run", "--json", "--stale-after", "0s"], { cwd: elsewhere(), env: env() });
+      await cloud.setFaults({});
+      expect({ code: denied.code, err: denied.stderr }).toEqual({ code: 0, err: "" });
+      const report2 = JSON.parse(denied.stdout) as SweepReport;
+      expect(report2.plan.kept.find((k) => k.id === ids.qa)?.reason).toMatch(/^online; its task is not judged: ecs:DescribeTasks on cluster qa-main was denied: allow "ecs:DescribeTasks"/);
+      expect(report2.plan.actions.find((a) => a.id === qaActivation.ActivationId)).toMatchObject({ action: "delete" });
+    } finally {
+      clearInterval(beat);
+      for (const id of Object.values(ids)) await ssm.send(new DeregisterManagedInstanceCommand({ InstanceId: id })).catch(() => {});
+      ssm.destroy();
+    }
   }, 60_000);
 });
 

@@ -20,8 +20,12 @@ const decision = (d: Partial<Decision>) => ({ region: "ap-northeast-1", env: "st
 
 describe("planCleanup: instances", () => {
   it.each([
-    ["source task STOPPED", inst("mi-00000000000000001", { source: TASK("a") }), { [TASK("a")]: "STOPPED" }, "deregister", "its ECS task is STOPPED"],
-    ["source task MISSING", inst("mi-00000000000000002", { source: TASK("b") }), { [TASK("b")]: "MISSING" }, "deregister", "its ECS task no longer exists"],
+    ["source task STOPPED, connection lost", inst("mi-00000000000000001", { source: TASK("a"), pingStatus: "ConnectionLost" }), { [TASK("a")]: "STOPPED" }, "deregister", "its ECS task is STOPPED, and the instance is ConnectionLost"],
+    ["source task MISSING, connection lost", inst("mi-00000000000000002", { source: TASK("b"), pingStatus: "ConnectionLost" }), { [TASK("b")]: "MISSING" }, "deregister", "its ECS task no longer exists, and the instance is ConnectionLost"],
+    ["source task STOPPED but still online", inst("mi-00000000000000011", { source: TASK("a") }), { [TASK("a")]: "STOPPED" }, "keep", "online although its ECS task is STOPPED: its agent still runs somewhere; kept until it stops pinging"],
+    ["source task MISSING but still online", inst("mi-00000000000000012", { source: TASK("b") }), { [TASK("b")]: "MISSING" }, "keep", "online although its ECS task no longer exists: its agent still runs somewhere; kept until it stops pinging"],
+    ["online, its task in another region", inst("mi-00000000000000013", { source: TASK("e") }), { [TASK("e")]: "unseen: it runs in region eu-west-1, and this sweep is of ap-northeast-1" }, "keep", "online; its task is not judged: it runs in region eu-west-1, and this sweep is of ap-northeast-1"],
+    ["connection lost recently, its task unseen", inst("mi-00000000000000014", { source: TASK("f"), pingStatus: "ConnectionLost", lastPingAt: ago(10 * MIN) }), { [TASK("f")]: "unseen: DescribeTasks answered ACCESS_DENIED" }, "keep", "ConnectionLost 10m ago, under --stale-after 30m"],
     ["connection lost long ago", inst("mi-00000000000000003", { source: "host:h1", pingStatus: "ConnectionLost", lastPingAt: ago(45 * MIN) }), {}, "deregister", "ConnectionLost for 45m, past --stale-after 30m"],
     ["connection lost, no ping on record", inst("mi-00000000000000004", { pingStatus: "ConnectionLost", lastPingAt: undefined }), {}, "deregister", "ConnectionLost with no ping on record, past --stale-after 30m"],
     ["connection lost recently", inst("mi-00000000000000005", { source: "host:h1", pingStatus: "ConnectionLost", lastPingAt: ago(10 * MIN) }), {}, "keep", "ConnectionLost 10m ago, under --stale-after 30m"],
@@ -54,7 +58,7 @@ describe("planCleanup: parameters", () => {
     const plan = planCleanup(
       {
         ...empty(),
-        instances: [inst("mi-0000000000000000a", { source: TASK("x") }), inst("mi-0000000000000000b", { source: TASK("y") })],
+        instances: [inst("mi-0000000000000000a", { source: TASK("x"), pingStatus: "ConnectionLost" }), inst("mi-0000000000000000b", { source: TASK("y") })],
         sourceTasks: { [TASK("x")]: "STOPPED", [TASK("y")]: "RUNNING" },
         liveInstanceIds: ["mi-0000000000000000c"],
         parameters: [param("x", "mi-0000000000000000a"), param("y", "mi-0000000000000000b"), param("z", "mi-0000000000000000d"), param("w", "mi-0000000000000000c"), param("manual", "mi-0000000000000000e", {})],
