@@ -4,6 +4,9 @@ export const TAG_MANAGED_BY = "bastionless:managed-by";
 export const TAG_ENV = "bastionless:env";
 export const TAG_SOURCE = "bastionless:source";
 export const TAG_CREATED_AT = "bastionless:created-at";
+/** On bastion tasks: the caller's AWS identity (STS ARN) that launched it, and the local user; --reuse matches both. */
+export const TAG_OWNER = "bastionless:owner";
+export const TAG_LOCAL_USER = "bastionless:local-user";
 export const MANAGED_BY_VALUE = "bastionless";
 
 /** `startedBy` of bastion tasks launched by portforward: `bastionless:<user>`. */

@@ -10,9 +10,11 @@ import { formatDuration } from "../lib/duration.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { canPrompt, confirm, selectOne, type PromptContext } from "../lib/prompts.ts";
 import { startPortForward, type ClientChoice, type PortForward } from "../lib/session/index.ts";
-import { describeBastion, startedByUser, findReusableBastion, launchBastion, observeBastion, resolvePlacement, stopBastion, StopNotConfirmed, unknownClusterIsUsage, type Placement } from "../lib/portforward/bastion.ts";
+import { describeBastion, findReusableBastion, launchBastion, observeBastion, resolvePlacement, stopBastion, StopNotConfirmed, unknownClusterIsUsage, type Placement } from "../lib/portforward/bastion.ts";
 import { databaseChoice, databasesOfEnv, envChoices, nameChoices } from "../lib/portforward/choices.ts";
 import { belongsToEnv, namesOfEnv } from "../lib/envs.ts";
+import { localUser } from "../lib/local.ts";
+import { getCallerIdentity } from "../lib/aws/sts.ts";
 import { assertDistinctPorts, findDatabase, formatForwardLine, networkWarning, parseBindAddress, parseHostPort, targetForward, type PlannedForward } from "../lib/portforward/forwards.ts";
 import { watchInterrupts, type Interrupts } from "../lib/portforward/interrupts.ts";
 import { keptLines, reportLeftovers } from "../lib/portforward/leftovers.ts";
@@ -118,7 +120,7 @@ async function startRun(flags: Flags): Promise<Run> {
   const file = openRunLog({ base: { program: "portforward", env } });
   const log = teeLogger(createLogger({ format: "human", debug: flags.debug }), file.log);
   const interrupts = watchInterrupts((line) => process.stderr.write(`\n${line}\n`));
-  return { settings, address, client, clients, region, prompt, log, file, interrupts, user: startedByUser(), configPath: config?.path };
+  return { settings, address, client, clients, region, prompt, log, file, interrupts, user: localUser(), configPath: config?.path };
 }
 
 /** Cluster (the env's), service, and from it the bastion's network, launch type and task definition. */
@@ -178,8 +180,9 @@ async function checkThisMachine(run: Run, forwards: PlannedForward[]): Promise<v
 
 /** --reuse: this user's running bastion in the cluster; otherwise (or when there is none) RunTask. */
 async function launchOrReuseBastion(run: Run, placement: Placement): Promise<TaskInfo> {
+  const who = { env: run.settings.env, localUser: run.user, owner: (await getCallerIdentity(run.clients.sts)).arn };
   if (run.settings.reuse) {
-    const task = await findReusableBastion(run.clients.ecs, placement.cluster, run.user);
+    const task = await findReusableBastion(run.clients.ecs, placement.cluster, who);
     if (task) {
       run.log.info(`Reusing bastion task ${task.taskId} (${task.lastStatus}) in ${placement.cluster}.`);
       return task;
@@ -187,7 +190,7 @@ async function launchOrReuseBastion(run: Run, placement: Placement): Promise<Tas
     run.log.info(`No running bastion task of ${run.user} in ${placement.cluster}: launching one.`);
   }
   run.log.info(describeScope({ configPath: run.configPath, env: run.settings.env, profile: run.settings.profile ?? process.env.AWS_PROFILE, region: run.region, cluster: placement.cluster }));
-  const task = await launchBastion(run.clients.ecs, placement, { env: run.settings.env, user: run.user });
+  const task = await launchBastion(run.clients.ecs, placement, who);
   run.file.log.event("task_launched", { taskArn: task.taskArn, cluster: placement.cluster, service: placement.service, taskDefinition: placement.taskDefinition });
   run.log.info(`Launched bastion task ${task.taskId} (${lastSegment(placement.taskDefinition)}) in ${placement.cluster} with the network of service ${placement.service}.`);
   return task;

@@ -8,7 +8,7 @@ import { AwsCallError, awsErrorName } from "../aws/errors.ts";
 import { findInstanceParameter, listManagedInstances } from "../aws/ssm.ts";
 import { UsageError } from "../cli.ts";
 import { withRetries } from "../retry.ts";
-import { ourTags, parameterName, startedBy } from "../constants.ts";
+import { TAG_LOCAL_USER, TAG_OWNER, ourTags, parameterName, startedBy } from "../constants.ts";
 import { abortableSleep, pollDelay, type BastionObservation, type Via } from "./readiness.ts";
 import type { AfterStop } from "./leftovers.ts";
 import type { NetworkConfiguration, CapacityProviderStrategyItem } from "@aws-sdk/client-ecs";
@@ -57,12 +57,22 @@ export async function resolvePlacement(ecs: Clients["ecs"], input: { cluster: st
   };
 }
 
-export async function launchBastion(ecs: Clients["ecs"], placement: Placement, who: { env: string; user: string; now?: Date }): Promise<TaskInfo> {
+/** Who launches a bastion: the local user (startedBy, sanitized) and the AWS identity vouched for by STS. */
+export interface Launcher {
+  env: string;
+  /** The local user as typed by the OS (alice.smith), kept exactly in a tag. */
+  localUser: string;
+  /** The caller's ARN from sts:GetCallerIdentity. */
+  owner: string;
+  now?: Date;
+}
+
+export async function launchBastion(ecs: Clients["ecs"], placement: Placement, who: Launcher): Promise<TaskInfo> {
   return runBastionTask(ecs, {
     cluster: placement.cluster,
     taskDefinition: placement.taskDefinition,
-    startedBy: startedBy(who.user),
-    tags: ourTags(who.env, `host:${hostname()}`, who.now),
+    startedBy: startedBy(startedByUser(who.localUser)),
+    tags: { ...ourTags(who.env, `host:${hostname()}`, who.now), [TAG_OWNER]: who.owner, [TAG_LOCAL_USER]: who.localUser },
     networkConfiguration: placement.networkConfiguration,
     launchType: placement.launchType,
     capacityProviderStrategy: placement.capacityProviderStrategy,
@@ -70,12 +80,17 @@ export async function launchBastion(ecs: Clients["ecs"], placement: Placement, w
   });
 }
 
-/** The newest running task this user started in the cluster (startedBy=bastionless:<user>), if any. */
-export async function findReusableBastion(ecs: Clients["ecs"], cluster: string, user: string): Promise<TaskInfo | undefined> {
-  const arns = await listTaskArns(ecs, cluster, { startedBy: startedBy(user) });
+/**
+ * The newest running bastion this launcher started in the cluster, if any: the same AWS identity and
+ * the same local user by their tags (startedBy alone maps alice.smith and alice-smith to one name).
+ */
+export async function findReusableBastion(ecs: Clients["ecs"], cluster: string, who: Pick<Launcher, "localUser" | "owner">): Promise<TaskInfo | undefined> {
+  const label = startedBy(startedByUser(who.localUser));
+  const arns = await listTaskArns(ecs, cluster, { startedBy: label });
   if (!arns.length) return undefined;
   const { tasks } = await describeTasks(ecs, cluster, arns);
-  const live = tasks.filter((t) => t.desiredStatus === "RUNNING" && t.lastStatus !== "STOPPED" && t.startedBy === startedBy(user));
+  const mine = (t: TaskInfo) => t.startedBy === label && t.tags[TAG_OWNER] === who.owner && t.tags[TAG_LOCAL_USER] === who.localUser;
+  const live = tasks.filter((t) => t.desiredStatus === "RUNNING" && t.lastStatus !== "STOPPED" && mine(t));
   return live.sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0))[0];
 }
 

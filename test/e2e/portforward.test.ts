@@ -132,6 +132,30 @@ describe("portforward --yes --json", () => {
   }, 120_000);
 });
 
+describe("--reuse is per user and per AWS identity", () => {
+  it("does not attach alice-smith to alice.smith's kept bastion (both read bastionless:alice-smith in startedBy)", async () => {
+    const first = startPortforward(cloud, [...JSON_ARGS, "--keep"], { XDG_STATE_HOME: state.dir, USER: "alice.smith" });
+    const kept = (await first.ready).task;
+    first.interrupt();
+    expect((await first.exited).code).toBe(0);
+    const tags = (await cloud.state()).tasks.find((t) => t.taskId === kept);
+    expect(tags?.startedBy).toBe("bastionless:alice-smith");
+
+    const other = startPortforward(cloud, [...JSON_ARGS, "--reuse"], { XDG_STATE_HOME: state.dir, USER: "alice-smith" });
+    const ready = await other.ready;
+    expect(ready.task).not.toBe(kept);
+    expect(other.stderr()).toContain("No running bastion task of alice-smith in stg-main: launching one.");
+    other.interrupt();
+    expect((await other.exited).code).toBe(0);
+
+    const again = startPortforward(cloud, [...JSON_ARGS, "--reuse"], { XDG_STATE_HOME: state.dir, USER: "alice.smith" });
+    expect((await again.ready).task).toBe(kept);
+    again.interrupt();
+    expect((await again.exited).code).toBe(0);
+    expect(await leftovers(cloud)).toEqual(NOTHING_LEFT);
+  }, 120_000);
+});
+
 describe("readiness", () => {
   it("with RUNNING delayed 4 s, the first byte comes through within 1 s of the task becoming reachable (generous bound here; the figure is in the benchmark)", async () => {
     await cloud.stop();
