@@ -139,7 +139,7 @@ const entrypoint: Omit<BadInputCase, "program">[] = [
   {
     category: "env or flag",
     name: "every required variable missing: all three named in one message",
-    env: { BASTION_ENV: undefined, ENV: undefined, BASTION_IAM_ROLE: undefined, BASTION_REGION: undefined, AWS_REGION: undefined },
+    env: { BASTION_ENV: undefined, ENV: undefined, BASTION_IAM_ROLE: undefined, BASTION_REGION: undefined, AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined },
     code: 2,
     message:
       "The entrypoint's configuration has 3 problems; no CMD was started: (1) BASTION_ENV (or ENV) is missing: the environment name, e.g. stg (2) BASTION_IAM_ROLE is missing: the IAM role for the managed instance, trusted by ssm.amazonaws.com (3) BASTION_REGION (or AWS_REGION) is missing: the region to register in",
