@@ -39,17 +39,18 @@ describe("buildPluginArgs", () => {
     expect(out.env).toEqual({});
   });
 
-  it("uses ECS Exec's form: the camelCase session on argv, the target alone, the ECS endpoint", () => {
+  it("uses ECS Exec's form: the camelCase session in the environment (never on argv), the target alone, the ECS endpoint", () => {
     const out = buildPluginArgs({ form: "ecs", grant, region: "eu-west-1", profile: "prod", request: { Target: "ecs:stg-main_5f2e_5f2e-123" }, endpointUrl: "https://ecs.eu-west-1.amazonaws.com", pluginVersion: "1.2.800.0" });
     expect(out.args).toEqual([
-      JSON.stringify({ sessionId: grant.sessionId, streamUrl: grant.streamUrl, tokenValue: TOKEN }),
+      "AWS_SSM_START_SESSION_RESPONSE",
       "eu-west-1",
       "StartSession",
       "prod",
       '{"Target":"ecs:stg-main_5f2e_5f2e-123"}',
       "https://ecs.eu-west-1.amazonaws.com",
     ]);
-    expect(out.env).toEqual({});
+    expect(out.env).toEqual({ AWS_SSM_START_SESSION_RESPONSE: JSON.stringify({ sessionId: grant.sessionId, streamUrl: grant.streamUrl, tokenValue: TOKEN }) });
+    expect(out.args.join(" ")).not.toContain(TOKEN);
   });
 });
 
@@ -135,7 +136,7 @@ describe("launching the plugin", () => {
     expect(ssm.commandCalls(TerminateSessionCommand)).toHaveLength(0);
   });
 
-  it("ecs execute-command: the session JSON on argv, the ECS endpoint, the plugin's exit code", async () => {
+  it("ecs execute-command: the session JSON in the environment, the ECS endpoint, the plugin's exit code", async () => {
     process.env.AWS_ENDPOINT_URL_ECS = "http://127.0.0.1:4567";
     process.env.FAKE_PLUGIN_SHELL_EXIT = "3";
     ecs.on(ExecuteCommandCommand).resolves({ session: { sessionId: grant.sessionId, streamUrl: grant.streamUrl, tokenValue: TOKEN } });
@@ -145,13 +146,14 @@ describe("launching the plugin", () => {
     });
     expect(await shell.exit).toBe(3);
     expect(events()[0].args).toEqual([
-      JSON.stringify({ sessionId: grant.sessionId, streamUrl: grant.streamUrl, tokenValue: TOKEN }),
+      "AWS_SSM_START_SESSION_RESPONSE",
       "eu-west-1",
       "StartSession",
       "prod",
       '{"Target":"ecs:stg-main_5f2e_5f2e-123"}',
       "http://127.0.0.1:4567",
     ]);
+    expect(JSON.parse(events()[0].env.AWS_SSM_START_SESSION_RESPONSE)).toEqual({ sessionId: grant.sessionId, streamUrl: grant.streamUrl, tokenValue: TOKEN });
     expect(ecs.commandCalls(ExecuteCommandCommand)[0].args[0].input).toEqual({ cluster: "stg-main", task: "5f2e", container: "app", command: "/bin/sh", interactive: true });
     // Ctrl-C belongs to the plugin only while it runs.
     expect(process.listenerCount("SIGINT")).toBe(0);
