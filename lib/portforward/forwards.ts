@@ -4,6 +4,9 @@
 import { isIP } from "node:net";
 import { UsageError } from "../cli.ts";
 import type { DatabaseTarget } from "../aws/rds.ts";
+import { isLoopbackAddress } from "../address.ts";
+
+export { isLoopbackAddress };
 
 export interface PlannedForward {
   /** 0 = any free port. */
@@ -30,20 +33,6 @@ export function parseBindAddress(text: string | undefined): string {
     throw new UsageError(`--address ${JSON.stringify(text)} is not an IP address: use 127.0.0.1 (the default, this machine only), 0.0.0.0 (every interface) or one of this machine's addresses.`);
   }
   return address;
-}
-
-/** 127.0.0.0/8 and ::1 (also as ::ffff:127.x.y.z): nothing off this machine can connect. */
-export function isLoopbackAddress(address: string): boolean {
-  if (isIP(address) === 4) return address.startsWith("127.");
-  if (isIP(address) !== 6) return false;
-  // The WHATWG URL parser writes IPv6 in its shortest form: ::1, ::ffff:7f00:1.
-  let short: string;
-  try {
-    short = new URL(`http://[${address}]/`).hostname.slice(1, -1);
-  } catch {
-    return false; // a zone id (fe80::1%eth0): link-local, not loopback
-  }
-  return short === "::1" || /^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(short);
 }
 
 /** The one line telling that --address opened the forwards to the network. */
