@@ -2,6 +2,9 @@
 // URLs the native client accepts in clear text.
 import { isIP } from "node:net";
 
+/** Where local ports listen unless told otherwise: this machine only. */
+export const DEFAULT_ADDRESS = "127.0.0.1";
+
 /** 127.0.0.0/8 and ::1 (also as ::ffff:127.x.y.z): nothing off this machine can connect. */
 export function isLoopbackAddress(address: string): boolean {
   if (isIP(address) === 4) return address.startsWith("127.");

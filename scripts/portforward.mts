@@ -21,7 +21,7 @@ import { createProgress } from "../lib/portforward/progress.ts";
 import { WaitAborted, waitUntilReady } from "../lib/portforward/readiness.ts";
 import { openRunLog, teeLogger, type RunLog } from "../lib/portforward/state-log.ts";
 import { holdTunnel, type HoldResult } from "../lib/portforward/tunnel.ts";
-import { openTunnel, type Ready } from "../lib/portforward/open.ts";
+import { openTunnel, type OpenedTunnel, type Ready } from "../lib/portforward/open.ts";
 
 const cli = defineCli({
   name: "portforward",
@@ -48,7 +48,7 @@ const cli = defineCli({
   },
   details: `Examples:
   make tunnel ENV=stg                                   # prompts for what is missing
-  portforward --env stg --target stg-db                 # localhost:15432 → stg-db's endpoint:5432
+  portforward --env stg --target stg-db                 # 127.0.0.1:15432 → stg-db's endpoint:5432
   portforward --env stg --yes --target stg-db --local-port 0 --json
   portforward --env stg --target stg-db --forward 16379:cache.internal:6379
   portforward --env stg --target stg-db --address 0.0.0.0    # other machines may connect too (native client)
@@ -219,6 +219,7 @@ async function tunnelThrough(run: Run, task: TaskInfo, forwards: PlannedForward[
   // A Ctrl-C while the session was opening abandons the start all the same: never a tunnel nobody wants.
   if (run.interrupts.startAborted.aborted) {
     await tunnel.forward.stop();
+    tunnel.listeners.forEach((l) => l.close());
     throw new WaitAborted("interrupted while the tunnel opened");
   }
   announce(run, task, ready, tunnel);
@@ -239,15 +240,16 @@ function announce(run: Run, task: TaskInfo, ready: Ready, tunnel: { forward: Por
 }
 
 /** Until Ctrl-C, the task stopping, or sessions that cannot be reopened. */
-async function holdUntilClosed(run: Run, task: TaskInfo, ready: Ready, tunnel: { forward: PortForward; forwards: PlannedForward[] }): Promise<HoldResult> {
+async function holdUntilClosed(run: Run, task: TaskInfo, ready: Ready, tunnel: OpenedTunnel): Promise<HoldResult> {
   run.interrupts.phase = "open";
   const result = await holdTunnel({
     first: tunnel.forward,
-    reopen: (ports) => startPortForward({ clients: run.clients, region: run.region, profile: run.settings.profile, client: run.client, target: ready.target, bindAddress: run.address, log: run.log, forwards: tunnel.forwards.map((f, i) => ({ localPort: ports[i], host: f.host, remotePort: f.remotePort })) }),
+    reopen: (ports) => startPortForward({ clients: run.clients, region: run.region, profile: run.settings.profile, client: run.client, target: ready.target, bindAddress: run.address, listeners: tunnel.listeners, log: run.log, forwards: tunnel.forwards.map((f, i) => ({ localPort: ports[i], host: f.host, remotePort: f.remotePort })) }),
     closeRequested: run.interrupts.closeRequested,
     describeTask: () => describeBastion(run.clients.ecs, task),
+    address: run.address,
     log: run.log,
-  });
+  }).finally(() => tunnel.listeners.forEach((l) => l.close()));
   run.file.log.event("tunnel_closed", { ...result });
   return result;
 }

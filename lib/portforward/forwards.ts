@@ -4,9 +4,9 @@
 import { isIP } from "node:net";
 import { UsageError } from "../cli.ts";
 import type { DatabaseTarget } from "../aws/rds.ts";
-import { isLoopbackAddress } from "../address.ts";
+import { DEFAULT_ADDRESS, isLoopbackAddress } from "../address.ts";
 
-export { isLoopbackAddress };
+export { DEFAULT_ADDRESS, isLoopbackAddress };
 
 export interface PlannedForward {
   /** 0 = any free port. */
@@ -21,8 +21,6 @@ export interface PlannedForward {
 
 const PORT = /^\d{1,5}$/;
 
-/** Where local ports listen unless --address says otherwise: this machine only. */
-export const DEFAULT_ADDRESS = "127.0.0.1";
 
 /** `--address`: an IPv4 or IPv6 literal, or "localhost" (= 127.0.0.1), like kubectl port-forward's. */
 export function parseBindAddress(text: string | undefined): string {
@@ -99,8 +97,12 @@ export function assertDistinctPorts(forwards: PlannedForward[]): void {
   }
 }
 
-/** `localhost:15432 → stg-db.cluster-….rds.amazonaws.com:5432 via ecs:stg-main_5f2e…` (`0.0.0.0:15432`, `[::]:15432` with --address). */
+/** `127.0.0.1:15432`, `[::]:15432`: the address clients must use, never "localhost" (it may resolve to ::1). */
+export function formatLocalAddress(address: string, port: number): string {
+  return `${isIP(address) === 6 ? `[${address}]` : address}:${port}`;
+}
+
+/** `127.0.0.1:15432 → stg-db.cluster-….rds.amazonaws.com:5432 via ecs:stg-main_5f2e…` (`0.0.0.0:15432`, `[::]:15432` with --address). */
 export function formatForwardLine(localPort: number, forward: { host: string; remotePort: number }, target: string, address: string = DEFAULT_ADDRESS): string {
-  const local = address === DEFAULT_ADDRESS ? "localhost" : isIP(address) === 6 ? `[${address}]` : address;
-  return `${local}:${localPort} → ${forward.host}:${forward.remotePort} via ${target}`;
+  return `${formatLocalAddress(address, localPort)} → ${forward.host}:${forward.remotePort} via ${target}`;
 }

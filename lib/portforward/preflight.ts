@@ -1,5 +1,5 @@
 // Checks on this machine before anything is launched (and paid for): the listen address is one of
-// this machine's, the local ports are free there and, with --client plugin, session-manager-plugin
+// this machine's, the local ports are free there (and on [::1] for the default address) and, with --client plugin, session-manager-plugin
 // is installed, new enough, and asked for nothing it cannot do.
 import { createServer } from "node:net";
 import { UsageError } from "../cli.ts";
@@ -12,7 +12,7 @@ export function probeListen(port: number, host: string = DEFAULT_ADDRESS): Promi
   return new Promise((resolve) => {
     const server = createServer();
     server.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
-    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(undefined)));
+    server.listen({ port, host, exclusive: true, ipv6Only: host === "::1" }, () => server.close(() => resolve(undefined)));
   });
 }
 
@@ -37,6 +37,20 @@ export async function assertPortsFree(ports: Array<{ port: number; flag: string 
     if (code === "EACCES") throw new UsageError(`Local port ${port} needs privileges to listen on ${host}: pass ${flag} with a port above 1023, or 0 for any free port.`);
     if (code === "EADDRNOTAVAIL") await assertAddressUsable(host);
     throw new UsageError(`Local port ${port} is busy (another program listens on ${host}:${port}): pass ${flag} with a free port, or 0 for any free port.`);
+  }
+  if (host === DEFAULT_ADDRESS) await assertFreeOnIpv6Loopback(ports);
+}
+
+/**
+ * The default address holds [::1] too (lib/session/listeners.ts): whoever listens there would get
+ * the clients that resolve localhost to ::1, so such a port is refused. No IPv6 loopback: nothing to hold.
+ */
+async function assertFreeOnIpv6Loopback(ports: Array<{ port: number; flag: string }>): Promise<void> {
+  for (const { port, flag } of ports) {
+    if (port === 0) continue;
+    const code = await probeListen(port, "::1");
+    if (code === undefined || code === "EADDRNOTAVAIL" || code === "EAFNOSUPPORT") continue;
+    throw new UsageError(`Local port ${port} is busy on [::1] (another program listens on [::1]:${port}, where clients that resolve localhost to ::1 would connect): pass ${flag} with a free port, or 0 for any free port.`);
   }
 }
 

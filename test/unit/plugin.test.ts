@@ -9,6 +9,7 @@ import { ECSClient, ExecuteCommandCommand } from "@aws-sdk/client-ecs";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { assertPluginVersion, buildPluginArgs, compareVersions, getPluginVersion, PLUGIN_INSTALL_URL } from "../../lib/plugin.ts";
 import { startPluginPortForward, startPluginShell } from "../../lib/session/via-plugin.ts";
+import { listenLocal } from "../../lib/session/listeners.ts";
 
 const FIXTURES = resolve(import.meta.dirname, "../fixtures");
 const FAKE = join(FIXTURES, "session-manager-plugin");
@@ -157,6 +158,34 @@ describe("launching the plugin", () => {
     expect(ecs.commandCalls(ExecuteCommandCommand)[0].args[0].input).toEqual({ cluster: "stg-main", task: "5f2e", container: "app", command: "/bin/sh", interactive: true });
     // Ctrl-C belongs to the plugin only while it runs.
     expect(process.listenerCount("SIGINT")).toBe(0);
+  });
+
+  it("behind the caller's listener: the plugin gets a free port of its own, the listener relays to it and keeps the port when the plugin is gone", async () => {
+    const listener = await listenLocal(0);
+    try {
+      const forward = await startPluginPortForward({
+        clients: clients(), region: "eu-west-1", target: "mi-0123456789abcdef0", listeners: [listener],
+        forwards: [{ localPort: listener.port, host: "db.internal", remotePort: 5432 }],
+      });
+      expect(forward.ports).toEqual([listener.port]);
+      const start = events()[0];
+      expect(JSON.parse(start.args[4]).Parameters.localPortNumber).toEqual(["0"]);
+      const roundTrip = (host: string) => new Promise<string>((done, fail) => {
+        const s = connect(listener.port, host, () => s.end("ping"));
+        let got = "";
+        s.on("data", (d) => (got += d)).on("end", () => done(got)).on("error", fail);
+      });
+      expect(await roundTrip("127.0.0.1")).toBe("ping");
+      expect(await roundTrip("::1")).toBe("ping");
+      await forward.stop();
+      // The plugin is gone; the port is still ours and a new connection waits for the next session.
+      const waiting = connect(listener.port, "127.0.0.1");
+      await new Promise((r) => setTimeout(r, 200));
+      expect(listener.waiting).toBe(1);
+      waiting.destroy();
+    } finally {
+      listener.close();
+    }
   });
 
   it("SIGKILLs a plugin that ignores SIGINT after 3 s", async () => {

@@ -37,7 +37,7 @@ describe("forwards", () => {
     expect(targetForward({ host: "h", port: 5432, label: "stg-db" }, 0).localPort).toBe(0);
     expect(() => assertDistinctPorts([parseForward("15432:a:5432"), parseForward("15432:b:5432")])).toThrow("Local port 15432 is given to two forwards");
     expect(() => assertDistinctPorts([parseForward("0:a:5432"), parseForward("0:b:5432")])).not.toThrow();
-    expect(formatForwardLine(13306, { host: "stg-db.cluster-x.rds.amazonaws.com", remotePort: 3306 }, "ecs:stg-main_5f2e_5f2e-1")).toBe("localhost:13306 → stg-db.cluster-x.rds.amazonaws.com:3306 via ecs:stg-main_5f2e_5f2e-1");
+    expect(formatForwardLine(13306, { host: "stg-db.cluster-x.rds.amazonaws.com", remotePort: 3306 }, "ecs:stg-main_5f2e_5f2e-1")).toBe("127.0.0.1:13306 → stg-db.cluster-x.rds.amazonaws.com:3306 via ecs:stg-main_5f2e_5f2e-1");
   });
 });
 
@@ -63,7 +63,7 @@ describe("--address", () => {
     const f = { host: "db.internal", remotePort: 5432 };
     expect(formatForwardLine(15432, f, "mi-0abc", "0.0.0.0")).toBe("0.0.0.0:15432 → db.internal:5432 via mi-0abc");
     expect(formatForwardLine(15432, f, "mi-0abc", "::")).toBe("[::]:15432 → db.internal:5432 via mi-0abc");
-    expect(formatForwardLine(15432, f, "mi-0abc", "127.0.0.1")).toBe("localhost:15432 → db.internal:5432 via mi-0abc");
+    expect(formatForwardLine(15432, f, "mi-0abc", "127.0.0.1")).toBe("127.0.0.1:15432 → db.internal:5432 via mi-0abc");
   });
 });
 

@@ -1,0 +1,115 @@
+// The local side of a forward: listening sockets that outlive the sessions behind them. Two rules
+// keep another local user from receiving a forward's connections (the password in them):
+// - the default address holds the port on 127.0.0.1 *and* [::1]: clients that resolve "localhost"
+//   to ::1 would otherwise reach whoever listens there; a port someone holds on [::1] is refused;
+// - a listener is never closed and reopened while the tunnel lives (a squatter binds it in the gap):
+//   the session behind it is swapped (attach/detach), and connections that arrive meanwhile wait.
+import { createServer, type Server, type Socket } from "node:net";
+import { DEFAULT_ADDRESS } from "../address.ts";
+
+export { DEFAULT_ADDRESS };
+const IPV6_LOOPBACK = "::1";
+/** An ephemeral port free on 127.0.0.1 may be taken on [::1]: try another this many times. */
+const EPHEMERAL_TRIES = 20;
+
+export interface LocalListener {
+  readonly port: number;
+  /** The addresses it listens on: 127.0.0.1 and ::1 for the default (::1 only where the host has it). */
+  readonly addresses: string[];
+  /** New connections (paused) go to `handler`; those that waited while detached first, in order. */
+  attach(handler: (socket: Socket) => void): void;
+  /** From now on connections wait until the next attach(). */
+  detach(): void;
+  /** Connections waiting right now, for tests. */
+  readonly waiting: number;
+  /** Stops listening and drops waiting connections; connections already handed on are the handler's. */
+  close(): void;
+}
+
+/** Thrown when the port is taken on one of the addresses; `address` says which. */
+export class PortBusyError extends Error {
+  override name = "PortBusyError";
+  constructor(readonly port: number, readonly address: string, readonly code: string, options?: { cause?: unknown }) {
+    super(`Local port ${port} is busy on ${address.includes(":") ? `[${address}]` : address} (${code})`, options);
+  }
+}
+
+/**
+ * Listens on `address:port` (port 0 = a free one). For the default address also on [::1] at the same
+ * port, or fails with PortBusyError when someone holds it there (a host without IPv6 loopback: skipped).
+ */
+export async function listenLocal(port: number, address: string = DEFAULT_ADDRESS): Promise<LocalListener> {
+  const tries = port === 0 && address === DEFAULT_ADDRESS ? EPHEMERAL_TRIES : 1;
+  for (let attempt = 1; ; attempt++) {
+    const servers: Server[] = [];
+    const listener = createListener(servers);
+    try {
+      const first = await listen(listener.onConnection, port, address);
+      servers.push(first);
+      const bound = (first.address() as { port: number }).port;
+      if (address === DEFAULT_ADDRESS) {
+        const second = await listen(listener.onConnection, bound, IPV6_LOOPBACK).catch((error: NodeJS.ErrnoException) => {
+          if (error.code === "EADDRNOTAVAIL" || error.code === "EAFNOSUPPORT") return undefined;
+          throw new PortBusyError(bound, IPV6_LOOPBACK, error.code ?? error.message, { cause: error });
+        });
+        if (second) servers.push(second);
+      }
+      return listener.handle(bound);
+    } catch (error) {
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+      if (error instanceof PortBusyError && error.address === IPV6_LOOPBACK && attempt < tries) continue;
+      if (error instanceof PortBusyError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EADDRINUSE") throw new PortBusyError(port, address, code, { cause: error });
+      throw error;
+    }
+  }
+}
+
+function listen(onConnection: (socket: Socket) => void, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, onConnection);
+    server.once("error", reject);
+    server.listen({ port, host, exclusive: true, ipv6Only: host === IPV6_LOOPBACK }, () => {
+      server.off("error", reject);
+      resolve(server);
+    });
+  });
+}
+
+function createListener(servers: Server[]) {
+  let handler: ((socket: Socket) => void) | undefined;
+  let closed = false;
+  const waiting: Socket[] = [];
+  const onConnection = (socket: Socket) => {
+    if (closed) return void socket.destroy();
+    if (handler) return handler(socket);
+    waiting.push(socket);
+    socket.once("close", () => {
+      const i = waiting.indexOf(socket);
+      if (i >= 0) waiting.splice(i, 1);
+    });
+    socket.on("error", () => socket.destroy());
+  };
+  const handle = (port: number): LocalListener => ({
+    port,
+    addresses: servers.map((s) => (s.address() as { address: string }).address),
+    attach(next) {
+      handler = next;
+      for (const socket of waiting.splice(0)) if (!socket.destroyed) next(socket);
+    },
+    detach() {
+      handler = undefined;
+    },
+    get waiting() {
+      return waiting.length;
+    },
+    close() {
+      closed = true;
+      handler = undefined;
+      for (const socket of waiting.splice(0)) socket.destroy();
+      for (const server of servers) server.close();
+    },
+  });
+  return { onConnection, handle };
+}
