@@ -6,7 +6,7 @@ import type { AwsClients } from "../aws/clients.ts";
 import { AwsCallError } from "../aws/errors.ts";
 import type { Logger } from "../log.ts";
 import { startPortForward, type ClientChoice, type PortForward } from "../session/index.ts";
-import { listenLocal, PortBusyError, type LocalListener } from "../session/listeners.ts";
+import { listenLocal, listenLocalSocket, PortBusyError, type LocalListener } from "../session/listeners.ts";
 import { DEFAULT_ADDRESS, type PlannedForward } from "./forwards.ts";
 import { clientForAddress } from "./preflight.ts";
 import { abortableSleep, pollDelay } from "./readiness.ts";
@@ -49,11 +49,11 @@ export interface OpenedTunnel {
   listeners: LocalListener[];
 }
 
-/** Listens on every forward's local port (127.0.0.1 and [::1] for the default address); all or none. */
+/** Listens on every forward's local port (127.0.0.1 and [::1] for the default address) or socket; all or none. */
 export async function listenForwards(forwards: PlannedForward[], address: string): Promise<LocalListener[]> {
   const listeners: LocalListener[] = [];
   try {
-    for (const f of forwards) listeners.push(await listenLocal(f.localPort, address));
+    for (const f of forwards) listeners.push(await (f.socketPath ? listenLocalSocket(f.socketPath) : listenLocal(f.localPort, address)));
     return listeners;
   } catch (error) {
     for (const l of listeners) l.close();

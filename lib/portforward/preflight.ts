@@ -4,6 +4,7 @@
 import { createServer } from "node:net";
 import { UsageError } from "../cli.ts";
 import { assertPluginVersion, getPluginVersion } from "../plugin.ts";
+import { assertSocketPathUsable } from "../session/listeners.ts";
 import type { ClientChoice } from "../session/index.ts";
 import { DEFAULT_ADDRESS } from "./forwards.ts";
 
@@ -51,6 +52,18 @@ async function assertFreeOnIpv6Loopback(ports: Array<{ port: number; flag: strin
     const code = await probeListen(port, "::1");
     if (code === undefined || code === "EADDRNOTAVAIL" || code === "EAFNOSUPPORT") continue;
     throw new UsageError(`Local port ${port} is busy on [::1] (another program listens on [::1]:${port}, where clients that resolve localhost to ::1 would connect): pass ${flag} with a free port, or 0 for any free port.`);
+  }
+}
+
+/** Each --socket path is free and in a directory nobody else can write to. */
+export function assertSocketsUsable(paths: Array<string | undefined>): void {
+  for (const path of paths) {
+    if (path === undefined) continue;
+    try {
+      assertSocketPathUsable(path);
+    } catch (error) {
+      throw new UsageError(`--socket ${path}: ${(error as Error).message}`);
+    }
   }
 }
 

@@ -18,6 +18,8 @@ export interface HoldOptions {
   reopen: (ports: number[]) => Promise<PortForward>;
   /** Where the ports listen, for the messages; default 127.0.0.1. */
   address?: string;
+  /** What each forward's clients connect to, for the messages (a socket's `unix:/path`); default address:port. */
+  local?: string[];
   closeRequested: Promise<string>;
   /** The task now (undefined = ECS no longer knows it). */
   describeTask: () => Promise<TaskInfo | undefined>;
@@ -51,7 +53,7 @@ export async function holdTunnel(options: HoldOptions): Promise<HoldResult> {
         try {
           forward = await options.reopen(ports);
           await forward.ready;
-          options.log.info(`Reconnected on ${ports.map((p) => formatLocalAddress(options.address ?? DEFAULT_ADDRESS, p)).join(", ")}.`);
+          options.log.info(`Reconnected on ${(options.local ?? ports.map((p) => formatLocalAddress(options.address ?? DEFAULT_ADDRESS, p))).join(", ")}.`);
           failures = 0;
           break;
         } catch (error) {

@@ -4,7 +4,9 @@
 //   to ::1 would otherwise reach whoever listens there; a port someone holds on [::1] is refused;
 // - a listener is never closed and reopened while the tunnel lives (a squatter binds it in the gap):
 //   the session behind it is swapped (attach/detach), and connections that arrive meanwhile wait.
+import { chmodSync, lstatSync, statSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
+import { dirname } from "node:path";
 import { DEFAULT_ADDRESS } from "../address.ts";
 
 export { DEFAULT_ADDRESS };
@@ -13,8 +15,11 @@ const IPV6_LOOPBACK = "::1";
 const EPHEMERAL_TRIES = 20;
 
 export interface LocalListener {
+  /** The TCP port; 0 for a Unix socket. */
   readonly port: number;
-  /** The addresses it listens on: 127.0.0.1 and ::1 for the default (::1 only where the host has it). */
+  /** The Unix socket's path, when it is one. */
+  readonly path?: string;
+  /** The addresses it listens on: 127.0.0.1 and ::1 for the default (::1 only where the host has it); the path for a socket. */
   readonly addresses: string[];
   /** New connections (paused) go to `handler`; those that waited while detached first, in order. */
   attach(handler: (socket: Socket) => void): void;
@@ -66,6 +71,68 @@ export async function listenLocal(port: number, address: string = DEFAULT_ADDRES
   }
 }
 
+/**
+ * A forward on a Unix socket that only this user can connect to: created mode 0600 (umask 0177 around
+ * the bind, then chmod), in a directory nobody else can swap it out of, never over an existing file,
+ * and removed on close. Other local users cannot use it, unlike a loopback port.
+ */
+export async function listenLocalSocket(path: string): Promise<LocalListener> {
+  assertSocketPathUsable(path);
+  const servers: Server[] = [];
+  const listener = createListener(servers, () => {
+    // Only the socket we made: never a file someone put there since.
+    try {
+      if (lstatSync(path).ino === made) unlinkSync(path);
+    } catch {
+      // already gone
+    }
+  });
+  const umask = process.umask(0o177);
+  let server: Server;
+  try {
+    server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, listener.onConnection);
+    const bound = new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(path, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    await bound.finally(() => process.umask(umask));
+  } catch (error) {
+    process.umask(umask);
+    throw new Error(`Could not listen on ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  servers.push(server);
+  chmodSync(path, 0o600);
+  const made = lstatSync(path).ino;
+  return listener.handle(0, path);
+}
+
+/** The path must not exist, and its directory must not let other users replace what is in it. */
+export function assertSocketPathUsable(path: string): void {
+  if (Buffer.byteLength(path) > 107) throw new Error(`The socket path ${path} is longer than 107 bytes: choose a shorter one.`);
+  let exists = true;
+  try {
+    lstatSync(path);
+  } catch {
+    exists = false;
+  }
+  if (exists) throw new Error(`${path} already exists: remove it, or choose another path for the socket.`);
+  const dir = dirname(path);
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    throw new Error(`The directory ${dir} of the socket does not exist: create it (mode 0700), or choose another path.`);
+  }
+  const mine = st.uid === process.getuid?.() || st.uid === 0;
+  const othersMayWrite = (st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0;
+  if (!st.isDirectory() || !mine || othersMayWrite) {
+    throw new Error(`The directory ${dir} lets other users replace the socket: use a directory of yours that only you can write to (mode 0700), such as $XDG_RUNTIME_DIR.`);
+  }
+}
+
 function listen(onConnection: (socket: Socket) => void, port: number, host: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, onConnection);
@@ -77,7 +144,7 @@ function listen(onConnection: (socket: Socket) => void, port: number, host: stri
   });
 }
 
-function createListener(servers: Server[]) {
+function createListener(servers: Server[], onClose?: () => void) {
   let handler: ((socket: Socket) => void) | undefined;
   let closed = false;
   const waiting: Socket[] = [];
@@ -91,9 +158,10 @@ function createListener(servers: Server[]) {
     });
     socket.on("error", () => socket.destroy());
   };
-  const handle = (port: number): LocalListener => ({
+  const handle = (port: number, path?: string): LocalListener => ({
     port,
-    addresses: servers.map((s) => (s.address() as { address: string }).address),
+    path,
+    addresses: path ? [path] : servers.map((s) => (s.address() as { address: string }).address),
     attach(next) {
       handler = next;
       for (const socket of waiting.splice(0)) if (!socket.destroyed) next(socket);
@@ -109,6 +177,7 @@ function createListener(servers: Server[]) {
       handler = undefined;
       for (const socket of waiting.splice(0)) socket.destroy();
       for (const server of servers) server.close();
+      onClose?.();
     },
   });
   return { onConnection, handle };

@@ -20,7 +20,8 @@ export interface ReadyLine {
   via: "ecs-exec" | "instance";
   target: string;
   client: string;
-  forwards: Array<{ localAddress: string; localPort: number; host: string; remotePort: number; label: string }>;
+  /** localAddress and localPort for a TCP forward, localSocket for --socket. */
+  forwards: Array<{ localAddress: string; localPort: number; localSocket?: string; host: string; remotePort: number; label: string }>;
   log: string;
 }
 

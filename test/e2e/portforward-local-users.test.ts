@@ -1,10 +1,11 @@
 // Another local user must not receive a forward's connections. Two real Unix users, created here:
 // the victim runs portforward, mallory tries to listen where the victim's clients connect — on [::1]
 // (where clients that resolve localhost to ::1 go) before and while the tunnel is open, and on
-// 127.0.0.1 and [::1] every 5 ms while the tunnel reconnects after its session was terminated.
+// 127.0.0.1 and [::1] every 5 ms while the tunnel reconnects after its session was terminated —
+// and, with --socket, cannot even connect.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, chownSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:net";
@@ -162,4 +163,36 @@ describe.skipIf(!isRoot)("another local user and the forwarded port", () => {
     expect((await run.exited).code).toBe(0);
     expect(await leftovers(cloud)).toEqual(NOTHING_LEFT);
   }, 180_000);
+
+  it("--socket: the forward is a 0600 Unix socket of the victim's; mallory cannot connect, the victim's psql reaches the database; removed at exit", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pf-sock-"));
+    chmodSync(dir, 0o1777); // shared and sticky, like /tmp
+    const path = join(dir, ".s.PGSQL.5432");
+    try {
+      const run = victimPortforward(["--env", "stg", "--yes", "--json", "--client", "native", "--target", "stg-db", "--socket", path]);
+      const ready = await run.ready;
+      expect(ready.forwards[0]).toMatchObject({ localSocket: path, remotePort: 5432 });
+      expect(ready.forwards[0].localPort).toBeUndefined();
+      const st = statSync(path);
+      expect([st.isSocket(), st.mode & 0o777, st.uid]).toEqual([true, 0o600, ids[VICTIM].uid]);
+      const attempt = spawn(process.execPath, ["-e", `require("node:net").connect(${JSON.stringify(path)}).on("connect", () => { console.log("connected"); process.exit(0); }).on("error", (e) => { console.log(e.code); process.exit(0); })`], { uid: ids[MALLORY].uid, gid: ids[MALLORY].gid, stdio: ["ignore", "pipe", "inherit"] });
+      let said = "";
+      attempt.stdout!.on("data", (d) => (said += d));
+      await new Promise((r) => attempt.once("close", r));
+      expect(said.trim()).toBe("EACCES");
+      const asVictim = spawn("psql", ["-X", "-tA", "-F", "|", "-h", dir, "-p", "5432", "-U", cloud.postgres!.user, "-d", cloud.postgres!.database, "-c", "select id, env, message from greetings order by id"], {
+        uid: ids[VICTIM].uid, gid: ids[VICTIM].gid, cwd: home, env: { ...process.env, HOME: home, PGCONNECT_TIMEOUT: "10" }, stdio: ["ignore", "pipe", "inherit"],
+      });
+      let out = "";
+      asVictim.stdout!.on("data", (d) => (out += d));
+      await new Promise((r) => asVictim.once("close", r));
+      expect(out).toBe(rows);
+      run.interrupt();
+      expect((await run.exited).code).toBe(0);
+      expect(existsSync(path)).toBe(false);
+      expect(await leftovers(cloud)).toEqual(NOTHING_LEFT);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });

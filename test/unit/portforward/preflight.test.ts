@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:net";
 import { UsageError } from "../../../lib/cli.ts";
 import { createLogger } from "../../../lib/log.ts";
 import { openTunnel } from "../../../lib/portforward/open.ts";
-import { assertAddressUsable, assertPortsFree, clientForAddress, isPortFree, probeListen } from "../../../lib/portforward/preflight.ts";
+import { assertAddressUsable, assertPortsFree, assertSocketsUsable, clientForAddress, isPortFree, probeListen } from "../../../lib/portforward/preflight.ts";
 import type { PortForward, PortForwardOptions } from "../../../lib/session/index.ts";
 
 const servers: Server[] = [];
@@ -40,6 +40,11 @@ describe("preflight on the listen address", () => {
     );
     // --address 127.0.0.2 listens there only; [::1] is not ours to hold.
     await expect(assertPortsFree([{ port, flag: "--forward" }], "127.0.0.2")).resolves.toBeUndefined();
+  });
+
+  it("refuses a --socket path that exists, as a usage error naming the flag", () => {
+    expect(() => assertSocketsUsable([undefined, "/etc/hostname"])).toThrow(new UsageError("--socket /etc/hostname: /etc/hostname already exists: remove it, or choose another path for the socket."));
+    expect(() => assertSocketsUsable([undefined])).not.toThrow();
   });
 
   it("refuses an address that is not this machine's, naming the fix, instead of calling the port busy", async () => {

@@ -1,8 +1,11 @@
 // The local side of a forward: the default address holds the port on 127.0.0.1 and [::1], refuses a
 // port someone holds on [::1], and keeps connections waiting while no session is attached.
 import { afterEach, describe, expect, it } from "vitest";
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { listenLocal, PortBusyError, type LocalListener } from "../../../lib/session/listeners.ts";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { listenLocal, listenLocalSocket, PortBusyError, type LocalListener } from "../../../lib/session/listeners.ts";
 
 const open: Array<LocalListener | Server> = [];
 afterEach(() => {
@@ -74,5 +77,49 @@ describe("listenLocal", () => {
     await new Promise((r) => setTimeout(r, 200));
     listener.close();
     expect(await dropped).toMatch(/^(|error ECONNRESET)$/);
+  });
+});
+
+describe("listenLocalSocket", () => {
+  let dir: string;
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const socketRoundTrip = (path: string, text: string) => new Promise<string>((resolve, reject) => {
+    const socket = connect(path, () => socket.end(text));
+    let got = "";
+    socket.on("data", (d) => (got += d)).on("end", () => resolve(got)).on("error", reject);
+  });
+
+  it("listens on a socket of mode 0600 even under umask 0000, relays to the handler, and removes it on close", async () => {
+    dir = mkdtempSync(join(tmpdir(), "sock-"));
+    const path = join(dir, "db.sock");
+    const umask = process.umask(0);
+    let listener: LocalListener;
+    try {
+      listener = await listenLocalSocket(path);
+    } finally {
+      process.umask(umask);
+    }
+    expect(process.umask()).toBe(umask);
+    expect([listener.port, listener.path, listener.addresses]).toEqual([0, path, [path]]);
+    const st = statSync(path);
+    expect([st.isSocket(), (st.mode & 0o777).toString(8)]).toEqual([true, "600"]);
+    listener.attach(echo("sock"));
+    expect(await socketRoundTrip(path, "hi")).toBe("sock:hi");
+    listener.close();
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it("never takes over an existing path, nor a directory other users may write to", async () => {
+    dir = mkdtempSync(join(tmpdir(), "sock-"));
+    const taken = join(dir, "taken");
+    writeFileSync(taken, "keep me");
+    await expect(listenLocalSocket(taken)).rejects.toThrow(`${taken} already exists: remove it, or choose another path for the socket.`);
+    chmodSync(dir, 0o777);
+    await expect(listenLocalSocket(join(dir, "db.sock"))).rejects.toThrow(`The directory ${dir} lets other users replace the socket: use a directory of yours that only you can write to (mode 0700), such as $XDG_RUNTIME_DIR.`);
+    chmodSync(dir, 0o1777); // sticky, like /tmp: nobody else can rename or remove what is ours
+    const listener = await listenLocalSocket(join(dir, "db.sock"));
+    listener.close();
+    await expect(listenLocalSocket(join(dir, "missing", "db.sock"))).rejects.toThrow(`The directory ${join(dir, "missing")} of the socket does not exist: create it (mode 0700), or choose another path.`);
   });
 });
