@@ -4,6 +4,7 @@
 //   to ::1 would otherwise reach whoever listens there; a port someone holds on [::1] is refused;
 // - a listener is never closed and reopened while the tunnel lives (a squatter binds it in the gap):
 //   the session behind it is swapped (attach/detach), and connections that arrive meanwhile wait.
+// A Unix socket of mode 0600 (--socket) goes further: other local users cannot connect at all.
 import { chmodSync, lstatSync, statSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { dirname } from "node:path";
