@@ -12,6 +12,7 @@ import { connect } from "node:net";
 import { SSMClient, TerminateSessionCommand } from "@aws-sdk/client-ssm";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
 import { sdkConfig } from "../localcloud/test-helpers.ts";
+import { HAS_IPV6_LOOPBACK } from "../support/ipv6.ts";
 import { NOTHING_LEFT, PORTFORWARD, REPO, eventually, freePort, leftovers, psql, seededRows, type Portforward, type ReadyLine } from "./portforward-harness.ts";
 
 const isRoot = process.getuid?.() === 0;
@@ -101,7 +102,7 @@ const reached = (port: number, host: string) => new Promise<string>((resolve) =>
 });
 
 describe.skipIf(!isRoot)("another local user and the forwarded port", () => {
-  it("a port mallory holds on [::1] is refused before anything is launched, naming the flag (exit 2)", async () => {
+  it.skipIf(!HAS_IPV6_LOOPBACK)("a port mallory holds on [::1] is refused before anything is launched, naming the flag (exit 2)", async () => {
     const port = await freePort();
     const squatter = mallory(port, "once", ["::1"]);
     await eventually(async () => (squatter.output().includes("took ::1") ? true : undefined), 10_000, "mallory on [::1]");
@@ -118,7 +119,7 @@ describe.skipIf(!isRoot)("another local user and the forwarded port", () => {
     expect(await leftovers(cloud)).toEqual(NOTHING_LEFT);
   }, 90_000);
 
-  it("while the tunnel is open mallory cannot listen on [::1] at its port; clients on ::1 reach the database; it prints 127.0.0.1", async () => {
+  it.skipIf(!HAS_IPV6_LOOPBACK)("while the tunnel is open mallory cannot listen on [::1] at its port; clients on ::1 reach the database; it prints 127.0.0.1", async () => {
     const run = victimPortforward(["--env", "stg", "--yes", "--json", "--client", "native", "--target", "stg-db", "--local-port", "0"]);
     const ready = await run.ready;
     const port = ready.forwards[0].localPort;

@@ -5,6 +5,7 @@ import { createLogger } from "../../../lib/log.ts";
 import { openTunnel } from "../../../lib/portforward/open.ts";
 import { assertAddressUsable, assertPortsFree, assertSocketsUsable, clientForAddress, isPortFree, probeListen } from "../../../lib/portforward/preflight.ts";
 import type { PortForward, PortForwardOptions } from "../../../lib/session/index.ts";
+import { HAS_IPV6_LOOPBACK } from "../../support/ipv6.ts";
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -32,7 +33,7 @@ describe("preflight on the listen address", () => {
     await expect(assertPortsFree([{ port: 0, flag: "--local-port" }], "0.0.0.0")).resolves.toBeUndefined();
   });
 
-  it("for the default address, finds a port busy on [::1] too (clients resolving localhost to ::1 would go there)", async () => {
+  it.skipIf(!HAS_IPV6_LOOPBACK)("for the default address, finds a port busy on [::1] too (clients resolving localhost to ::1 would go there)", async () => {
     const port = await occupy("::1");
     expect(await probeListen(port, "::1")).toBe("EADDRINUSE");
     await expect(assertPortsFree([{ port, flag: "--forward" }])).rejects.toThrow(
@@ -86,13 +87,13 @@ describe("openTunnel", () => {
     await expect(optionsSeen({ client: "plugin", address: "0.0.0.0" })).rejects.toThrow(UsageError);
   });
 
-  it("hands the session its listeners, held on 127.0.0.1 and [::1] for the default address", async () => {
+  it.skipIf(!HAS_IPV6_LOOPBACK)("hands the session its listeners, held on 127.0.0.1 and [::1] for the default address", async () => {
     const seen = await optionsSeen({ client: "auto" });
     expect(seen.listeners!.map((l) => l.addresses)).toEqual([["127.0.0.1", "::1"]]);
     expect((await optionsSeen({ client: "auto", address: "0.0.0.0" })).listeners!.map((l) => l.addresses)).toEqual([["0.0.0.0"]]);
   });
 
-  it("refuses a fixed port someone holds on [::1], naming the flag", async () => {
+  it.skipIf(!HAS_IPV6_LOOPBACK)("refuses a fixed port someone holds on [::1], naming the flag", async () => {
     const port = await occupy("::1");
     const busy = [{ ...forwards[0], localPort: port }];
     await expect(openTunnel({ clients: {} as never, region: "ap-northeast-1", client: "auto", ready, forwards: busy, log: createLogger({ format: "human", write: () => {} }), start: async () => { throw new Error("no session may start"); } }))

@@ -6,6 +6,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { listenLocal, listenLocalSocket, PortBusyError, type LocalListener } from "../../../lib/session/listeners.ts";
+import { HAS_IPV6_LOOPBACK } from "../../support/ipv6.ts";
 
 const open: Array<LocalListener | Server> = [];
 afterEach(() => {
@@ -35,7 +36,7 @@ const echo = (tag: string) => (socket: Socket) => {
 };
 
 describe("listenLocal", () => {
-  it("holds a free port on 127.0.0.1 and [::1], both leading to the same handler", async () => {
+  it.skipIf(!HAS_IPV6_LOOPBACK)("holds a free port on 127.0.0.1 and [::1], both leading to the same handler", async () => {
     const listener = await listenLocal(0);
     open.push(listener);
     expect(listener.addresses).toEqual(["127.0.0.1", "::1"]);
@@ -45,7 +46,7 @@ describe("listenLocal", () => {
     await expect(occupy("::1", listener.port)).rejects.toMatchObject({ code: "EADDRINUSE" });
   });
 
-  it("refuses a port someone listens on at [::1], and leaves 127.0.0.1 free", async () => {
+  it.skipIf(!HAS_IPV6_LOOPBACK)("refuses a port someone listens on at [::1], and leaves 127.0.0.1 free", async () => {
     const port = await occupy("::1");
     const error = await listenLocal(port).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PortBusyError);
@@ -61,7 +62,7 @@ describe("listenLocal", () => {
     expect(only.addresses).toEqual(["127.0.0.2"]);
   });
 
-  it("keeps connections waiting while detached and hands them, in order, to the next handler; close drops them", async () => {
+  it.skipIf(!HAS_IPV6_LOOPBACK)("keeps connections waiting while detached and hands them, in order, to the next handler; close drops them", async () => {
     const listener = await listenLocal(0);
     open.push(listener);
     listener.attach(echo("first"));
