@@ -78,7 +78,10 @@ export async function startPluginPortForward(options: PortForwardOptions): Promi
   };
 }
 
-/** One local connection to the plugin's own port, both ways, half-closes included. */
+/**
+ * One local connection to the plugin's own port, both ways, half-closes included. The plugin listens
+ * with net.Listen("tcp", "localhost:0"), and Go listens on the first IPv4 address of the name.
+ */
 function relay(socket: Socket, port: number): void {
   const upstream = connect({ port, host: "127.0.0.1", allowHalfOpen: true });
   socket.pipe(upstream);
