@@ -16,7 +16,7 @@ import { applySocket, assertDistinctPorts, findDatabase, formatForwardLine, form
 import { watchInterrupts, type Interrupts } from "../lib/portforward/interrupts.ts";
 import { keptLines, reportLeftovers } from "../lib/portforward/leftovers.ts";
 import { resolveSettings, type Settings } from "../lib/portforward/options.ts";
-import { assertAddressUsable, assertClientAvailable, assertPortsFree, assertSocketsUsable, clientForAddress } from "../lib/portforward/preflight.ts";
+import { assertAddressUsable, assertClientAvailable, assertPortsFree, assertSocketsUsable, clientForAddress, clientForSocket } from "../lib/portforward/preflight.ts";
 import { createProgress } from "../lib/portforward/progress.ts";
 import { WaitAborted, waitUntilReady } from "../lib/portforward/readiness.ts";
 import { openRunLog, teeLogger, type RunLog } from "../lib/portforward/state-log.ts";
@@ -115,7 +115,7 @@ async function startRun(flags: Flags): Promise<Run> {
     env = await selectOne(prompt, "env", "--env", nameChoices(envChoices(configuredEnvs(config), await listClusterNames(clients.ecs))));
   }
   const settings = resolveSettings(env, flags, envConfig(config, env));
-  const client = clientForAddress(settings.client, address);
+  const client = clientForSocket(clientForAddress(settings.client, address), flags.socket);
   clients.destroy();
   clients = createClients({ profile: settings.profile, region: settings.region });
   const region = settings.region ?? (await resolveRegion(clients));

@@ -80,6 +80,18 @@ export function clientForAddress(client: ClientChoice, address: string): ClientC
   return "native";
 }
 
+/**
+ * The client for a --socket forward: ours. Behind a socket the plugin would still listen on a TCP
+ * port of 127.0.0.1 that every local user can reach, which is what --socket is there to avoid.
+ */
+export function clientForSocket(client: ClientChoice, socket: string | undefined): ClientChoice {
+  if (socket === undefined) return client;
+  if (client === "plugin") {
+    throw new UsageError("--socket needs --client native: session-manager-plugin listens on a TCP port of 127.0.0.1, which every local user can reach. Pass --client native, or leave --socket out.");
+  }
+  return "native";
+}
+
 /** --client plugin: the plugin must be there before a task is launched for it. */
 export async function assertClientAvailable(client: ClientChoice, pluginPath?: string): Promise<void> {
   if (client !== "plugin") return;

@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:net";
 import { UsageError } from "../../../lib/cli.ts";
 import { createLogger } from "../../../lib/log.ts";
 import { openTunnel } from "../../../lib/portforward/open.ts";
-import { assertAddressUsable, assertPortsFree, assertSocketsUsable, clientForAddress, isPortFree, probeListen } from "../../../lib/portforward/preflight.ts";
+import { assertAddressUsable, assertPortsFree, assertSocketsUsable, clientForAddress, clientForSocket, isPortFree, probeListen } from "../../../lib/portforward/preflight.ts";
 import type { PortForward, PortForwardOptions } from "../../../lib/session/index.ts";
 import { HAS_IPV6_LOOPBACK } from "../../support/ipv6.ts";
 
@@ -41,6 +41,14 @@ describe("preflight on the listen address", () => {
     );
     // --address 127.0.0.2 listens there only; [::1] is not ours to hold.
     await expect(assertPortsFree([{ port, flag: "--forward" }], "127.0.0.2")).resolves.toBeUndefined();
+  });
+
+  it("takes our client for --socket: auto becomes native, plugin is refused (its own TCP port is open to every local user)", () => {
+    expect((["auto", "native", "plugin"] as const).map((c) => clientForSocket(c, undefined))).toEqual(["auto", "native", "plugin"]);
+    expect((["auto", "native"] as const).map((c) => clientForSocket(c, "/run/user/1000/db.sock"))).toEqual(["native", "native"]);
+    expect(() => clientForSocket("plugin", "/run/user/1000/db.sock")).toThrow(
+      new UsageError("--socket needs --client native: session-manager-plugin listens on a TCP port of 127.0.0.1, which every local user can reach. Pass --client native, or leave --socket out."),
+    );
   });
 
   it("refuses a --socket path that exists, as a usage error naming the flag", () => {
