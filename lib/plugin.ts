@@ -1,6 +1,6 @@
 // AWS's session-manager-plugin, launched the way the AWS CLI launches it (reference/session-protocol.md §1):
-// seven argv entries, the response in AWS_SSM_START_SESSION_RESPONSE for plugins > 1.2.497.0, the ECS
-// Exec form, Ctrl-C left to the plugin, SIGINT then SIGKILL on stop.
+// seven argv entries, the response in AWS_SSM_START_SESSION_RESPONSE for plugins > 1.2.497.0 (the ECS
+// Exec form too, unlike awscli), Ctrl-C left to the plugin, SIGINT then SIGKILL on stop.
 import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { promisify } from "node:util";
 import type { SessionGrant } from "./aws/sessions.ts";
@@ -62,19 +62,24 @@ export interface PluginArgsInput {
   pluginVersion: string;
 }
 
-/** The plugin's argv[1..6] and the extra environment, exactly as awscli builds them. */
+/**
+ * The plugin's argv[1..6] and the extra environment, as awscli builds them, except that the ECS form's
+ * response also goes in the environment: argv is readable by every local user (/proc/<pid>/cmdline) and
+ * the token drives the session. The plugin reads args[1] from the variable it names whenever it starts
+ * with AWS_SSM_START_SESSION_RESPONSE, whatever the operation, then unsets it; Go's encoding/json
+ * matches the ECS form's camelCase keys (session-manager-plugin session.go, ValidateInputAndStartSession).
+ */
 export function buildPluginArgs(input: PluginArgsInput): { args: string[]; env: Record<string, string> } {
   const { grant } = input;
   const env: Record<string, string> = {};
-  let response: string;
-  if (input.form === "ecs") {
-    // executecommand.py passes the camelCase `session` object itself, always on argv.
-    response = JSON.stringify({ sessionId: grant.sessionId, streamUrl: grant.streamUrl, tokenValue: grant.tokenValue });
-  } else if (compareVersions(input.pluginVersion, LAST_VERSION_WITHOUT_ENV_VAR) > 0) {
-    env[RESPONSE_ENV] = JSON.stringify({ SessionId: grant.sessionId, TokenValue: grant.tokenValue, StreamUrl: grant.streamUrl });
+  // executecommand.py passes the camelCase `session` object; start-session the PascalCase response.
+  const json = input.form === "ecs"
+    ? JSON.stringify({ sessionId: grant.sessionId, streamUrl: grant.streamUrl, tokenValue: grant.tokenValue })
+    : JSON.stringify({ SessionId: grant.sessionId, TokenValue: grant.tokenValue, StreamUrl: grant.streamUrl });
+  let response = json;
+  if (compareVersions(input.pluginVersion, LAST_VERSION_WITHOUT_ENV_VAR) > 0) {
+    env[RESPONSE_ENV] = json;
     response = RESPONSE_ENV;
-  } else {
-    response = JSON.stringify({ SessionId: grant.sessionId, TokenValue: grant.tokenValue, StreamUrl: grant.streamUrl });
   }
   return {
     args: [response, input.region, "StartSession", input.profile ?? "", JSON.stringify(input.request), input.endpointUrl],

@@ -15,16 +15,16 @@ import { databaseChoice, databasesOfEnv, envChoices, nameChoices } from "../lib/
 import { belongsToEnv, namesOfEnv } from "../lib/envs.ts";
 import { localUser } from "../lib/local.ts";
 import { getCallerIdentity } from "../lib/aws/sts.ts";
-import { assertDistinctPorts, findDatabase, formatForwardLine, networkWarning, parseBindAddress, parseHostPort, targetForward, type PlannedForward } from "../lib/portforward/forwards.ts";
+import { applySocket, assertDistinctPorts, findDatabase, formatForwardLine, formatLocalEnd, networkWarning, parseBindAddress, parseHostPort, targetForward, type PlannedForward } from "../lib/portforward/forwards.ts";
 import { watchInterrupts, type Interrupts } from "../lib/portforward/interrupts.ts";
 import { keptLines, reportLeftovers } from "../lib/portforward/leftovers.ts";
 import { resolveSettings, type Settings } from "../lib/portforward/options.ts";
-import { assertAddressUsable, assertClientAvailable, assertPortsFree, clientForAddress } from "../lib/portforward/preflight.ts";
+import { assertAddressUsable, assertClientAvailable, assertPortsFree, assertSocketsUsable, clientForAddress, clientForSocket } from "../lib/portforward/preflight.ts";
 import { createProgress } from "../lib/portforward/progress.ts";
 import { WaitAborted, waitUntilReady } from "../lib/portforward/readiness.ts";
 import { openRunLog, teeLogger, type RunLog } from "../lib/portforward/state-log.ts";
 import { holdTunnel, type HoldResult } from "../lib/portforward/tunnel.ts";
-import { openTunnel, type Ready } from "../lib/portforward/open.ts";
+import { openTunnel, type OpenedTunnel, type Ready } from "../lib/portforward/open.ts";
 
 const cli = defineCli({
   name: "portforward",
@@ -36,6 +36,7 @@ const cli = defineCli({
     "task-definition": { type: "string", placeholder: "family[:rev]", description: "bastion task definition (default: the service's)" },
     target: { type: "string", placeholder: "id|host:port", description: "RDS cluster or instance id, ElastiCache endpoint, or host:port" },
     "local-port": { type: "string", placeholder: "port", description: "local port for --target (default: its port + 10000; 0 = any free port)" },
+    socket: { type: "string", placeholder: "path", description: "--target listens on this Unix socket (mode 0600: only you can connect) instead of a TCP port" },
     forward: { type: "string", multiple: true, placeholder: "L:HOST:R", description: "another tunnel through the same bastion" },
     address: { type: "string", placeholder: "ip", description: "where the local ports listen (default 127.0.0.1: this machine only; 0.0.0.0: every interface, reachable from the network)" },
     via: { type: "string", placeholder: "auto|ecs-exec|instance", description: "ECS Exec target or the task's managed instance (default auto: ECS Exec when its agent runs)" },
@@ -49,10 +50,11 @@ const cli = defineCli({
   },
   details: `Examples:
   make tunnel ENV=stg                                   # prompts for what is missing
-  portforward --env stg --target stg-db                 # localhost:15432 → stg-db's endpoint:5432
+  portforward --env stg --target stg-db                 # 127.0.0.1:15432 → stg-db's endpoint:5432
   portforward --env stg --yes --target stg-db --local-port 0 --json
   portforward --env stg --target stg-db --forward 16379:cache.internal:6379
   portforward --env stg --target stg-db --address 0.0.0.0    # other machines may connect too (native client)
+  portforward --env stg --target stg-db --socket "$XDG_RUNTIME_DIR/.s.PGSQL.5432"   # only you can connect: psql -h "$XDG_RUNTIME_DIR"
 
 Ctrl-C closes the tunnel and asks "Stop bastion task …?" (default yes); nothing is left running.
 Session log: $XDG_STATE_HOME/bastionless/ (default ~/.local/state/bastionless/), kept 7 days.
@@ -76,6 +78,9 @@ interface Run {
   user: string;
   /** The bastionless.config.json this run read, if any. */
   configPath?: string;
+  /** --socket, and --local-port as typed (the two exclude each other). */
+  socket?: string;
+  localPortFlag?: string;
 }
 
 await runMain(async () => {
@@ -113,14 +118,14 @@ async function startRun(flags: Flags): Promise<Run> {
     env = await selectOne(prompt, "env", "--env", nameChoices(envChoices(configuredEnvs(config), await listClusterNames(clients.ecs))));
   }
   const settings = resolveSettings(env, flags, envConfig(config, env));
-  const client = clientForAddress(settings.client, address);
+  const client = clientForSocket(clientForAddress(settings.client, address), flags.socket);
   clients.destroy();
   clients = createClients({ profile: settings.profile, region: settings.region });
   const region = await requireRegion(clients, settings.region);
   const file = openRunLog({ base: { program: "portforward", env } });
   const log = teeLogger(createLogger({ format: "human", debug: flags.debug }), file.log);
   const interrupts = watchInterrupts((line) => process.stderr.write(`\n${line}\n`));
-  return { settings, address, client, clients, region, prompt, log, file, interrupts, user: localUser(), configPath: config?.path };
+  return { settings, address, client, clients, region, prompt, log, file, interrupts, user: localUser(), configPath: config?.path, socket: flags.socket, localPortFlag: flags["local-port"] };
 }
 
 /** Cluster (the env's), service, and from it the bastion's network, launch type and task definition. */
@@ -167,12 +172,13 @@ async function selectForwards(run: Run): Promise<PlannedForward[]> {
     forwards.unshift(targetForward({ ...target, label }, settings.localPort));
   }
   assertDistinctPorts(forwards);
-  return forwards;
+  return applySocket(forwards, run.socket, run.localPortFlag);
 }
 
 /** Before anything costs money: the local ports are free (on --address) and the chosen client exists. */
 async function checkThisMachine(run: Run, forwards: PlannedForward[]): Promise<void> {
   await assertPortsFree(forwards.map((f) => ({ port: f.localPort, flag: f.flag })), run.address);
+  assertSocketsUsable(forwards.map((f) => f.socketPath));
   await assertClientAvailable(run.client);
   const warning = networkWarning(run.address);
   if (warning) run.log.warn(warning);
@@ -223,6 +229,7 @@ async function tunnelThrough(run: Run, task: TaskInfo, forwards: PlannedForward[
   // A Ctrl-C while the session was opening abandons the start all the same: never a tunnel nobody wants.
   if (run.interrupts.startAborted.aborted) {
     await tunnel.forward.stop();
+    tunnel.listeners.forEach((l) => l.close());
     throw new WaitAborted("interrupted while the tunnel opened");
   }
   announce(run, task, ready, tunnel);
@@ -234,7 +241,7 @@ function announce(run: Run, task: TaskInfo, ready: Ready, tunnel: { forward: Por
   const { forward, forwards } = tunnel;
   run.file.log.event("tunnel_open", { target: ready.target, client: forward.client, ports: forward.ports });
   if (run.settings.json) {
-    const list = forwards.map((f, i) => ({ localAddress: run.address, localPort: forward.ports[i], host: f.host, remotePort: f.remotePort, label: f.label }));
+    const list = forwards.map((f, i) => ({ ...(f.socketPath ? { localSocket: f.socketPath } : { localAddress: run.address, localPort: forward.ports[i] }), host: f.host, remotePort: f.remotePort, label: f.label }));
     process.stdout.write(JSON.stringify({ event: "ready", env: run.settings.env, cluster: task.cluster, task: task.taskId, taskArn: task.taskArn, via: ready.via, target: ready.target, client: forward.client, forwards: list, log: run.file.path }) + "\n");
     return;
   }
@@ -243,15 +250,17 @@ function announce(run: Run, task: TaskInfo, ready: Ready, tunnel: { forward: Por
 }
 
 /** Until Ctrl-C, the task stopping, or sessions that cannot be reopened. */
-async function holdUntilClosed(run: Run, task: TaskInfo, ready: Ready, tunnel: { forward: PortForward; forwards: PlannedForward[] }): Promise<HoldResult> {
+async function holdUntilClosed(run: Run, task: TaskInfo, ready: Ready, tunnel: OpenedTunnel): Promise<HoldResult> {
   run.interrupts.phase = "open";
   const result = await holdTunnel({
     first: tunnel.forward,
-    reopen: (ports) => startPortForward({ clients: run.clients, region: run.region, profile: run.settings.profile, client: run.client, target: ready.target, bindAddress: run.address, log: run.log, forwards: tunnel.forwards.map((f, i) => ({ localPort: ports[i], host: f.host, remotePort: f.remotePort })) }),
+    reopen: (ports) => startPortForward({ clients: run.clients, region: run.region, profile: run.settings.profile, client: run.client, target: ready.target, bindAddress: run.address, listeners: tunnel.listeners, log: run.log, forwards: tunnel.forwards.map((f, i) => ({ localPort: ports[i], host: f.host, remotePort: f.remotePort })) }),
     closeRequested: run.interrupts.closeRequested,
     describeTask: () => describeBastion(run.clients.ecs, task),
+    address: run.address,
+    local: tunnel.forwards.map((f, i) => formatLocalEnd(f, tunnel.forward.ports[i], run.address)),
     log: run.log,
-  });
+  }).finally(() => tunnel.listeners.forEach((l) => l.close()));
   run.file.log.event("tunnel_closed", { ...result });
   return result;
 }

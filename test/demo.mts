@@ -30,7 +30,7 @@ async function main(): Promise<number> {
   tunnel.child.stderr!.on("data", (d: Buffer) => process.stdout.write(indent(d.toString()) + "\n"));
   const ready = await tunnel.ready;
   const forward = ready.forwards[0];
-  say(`   ready (${elapsed()}): localhost:${forward.localPort} → ${forward.host}:${forward.remotePort} via ${ready.target}`);
+  say(`   ready (${elapsed()}): 127.0.0.1:${forward.localPort} → ${forward.host}:${forward.remotePort} via ${ready.target}`);
 
   const sql = "select id, env, message from greetings order by id";
   say(`3. Querying through the tunnel: psql -h 127.0.0.1 -p ${forward.localPort} -U ${cloud.postgres!.user} ${cloud.postgres!.database} -c "${sql}"`);

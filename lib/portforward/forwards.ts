@@ -2,8 +2,12 @@
 // default local port (remote + 10000, like the seed's 13306 for 3306), where the local ports listen
 // (`--address`, default 127.0.0.1), and the line printed per forward.
 import { isIP } from "node:net";
+import { resolve } from "node:path";
 import { UsageError } from "../cli.ts";
 import type { DatabaseTarget } from "../aws/rds.ts";
+import { DEFAULT_ADDRESS, isLoopbackAddress } from "../address.ts";
+
+export { DEFAULT_ADDRESS, isLoopbackAddress };
 
 export interface PlannedForward {
   /** 0 = any free port. */
@@ -14,12 +18,12 @@ export interface PlannedForward {
   label: string;
   /** The flag that chose the local port, for error messages. */
   flag: string;
+  /** `--socket`: listens on this Unix socket (mode 0600) instead of a TCP port. */
+  socketPath?: string;
 }
 
 const PORT = /^\d{1,5}$/;
 
-/** Where local ports listen unless --address says otherwise: this machine only. */
-export const DEFAULT_ADDRESS = "127.0.0.1";
 
 /** `--address`: an IPv4 or IPv6 literal, or "localhost" (= 127.0.0.1), like kubectl port-forward's. */
 export function parseBindAddress(text: string | undefined): string {
@@ -30,20 +34,6 @@ export function parseBindAddress(text: string | undefined): string {
     throw new UsageError(`--address ${JSON.stringify(text)} is not an IP address: use 127.0.0.1 (the default, this machine only), 0.0.0.0 (every interface) or one of this machine's addresses.`);
   }
   return address;
-}
-
-/** 127.0.0.0/8 and ::1 (also as ::ffff:127.x.y.z): nothing off this machine can connect. */
-export function isLoopbackAddress(address: string): boolean {
-  if (isIP(address) === 4) return address.startsWith("127.");
-  if (isIP(address) !== 6) return false;
-  // The WHATWG URL parser writes IPv6 in its shortest form: ::1, ::ffff:7f00:1.
-  let short: string;
-  try {
-    short = new URL(`http://[${address}]/`).hostname.slice(1, -1);
-  } catch {
-    return false; // a zone id (fe80::1%eth0): link-local, not loopback
-  }
-  return short === "::1" || /^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(short);
 }
 
 /** The one line telling that --address opened the forwards to the network. */
@@ -110,8 +100,27 @@ export function assertDistinctPorts(forwards: PlannedForward[]): void {
   }
 }
 
-/** `localhost:15432 → stg-db.cluster-….rds.amazonaws.com:5432 via ecs:stg-main_5f2e…` (`0.0.0.0:15432`, `[::]:15432` with --address). */
-export function formatForwardLine(localPort: number, forward: { host: string; remotePort: number }, target: string, address: string = DEFAULT_ADDRESS): string {
-  const local = address === DEFAULT_ADDRESS ? "localhost" : isIP(address) === 6 ? `[${address}]` : address;
-  return `${local}:${localPort} → ${forward.host}:${forward.remotePort} via ${target}`;
+/** `--socket PATH`: the --target forward (first in the list) listens on a Unix socket instead of a TCP port. */
+export function applySocket(forwards: PlannedForward[], path: string | undefined, localPortFlag: string | undefined): PlannedForward[] {
+  if (path === undefined) return forwards;
+  if (!path.trim()) throw new UsageError("--socket needs a path: --socket ~/.bastionless/db.sock, for example.");
+  if (localPortFlag !== undefined) throw new UsageError("--socket and --local-port both say where --target's forward listens: pass only one of them.");
+  const [first, ...rest] = forwards;
+  if (first?.flag !== "--local-port") throw new UsageError("--socket is for --target's forward: pass --target as well (each --forward keeps its TCP port).");
+  return [{ ...first, localPort: 0, socketPath: resolve(path), flag: "--socket" }, ...rest];
+}
+
+/** `127.0.0.1:15432`, `[::]:15432`: the address clients must use, never "localhost" (it may resolve to ::1). */
+export function formatLocalAddress(address: string, port: number): string {
+  return `${isIP(address) === 6 ? `[${address}]` : address}:${port}`;
+}
+
+/** `127.0.0.1:15432 → stg-db.cluster-….rds.amazonaws.com:5432 via ecs:stg-main_5f2e…` (`0.0.0.0:15432`, `[::]:15432` with --address, `unix:/path` with --socket). */
+export function formatForwardLine(localPort: number, forward: { host: string; remotePort: number; socketPath?: string }, target: string, address: string = DEFAULT_ADDRESS): string {
+  return `${formatLocalEnd(forward, localPort, address)} → ${forward.host}:${forward.remotePort} via ${target}`;
+}
+
+/** Where a forward's clients connect: `127.0.0.1:15432`, or `unix:/path` with --socket. */
+export function formatLocalEnd(forward: { socketPath?: string }, localPort: number, address: string = DEFAULT_ADDRESS): string {
+  return forward.socketPath ? `unix:${forward.socketPath}` : formatLocalAddress(address, localPort);
 }

@@ -1,9 +1,10 @@
 // Checks on this machine before anything is launched (and paid for): the listen address is one of
-// this machine's, the local ports are free there and, with --client plugin, session-manager-plugin
+// this machine's, the local ports are free there (and on [::1] for the default address) and, with --client plugin, session-manager-plugin
 // is installed, new enough, and asked for nothing it cannot do.
 import { createServer } from "node:net";
 import { UsageError } from "../cli.ts";
 import { assertPluginVersion, getPluginVersion } from "../plugin.ts";
+import { assertSocketPathUsable } from "../session/listeners.ts";
 import type { ClientChoice } from "../session/index.ts";
 import { DEFAULT_ADDRESS } from "./forwards.ts";
 
@@ -12,7 +13,7 @@ export function probeListen(port: number, host: string = DEFAULT_ADDRESS): Promi
   return new Promise((resolve) => {
     const server = createServer();
     server.once("error", (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
-    server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(undefined)));
+    server.listen({ port, host, exclusive: true, ipv6Only: host === "::1" }, () => server.close(() => resolve(undefined)));
   });
 }
 
@@ -38,6 +39,32 @@ export async function assertPortsFree(ports: Array<{ port: number; flag: string 
     if (code === "EADDRNOTAVAIL") await assertAddressUsable(host);
     throw new UsageError(`Local port ${port} is busy (another program listens on ${host}:${port}): pass ${flag} with a free port, or 0 for any free port.`);
   }
+  if (host === DEFAULT_ADDRESS) await assertFreeOnIpv6Loopback(ports);
+}
+
+/**
+ * The default address holds [::1] too (lib/session/listeners.ts): whoever listens there would get
+ * the clients that resolve localhost to ::1, so such a port is refused. No IPv6 loopback: nothing to hold.
+ */
+async function assertFreeOnIpv6Loopback(ports: Array<{ port: number; flag: string }>): Promise<void> {
+  for (const { port, flag } of ports) {
+    if (port === 0) continue;
+    const code = await probeListen(port, "::1");
+    if (code === undefined || code === "EADDRNOTAVAIL" || code === "EAFNOSUPPORT") continue;
+    throw new UsageError(`Local port ${port} is busy on [::1] (another program listens on [::1]:${port}, where clients that resolve localhost to ::1 would connect): pass ${flag} with a free port, or 0 for any free port.`);
+  }
+}
+
+/** Each --socket path is free and in a directory nobody else can write to. */
+export function assertSocketsUsable(paths: Array<string | undefined>): void {
+  for (const path of paths) {
+    if (path === undefined) continue;
+    try {
+      assertSocketPathUsable(path);
+    } catch (error) {
+      throw new UsageError(`--socket ${path}: ${(error as Error).message}`);
+    }
+  }
 }
 
 /**
@@ -49,6 +76,18 @@ export function clientForAddress(client: ClientChoice, address: string): ClientC
   if (address === DEFAULT_ADDRESS) return client;
   if (client === "plugin") {
     throw new UsageError(`--address ${address} needs --client native: session-manager-plugin listens on 127.0.0.1 only. Pass --client native, or leave --address out.`);
+  }
+  return "native";
+}
+
+/**
+ * The client for a --socket forward: ours. Behind a socket the plugin would still listen on a TCP
+ * port of 127.0.0.1 that every local user can reach, which is what --socket is there to avoid.
+ */
+export function clientForSocket(client: ClientChoice, socket: string | undefined): ClientChoice {
+  if (socket === undefined) return client;
+  if (client === "plugin") {
+    throw new UsageError("--socket needs --client native: session-manager-plugin listens on a TCP port of 127.0.0.1, which every local user can reach. Pass --client native, or leave --socket out.");
   }
   return "native";
 }

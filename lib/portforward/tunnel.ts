@@ -1,8 +1,10 @@
 // The open tunnel, held until the user closes it: a session that drops while the task lives is
-// reopened on the same local ports (and the user is told); a task that stops ends the run with its reason.
+// reopened behind the same local listeners, never closed in between (and the user is told); a task
+// that stops ends the run with its reason.
 import type { TaskInfo } from "../aws/ecs.ts";
 import type { Logger } from "../log.ts";
 import type { PortForward } from "../session/index.ts";
+import { DEFAULT_ADDRESS, formatLocalAddress } from "./forwards.ts";
 import { abortableSleep, describeStop } from "./readiness.ts";
 
 export type HoldResult =
@@ -12,8 +14,12 @@ export type HoldResult =
 
 export interface HoldOptions {
   first: PortForward;
-  /** Opens the forwards again on these local ports. */
+  /** Opens the forwards again behind the listeners that hold these local ports. */
   reopen: (ports: number[]) => Promise<PortForward>;
+  /** Where the ports listen, for the messages; default 127.0.0.1. */
+  address?: string;
+  /** What each forward's clients connect to, for the messages (a socket's `unix:/path`); default address:port. */
+  local?: string[];
   closeRequested: Promise<string>;
   /** The task now (undefined = ECS no longer knows it). */
   describeTask: () => Promise<TaskInfo | undefined>;
@@ -47,7 +53,7 @@ export async function holdTunnel(options: HoldOptions): Promise<HoldResult> {
         try {
           forward = await options.reopen(ports);
           await forward.ready;
-          options.log.info(`Reconnected on ${ports.map((p) => `localhost:${p}`).join(", ")}.`);
+          options.log.info(`Reconnected on ${(options.local ?? ports.map((p) => formatLocalAddress(options.address ?? DEFAULT_ADDRESS, p))).join(", ")}.`);
           failures = 0;
           break;
         } catch (error) {

@@ -6,14 +6,21 @@ import { EventEmitter } from "node:events";
 import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import WebSocket from "ws";
+import { isLoopbackHost } from "../address.ts";
 import type { SessionGrant } from "../aws/sessions.ts";
 import type { Logger } from "../log.ts";
-import { decodeFrame, encodeAck, encodeFrame, type Frame, MessageType, parseAckPayload, parseChannelClosed } from "./frames.ts";
+import { decodeFrame, encodeAck, PAYLOAD_OFFSET, encodeFrame, type Frame, MessageType, parseAckPayload, parseChannelClosed } from "./frames.ts";
 import { createRetransmitter, type Retransmitter } from "./retransmit.ts";
 
 /** Reported to the agent: > 1.2.331.0 so it disables smux keepalive, as a current plugin would. */
 export const CLIENT_VERSION = "1.2.764.0";
-const REORDER_LIMIT = 10_000;
+/**
+ * What an agent may make us hold: out-of-order messages up to 16 MiB, headers counted (the plugin holds
+ * 10 000 messages of ≤1 KiB), each WebSocket message up to 1 MiB (the agent sends ≤1 KiB, the local
+ * cloud unpaced 32 KiB). Beyond the budget a message is not acknowledged, so the agent resends it.
+ */
+export const REORDER_LIMIT_BYTES = 16 * 1024 * 1024;
+export const MAX_MESSAGE_BYTES = 1024 * 1024;
 /** Messages in flight from the oldest unacknowledged one: ≈2.3 MB of 1 KiB payloads, many round trips of loopback (a loss is resent within one). */
 export const DEFAULT_SEND_WINDOW = 2048;
 const PING_INTERVAL_MS = 5 * 60_000;
@@ -42,6 +49,7 @@ export class DataChannel extends EventEmitter {
   private grant: SessionGrant;
   private expectedSeq = 0;
   private readonly reorder = new Map<number, Frame>();
+  private reorderBytes = 0;
   private readonly out: Retransmitter;
   private ended = false;
   private inputPaused = false;
@@ -151,8 +159,9 @@ export class DataChannel extends EventEmitter {
   }
 
   private async connect(grant: SessionGrant): Promise<void> {
+    assertStreamUrl(grant.streamUrl, this.sessionId);
     const headers = (await this.opts.upgradeHeaders?.(grant.streamUrl)) ?? {};
-    const ws = new WebSocket(grant.streamUrl, { headers, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });
+    const ws = new WebSocket(grant.streamUrl, { headers, perMessageDeflate: false, maxPayload: MAX_MESSAGE_BYTES });
     let socket: Socket | undefined;
     ws.once("upgrade", (res) => (socket = res.socket as Socket));
     await new Promise<void>((resolve, reject) => {
@@ -220,8 +229,11 @@ export class DataChannel extends EventEmitter {
       return;
     }
     if (seq > this.expectedSeq) {
-      if (!this.reorder.has(seq) && this.reorder.size >= REORDER_LIMIT) return;
-      this.reorder.set(seq, frame);
+      if (!this.reorder.has(seq)) {
+        if (this.reorderBytes + heldBytes(frame) > REORDER_LIMIT_BYTES) return;
+        this.reorder.set(seq, frame);
+        this.reorderBytes += heldBytes(frame);
+      }
       this.ack(frame);
       return;
     }
@@ -229,6 +241,7 @@ export class DataChannel extends EventEmitter {
     this.ack(frame);
     for (let next = this.reorder.get(this.expectedSeq); next && !this.ended; next = this.reorder.get(this.expectedSeq)) {
       this.reorder.delete(this.expectedSeq);
+      this.reorderBytes -= heldBytes(next);
       this.deliver(next);
     }
   }
@@ -287,4 +300,27 @@ export class DataChannel extends EventEmitter {
     this.close();
     this.emit("gone", reason);
   }
+}
+
+/** A held message's share of the reorder budget: its payload and its header, so empty ones count too. */
+function heldBytes(frame: Frame): number {
+  return PAYLOAD_OFFSET + frame.payload.length;
+}
+
+/**
+ * The token travels in the first message on the WebSocket: never in clear text off this machine.
+ * Session Manager's stream URLs are wss://; ws:// is accepted only for a loopback endpoint (a local cloud).
+ */
+export function assertStreamUrl(streamUrl: string, sessionId: string): void {
+  let url: URL;
+  try {
+    url = new URL(streamUrl);
+  } catch {
+    throw new Error(`The stream URL of session ${sessionId} is not a URL; nothing was sent.`);
+  }
+  if (url.protocol === "wss:" || (url.protocol === "ws:" && isLoopbackHost(url.hostname))) return;
+  throw new Error(
+    `Refusing the stream URL of session ${sessionId} (${url.protocol}//${url.host}): the session token would travel in clear text; nothing was sent. ` +
+    `Session Manager's stream URLs are wss://; check AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_SSM / _ECS.`,
+  );
 }

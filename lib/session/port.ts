@@ -1,12 +1,14 @@
-// Native port forwarding: one listener per forward (127.0.0.1 unless bindAddress says otherwise) and
-// one session each. A session that is gone (idle timeout, TerminateSession) is replaced for the next
-// connection, and the user is told once; a lost WebSocket is resumed by the channel itself without losing bytes.
-import { createServer, type Server, type Socket } from "node:net";
+// Native port forwarding: one listener per forward (127.0.0.1 and [::1] unless bindAddress says
+// otherwise, or the caller's: lib/session/listeners.ts) and one session each. A session that is
+// gone (idle timeout, TerminateSession) is replaced for the next connection, and the user is told
+// once; a lost WebSocket is resumed by the channel itself without losing bytes.
+import type { Socket } from "node:net";
 import { startSession, terminateSession } from "../aws/sessions.ts";
 import type { DataChannel } from "./channel.ts";
 import { openDataChannel } from "./connect.ts";
 import { buildFlagPayload, PayloadType, PortFlag } from "./frames.ts";
 import { createHandshake } from "./handshake.ts";
+import { listenLocal, type LocalListener } from "./listeners.ts";
 import { createTunnel, type Tunnel } from "./tunnel.ts";
 import { compareVersions } from "./versions.ts";
 import { portForwardRequest } from "./via-plugin.ts";
@@ -30,7 +32,7 @@ interface ForwardHandle {
 export async function startNativePortForward(options: PortForwardOptions): Promise<PortForward & { handles: ForwardHandle[] }> {
   const handles: ForwardHandle[] = [];
   try {
-    for (const forward of options.forwards) handles.push(await startForward(options, forward));
+    for (const [i, forward] of options.forwards.entries()) handles.push(await startForward(options, forward, options.listeners?.[i]));
   } catch (error) {
     await Promise.all(handles.map((h) => h.stop()));
     throw error;
@@ -47,14 +49,16 @@ export async function startNativePortForward(options: PortForwardOptions): Promi
   };
 }
 
-async function startForward(options: PortForwardOptions, forward: Forward): Promise<ForwardHandle> {
+async function startForward(options: PortForwardOptions, forward: Forward, given: LocalListener | undefined): Promise<ForwardHandle> {
   const log = options.log;
   let current: Promise<Live> | undefined;
   let stopping = false;
   let reportEnded!: (reason: string) => void;
   const ended = new Promise<string>((resolve) => (reportEnded = resolve));
 
-  const server: Server = createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket: Socket) => {
+  const listener = given ?? (await listenLocal(forward.localPort, options.bindAddress));
+  const port = listener.port;
+  const onConnection = (socket: Socket) => {
     if (stopping) return void socket.destroy();
     const renewing = current === undefined;
     current ??= openLive(true);
@@ -68,12 +72,7 @@ async function startForward(options: PortForwardOptions, forward: Forward): Prom
         }
       },
     );
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(forward.localPort, options.bindAddress ?? "127.0.0.1", () => resolve());
-  });
-  const port = (server.address() as { port: number }).port;
+  };
 
   async function openLive(renewal: boolean): Promise<Live> {
     const request = portForwardRequest(options.target, forward, port);
@@ -139,6 +138,8 @@ async function startForward(options: PortForwardOptions, forward: Forward): Prom
   current = openLive(false);
   const ready = current.then(() => {});
   ready.catch(() => {});
+  // After the first session is under way: connections that waited on the caller's listener join it.
+  listener.attach(onConnection);
 
   return {
     port,
@@ -148,7 +149,9 @@ async function startForward(options: PortForwardOptions, forward: Forward): Prom
     async stop() {
       if (stopping) return;
       stopping = true;
-      server.close();
+      // The caller's listener stays open: connections wait there for the next session.
+      if (given) listener.detach();
+      else listener.close();
       const live = await current?.catch(() => undefined);
       current = undefined;
       if (!live) return;

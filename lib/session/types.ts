@@ -1,6 +1,7 @@
 // The options and handles shared by the native client and the plugin launcher (lib/session/index.ts).
 import type { AwsClients } from "../aws/clients.ts";
 import type { Logger } from "../log.ts";
+import type { LocalListener } from "./listeners.ts";
 
 export type ClientChoice = "auto" | "native" | "plugin";
 
@@ -28,8 +29,13 @@ export interface PortForwardOptions extends SessionContext {
   /** `mi-…`, `i-…` or `ecs:<cluster>_<taskId>_<runtimeId>`. */
   target: string;
   forwards: Forward[];
-  /** Default 127.0.0.1 (loopback only). */
+  /** Default 127.0.0.1 (loopback only; [::1] is held too). */
   bindAddress?: string;
+  /**
+   * The caller's listeners, one per forward (lib/session/listeners.ts): they stay open when this
+   * forward stops, so sessions can be swapped behind them. Without them each forward listens itself.
+   */
+  listeners?: LocalListener[];
   /** How long to wait for each session to be usable; default 30 s. */
   readyTimeoutMs?: number;
   /** Native: data-channel payload size; default 1024 (what AWS's own clients send). */

@@ -1,4 +1,7 @@
 // Port forwards and shells through AWS's session-manager-plugin (lib/plugin.ts), one plugin per session.
+// Given the caller's listeners, each plugin listens on a free port of 127.0.0.1 and the listener relays
+// to it, so the user's port stays held while a plugin is replaced (lib/session/listeners.ts).
+import { connect, type Socket } from "node:net";
 import { DOC_PORT_FORWARD, DOC_PORT_FORWARD_REMOTE } from "../constants.ts";
 import { executeCommand, getEndpointUrl, startSession, terminateSession, type SessionGrant } from "../aws/sessions.ts";
 import { assertPluginVersion, buildPluginArgs, getPluginVersion, ignoreUserSignals, spawnPlugin, waitForPluginPort, type PluginProcess } from "../plugin.ts";
@@ -33,8 +36,9 @@ export async function startPluginPortForward(options: PortForwardOptions): Promi
   const plugins: PluginProcess[] = [];
   const ports: number[] = [];
   try {
-    for (const forward of options.forwards) {
-      const request = portForwardRequest(options.target, forward, forward.localPort);
+    for (const [i, forward] of options.forwards.entries()) {
+      const fronted = options.listeners?.[i] !== undefined;
+      const request = portForwardRequest(options.target, forward, fronted ? 0 : forward.localPort);
       const grant = await startSession(options.clients.ssm, { target: request.Target, documentName: request.DocumentName, parameters: request.Parameters });
       const plugin = await launch(options, "ssm", grant, request, version, "pipe");
       plugins.push(plugin);
@@ -50,6 +54,14 @@ export async function startPluginPortForward(options: PortForwardOptions): Promi
     await Promise.all(plugins.map((p) => p.stop()));
     throw error;
   }
+  const listeners = options.listeners ?? [];
+  for (const [i, listener] of listeners.entries()) {
+    const pluginPort = ports[i];
+    listener.attach((socket) => relay(socket, pluginPort));
+    // Once its plugin is gone, nothing may be sent to its port (someone else could listen there now).
+    void plugins[i].exited.finally(() => listener.detach()).catch(() => {});
+    ports[i] = listener.port;
+  }
   let stopped = false;
   const ended = Promise.race(plugins.map((p, i) => p.exited.then((code) => `session-manager-plugin for port ${ports[i]} exited with code ${code}`, (e: Error) => e.message)))
     .then((reason) => (stopped ? new Promise<string>(() => {}) : reason));
@@ -60,9 +72,23 @@ export async function startPluginPortForward(options: PortForwardOptions): Promi
     ended,
     async stop() {
       stopped = true;
+      for (const listener of listeners) listener.detach();
       await Promise.all(plugins.map((p) => p.stop()));
     },
   };
+}
+
+/**
+ * One local connection to the plugin's own port, both ways, half-closes included. The plugin listens
+ * with net.Listen("tcp", "localhost:0"), and Go listens on the first IPv4 address of the name.
+ */
+function relay(socket: Socket, port: number): void {
+  const upstream = connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+  socket.pipe(upstream);
+  upstream.pipe(socket);
+  socket.on("error", () => upstream.destroy());
+  upstream.on("error", () => socket.destroy());
+  socket.resume();
 }
 
 export async function startPluginShell(options: ShellOptions): Promise<Shell> {

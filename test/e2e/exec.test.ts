@@ -210,7 +210,7 @@ describe("exec", () => {
     expect(text).not.toMatch(/tokenValue|TokenValue|streamUrl/);
   }, 90_000);
 
-  it("--client plugin launches session-manager-plugin with all seven arguments in ECS Exec's form", async () => {
+  it("--client plugin launches session-manager-plugin with all seven arguments, ECS Exec's session in the environment", async () => {
     const record = join(dir, "plugin.jsonl");
     const state = join(dir, "plugin-state");
     const run = await exec(["--env", "stg", "--yes", "--task", appTaskId, "--client", "plugin", "--command", "echo via-plugin"], {
@@ -221,20 +221,19 @@ describe("exec", () => {
     const audit = readFileSync(join(state, "bastionless", "audit.jsonl"), "utf8");
     const sessionId = audit.trim().split("\n").map((l) => JSON.parse(l)).find((r) => r.event === "exec.session").sessionId;
     const task = (await cloud.state()).tasks.find((t) => t.taskArn.endsWith(`/${appTaskId}`))!;
-    const session = JSON.parse(start.args[0]);
+    const session = JSON.parse(start.env.AWS_SSM_START_SESSION_RESPONSE);
     expect(Object.keys(session)).toEqual(["sessionId", "streamUrl", "tokenValue"]);
     expect(session.sessionId).toBe(sessionId);
     expect(session.streamUrl).toMatch(new RegExp(`^ws://127\\.0\\.0\\.1:\\d+/v1/data-channel/${sessionId}\\?`));
     expect([start.argv0, ...start.args]).toEqual([
       "session-manager-plugin",
-      start.args[0],
+      "AWS_SSM_START_SESSION_RESPONSE",
       cloud.region,
       "StartSession",
       "",
       JSON.stringify({ Target: `ecs:stg-main_${appTaskId}_${task.containers[0].runtimeId}` }),
       cloud.endpoint,
     ]);
-    expect(start.env.AWS_SSM_START_SESSION_RESPONSE).toBeNull();
     expect(audit).not.toContain(session.tokenValue);
   }, 90_000);
 

@@ -20,7 +20,8 @@ export interface ReadyLine {
   via: "ecs-exec" | "instance";
   target: string;
   client: string;
-  forwards: Array<{ localAddress: string; localPort: number; host: string; remotePort: number; label: string }>;
+  /** localAddress and localPort for a TCP forward, localSocket for --socket. */
+  forwards: Array<{ localAddress: string; localPort: number; localSocket?: string; host: string; remotePort: number; label: string }>;
   log: string;
 }
 
@@ -65,9 +66,9 @@ export function startPortforward(cloud: LocalCloud, args: string[], env: Record<
 }
 
 /** Runs psql against a local port without blocking the event loop (the cloud answers from this process). */
-export function psql(port: number, user: string, database: string, sql: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function psql(port: number, user: string, database: string, sql: string, host = "127.0.0.1"): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn("psql", ["-X", "-tA", "-F", "|", "-h", "127.0.0.1", "-p", String(port), "-U", user, "-d", database, "-c", sql], {
+    const child = spawn("psql", ["-X", "-tA", "-F", "|", "-h", host, "-p", String(port), "-U", user, "-d", database, "-c", sql], {
       env: { ...process.env, PGCONNECT_TIMEOUT: "10" },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -94,7 +95,7 @@ export async function seededRows(cloud: LocalCloud): Promise<string> {
 export async function firstByteAt(port: number, deadline: number): Promise<number> {
   const SSL_REQUEST = Buffer.from([0, 0, 0, 8, 4, 210, 22, 47]);
   for (;;) {
-    if (Date.now() > deadline) throw new Error(`no byte through localhost:${port} before the deadline`);
+    if (Date.now() > deadline) throw new Error(`no byte through 127.0.0.1:${port} before the deadline`);
     const at = await new Promise<number | undefined>((resolve) => {
       const socket = connect({ port, host: "127.0.0.1" });
       socket.once("connect", () => socket.write(SSL_REQUEST));

@@ -88,9 +88,9 @@ describe("portforward at a terminal", () => {
     await choose("Pick a service", "stg-app", ["stg-app", "stg-worker"]);
     await choose("Pick a target", "stg-db", ["stg-db", "stg-analytics"]);
 
-    const open = await waitFor(/localhost:(\d+) → stg-db\.cluster-\S+:5432 via ecs:stg-main_/, 60_000);
+    const open = await waitFor(/127\.0\.0\.1:(\d+) → stg-db\.cluster-\S+:5432 via ecs:stg-main_/, 60_000);
     expect(open).toContain("Press Ctrl-C to close the tunnel and stop the bastion.");
-    const port = Number(/localhost:(\d+) →/.exec(open)![1]);
+    const port = Number(/127\.0\.0\.1:(\d+) →/.exec(open)![1]);
     const query = await psql(port, cloud.postgres!.user, cloud.postgres!.database, "select id, env, message from greetings order by id");
     expect(query.stdout).toBe(await seededRows(cloud));
     const task = (await cloud.state()).tasks.find((t) => t.startedBy === "bastionless:tmux-user" && t.lastStatus === "RUNNING")!;

@@ -114,7 +114,7 @@ describe("portforward --yes --json", () => {
     await firstByteAt(port, Date.now() + 60_000);
     const host = await dbHost();
     const [line, hint] = first.stdout().trim().split("\n");
-    expect(line).toMatch(new RegExp(`^localhost:${port} → ${host.replace(/\./g, "\\.")}:5432 via ecs:stg-main_[0-9a-f-]{36}_[0-9a-f-]{36}-\\d+$`));
+    expect(line).toMatch(new RegExp(`^127\\.0\\.0\\.1:${port} → ${host.replace(/\./g, "\\.")}:5432 via ecs:stg-main_[0-9a-f-]{36}_[0-9a-f-]{36}-\\d+$`));
     expect(hint).toMatch(/^Press Ctrl-C to close the tunnel\. Session log: /);
     first.interrupt();
     expect((await first.exited).code).toBe(0);

@@ -1,5 +1,5 @@
 // Listener and file safety, with the real programs against the local cloud: forwards listen on
-// 127.0.0.1 only unless --address asks otherwise (seen from the network side and in /proc/net/tcp);
+// 127.0.0.1 (and ::1) only unless --address asks otherwise (seen from the network side and in /proc/net/tcp);
 // the session log and the audit log are 0600 in 0700 directories even under umask 0000; the
 // entrypoint hands its CMD to the app as argv, never through a shell.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,6 +12,7 @@ import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
 import { NOTHING_LEFT, leftovers, PORTFORWARD, REPO, type ReadyLine } from "../e2e/portforward-harness.ts";
 import { startEntrypoint } from "../e2e/entrypoint-harness.ts";
 import { eventually } from "../support/eventually.ts";
+import { HAS_IPV6_LOOPBACK } from "../support/ipv6.ts";
 
 const EXEC = join(REPO, "scripts/exec.mts");
 const JSON_ARGS = ["--env", "stg", "--yes", "--target", "stg-db", "--local-port", "0", "--json"];
@@ -165,7 +166,7 @@ afterAll(async () => {
 });
 
 describe("forwards listen on 127.0.0.1 only unless asked", () => {
-  it("by default: 127.0.0.1 answers, this machine's network address refuses, /proc/net/tcp shows one 127.0.0.1 listener held by portforward", async () => {
+  it("by default: 127.0.0.1 and ::1 answer, this machine's network address refuses, /proc/net/tcp{,6} show a 127.0.0.1 and a ::1 listener held by portforward", async () => {
     const ip = networkAddress();
     const run = runProgram(PORTFORWARD, JSON_ARGS, { XDG_STATE_HOME: tempDir("safety-state-") });
     const ready = await run.ready;
@@ -173,10 +174,12 @@ describe("forwards listen on 127.0.0.1 only unless asked", () => {
     expect(ready.forwards[0].localAddress).toBe("127.0.0.1");
 
     expect(await sslAnswer("127.0.0.1", port)).toBe("N");
+    // [::1] too, so that nobody else can listen where clients resolving localhost to ::1 go.
+    if (HAS_IPV6_LOOPBACK) expect(await sslAnswer("::1", port)).toBe("N");
     expect(await tryConnect(ip, port)).toBe("ECONNREFUSED");
     const listeners = listenersOn(port);
-    expect(listeners.map((l) => l.address)).toEqual(["127.0.0.1"]);
-    expect(socketInodes(run.pid)).toContain(listeners[0].inode);
+    expect(listeners.map((l) => l.address)).toEqual(["127.0.0.1", ...(HAS_IPV6_LOOPBACK ? ["tcp6:00000000000000000000000001000000"] : [])]);
+    expect(socketInodes(run.pid)).toEqual(expect.arrayContaining(listeners.map((l) => l.inode)));
     expect(run.stderr()).not.toContain("warning:");
 
     run.interrupt();

@@ -9,6 +9,8 @@ import { ECSClient, ExecuteCommandCommand } from "@aws-sdk/client-ecs";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { assertPluginVersion, buildPluginArgs, compareVersions, getPluginVersion, PLUGIN_INSTALL_URL } from "../../lib/plugin.ts";
 import { startPluginPortForward, startPluginShell } from "../../lib/session/via-plugin.ts";
+import { listenLocal } from "../../lib/session/listeners.ts";
+import { HAS_IPV6_LOOPBACK } from "../support/ipv6.ts";
 
 const FIXTURES = resolve(import.meta.dirname, "../fixtures");
 const FAKE = join(FIXTURES, "session-manager-plugin");
@@ -39,17 +41,18 @@ describe("buildPluginArgs", () => {
     expect(out.env).toEqual({});
   });
 
-  it("uses ECS Exec's form: the camelCase session on argv, the target alone, the ECS endpoint", () => {
+  it("uses ECS Exec's form: the camelCase session in the environment (never on argv), the target alone, the ECS endpoint", () => {
     const out = buildPluginArgs({ form: "ecs", grant, region: "eu-west-1", profile: "prod", request: { Target: "ecs:stg-main_5f2e_5f2e-123" }, endpointUrl: "https://ecs.eu-west-1.amazonaws.com", pluginVersion: "1.2.800.0" });
     expect(out.args).toEqual([
-      JSON.stringify({ sessionId: grant.sessionId, streamUrl: grant.streamUrl, tokenValue: TOKEN }),
+      "AWS_SSM_START_SESSION_RESPONSE",
       "eu-west-1",
       "StartSession",
       "prod",
       '{"Target":"ecs:stg-main_5f2e_5f2e-123"}',
       "https://ecs.eu-west-1.amazonaws.com",
     ]);
-    expect(out.env).toEqual({});
+    expect(out.env).toEqual({ AWS_SSM_START_SESSION_RESPONSE: JSON.stringify({ sessionId: grant.sessionId, streamUrl: grant.streamUrl, tokenValue: TOKEN }) });
+    expect(out.args.join(" ")).not.toContain(TOKEN);
   });
 });
 
@@ -135,7 +138,7 @@ describe("launching the plugin", () => {
     expect(ssm.commandCalls(TerminateSessionCommand)).toHaveLength(0);
   });
 
-  it("ecs execute-command: the session JSON on argv, the ECS endpoint, the plugin's exit code", async () => {
+  it("ecs execute-command: the session JSON in the environment, the ECS endpoint, the plugin's exit code", async () => {
     process.env.AWS_ENDPOINT_URL_ECS = "http://127.0.0.1:4567";
     process.env.FAKE_PLUGIN_SHELL_EXIT = "3";
     ecs.on(ExecuteCommandCommand).resolves({ session: { sessionId: grant.sessionId, streamUrl: grant.streamUrl, tokenValue: TOKEN } });
@@ -145,16 +148,45 @@ describe("launching the plugin", () => {
     });
     expect(await shell.exit).toBe(3);
     expect(events()[0].args).toEqual([
-      JSON.stringify({ sessionId: grant.sessionId, streamUrl: grant.streamUrl, tokenValue: TOKEN }),
+      "AWS_SSM_START_SESSION_RESPONSE",
       "eu-west-1",
       "StartSession",
       "prod",
       '{"Target":"ecs:stg-main_5f2e_5f2e-123"}',
       "http://127.0.0.1:4567",
     ]);
+    expect(JSON.parse(events()[0].env.AWS_SSM_START_SESSION_RESPONSE)).toEqual({ sessionId: grant.sessionId, streamUrl: grant.streamUrl, tokenValue: TOKEN });
     expect(ecs.commandCalls(ExecuteCommandCommand)[0].args[0].input).toEqual({ cluster: "stg-main", task: "5f2e", container: "app", command: "/bin/sh", interactive: true });
     // Ctrl-C belongs to the plugin only while it runs.
     expect(process.listenerCount("SIGINT")).toBe(0);
+  });
+
+  it("behind the caller's listener: the plugin gets a free port of its own, the listener relays to it and keeps the port when the plugin is gone", async () => {
+    const listener = await listenLocal(0);
+    try {
+      const forward = await startPluginPortForward({
+        clients: clients(), region: "eu-west-1", target: "mi-0123456789abcdef0", listeners: [listener],
+        forwards: [{ localPort: listener.port, host: "db.internal", remotePort: 5432 }],
+      });
+      expect(forward.ports).toEqual([listener.port]);
+      const start = events()[0];
+      expect(JSON.parse(start.args[4]).Parameters.localPortNumber).toEqual(["0"]);
+      const roundTrip = (host: string) => new Promise<string>((done, fail) => {
+        const s = connect(listener.port, host, () => s.end("ping"));
+        let got = "";
+        s.on("data", (d) => (got += d)).on("end", () => done(got)).on("error", fail);
+      });
+      expect(await roundTrip("127.0.0.1")).toBe("ping");
+      if (HAS_IPV6_LOOPBACK) expect(await roundTrip("::1")).toBe("ping");
+      await forward.stop();
+      // The plugin is gone; the port is still ours and a new connection waits for the next session.
+      const waiting = connect(listener.port, "127.0.0.1");
+      await new Promise((r) => setTimeout(r, 200));
+      expect(listener.waiting).toBe(1);
+      waiting.destroy();
+    } finally {
+      listener.close();
+    }
   });
 
   it("SIGKILLs a plugin that ignores SIGINT after 3 s", async () => {

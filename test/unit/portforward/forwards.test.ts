@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../../../lib/cli.ts";
 import type { DatabaseTarget } from "../../../lib/aws/rds.ts";
-import { assertDistinctPorts, defaultLocalPort, findDatabase, formatForwardLine, isLoopbackAddress, networkWarning, parseBindAddress, parseForward, parseHostPort, targetForward } from "../../../lib/portforward/forwards.ts";
+import { applySocket, assertDistinctPorts, defaultLocalPort, findDatabase, formatForwardLine, isLoopbackAddress, networkWarning, parseBindAddress, parseForward, parseHostPort, targetForward } from "../../../lib/portforward/forwards.ts";
 import { databasesOfEnv, envChoices } from "../../../lib/portforward/choices.ts";
 
 const db = (id: string, kind: "cluster" | "instance", tags: Record<string, string> = {}): DatabaseTarget => ({ kind, id, engine: "aurora-postgresql", host: `${id}.cluster-abc.ap-northeast-1.rds.amazonaws.com`, port: 5432, status: "available", tags });
@@ -37,7 +37,26 @@ describe("forwards", () => {
     expect(targetForward({ host: "h", port: 5432, label: "stg-db" }, 0).localPort).toBe(0);
     expect(() => assertDistinctPorts([parseForward("15432:a:5432"), parseForward("15432:b:5432")])).toThrow("Local port 15432 is given to two forwards");
     expect(() => assertDistinctPorts([parseForward("0:a:5432"), parseForward("0:b:5432")])).not.toThrow();
-    expect(formatForwardLine(13306, { host: "stg-db.cluster-x.rds.amazonaws.com", remotePort: 3306 }, "ecs:stg-main_5f2e_5f2e-1")).toBe("localhost:13306 → stg-db.cluster-x.rds.amazonaws.com:3306 via ecs:stg-main_5f2e_5f2e-1");
+    expect(formatForwardLine(13306, { host: "stg-db.cluster-x.rds.amazonaws.com", remotePort: 3306 }, "ecs:stg-main_5f2e_5f2e-1")).toBe("127.0.0.1:13306 → stg-db.cluster-x.rds.amazonaws.com:3306 via ecs:stg-main_5f2e_5f2e-1");
+  });
+});
+
+describe("--socket", () => {
+  const target = targetForward({ host: "db.internal", port: 5432, label: "stg-db" }, undefined);
+  const extra = parseForward("16379:cache.internal:6379");
+
+  it("puts --target's forward on the socket (an absolute path), leaves each --forward on its port, and prints unix:<path>", () => {
+    expect(applySocket([target, extra], undefined, undefined)).toEqual([target, extra]);
+    const [onSocket, other] = applySocket([target, extra], "run/db.sock", undefined);
+    expect(onSocket).toEqual({ ...target, localPort: 0, socketPath: `${process.cwd()}/run/db.sock`, flag: "--socket" });
+    expect(other).toEqual(extra);
+    expect(formatForwardLine(0, onSocket, "mi-0abc")).toBe(`unix:${process.cwd()}/run/db.sock → db.internal:5432 via mi-0abc`);
+  });
+
+  it("refuses --socket with --local-port, without --target, or empty (exit 2)", () => {
+    expect(() => applySocket([target], "/tmp/x.sock", "15432")).toThrow(new UsageError("--socket and --local-port both say where --target's forward listens: pass only one of them."));
+    expect(() => applySocket([extra], "/tmp/x.sock", undefined)).toThrow(new UsageError("--socket is for --target's forward: pass --target as well (each --forward keeps its TCP port)."));
+    expect(() => applySocket([target], " ", undefined)).toThrow(new UsageError("--socket needs a path: --socket ~/.bastionless/db.sock, for example."));
   });
 });
 
@@ -63,7 +82,7 @@ describe("--address", () => {
     const f = { host: "db.internal", remotePort: 5432 };
     expect(formatForwardLine(15432, f, "mi-0abc", "0.0.0.0")).toBe("0.0.0.0:15432 → db.internal:5432 via mi-0abc");
     expect(formatForwardLine(15432, f, "mi-0abc", "::")).toBe("[::]:15432 → db.internal:5432 via mi-0abc");
-    expect(formatForwardLine(15432, f, "mi-0abc", "127.0.0.1")).toBe("localhost:15432 → db.internal:5432 via mi-0abc");
+    expect(formatForwardLine(15432, f, "mi-0abc", "127.0.0.1")).toBe("127.0.0.1:15432 → db.internal:5432 via mi-0abc");
   });
 });
 
