@@ -295,8 +295,20 @@ const entrypoint: Omit<BadInputCase, "program">[] = [
     code: 1,
     message: registrationFailed(
       "clear-agent-state",
-      "Could not remove the stale agent state /etc/hostname/ipc: ENOTDIR: not a directory, lstat '/etc/hostname/ipc'. Is /var/lib/amazon/ssm writable?",
+      "Could not remove the stale agent state /etc/hostname/registration: ENOTDIR: not a directory, lstat '/etc/hostname/registration'. Is /var/lib/amazon/ssm writable?",
     ),
+  },
+  {
+    category: "registration file",
+    name: "SSM_REGISTRATION_FILE naming a directory: refused, nothing removed",
+    env: (c) => epEnv({ SSM_REGISTRATION_FILE: c.dir })(c),
+    serial: true,
+    code: 1,
+    message: (c) =>
+      registrationFailed(
+        "clear-agent-state",
+        `Could not clear the stale agent state: SSM_REGISTRATION_FILE ${c.dir} is a directory, not the agent's registration file, so nothing was removed. Point SSM_REGISTRATION_FILE at the agent's registration file (default /var/lib/amazon/ssm/registration).`,
+      ),
   },
 ];
 
