@@ -32,7 +32,7 @@ const cli = defineCli({
     region: { type: "string", env: ["AWS_REGION", "AWS_DEFAULT_REGION"], description: "AWS region" },
     cluster: { type: "string", description: "ECS cluster (prompt: the env's clusters)" },
     service: { type: "string", description: "service whose subnets, security groups and launch type the bastion gets" },
-    "task-definition": { type: "string", placeholder: "family[:rev]", description: "bastion task definition (default: the service's)" },
+    "task-definition": { type: "string", placeholder: "family[:rev]", description: "bastion task definition (default: <env>-bastion; a service's own only when named)" },
     target: { type: "string", placeholder: "id|host:port", description: "RDS cluster or instance id, ElastiCache endpoint, or host:port" },
     "local-port": { type: "string", placeholder: "port", description: "local port for --target (default: its port + 10000; 0 = any free port)" },
     forward: { type: "string", multiple: true, placeholder: "L:HOST:R", description: "another tunnel through the same bastion" },
@@ -186,7 +186,7 @@ async function launchOrReuseBastion(run: Run, placement: Placement): Promise<Tas
     }
     run.log.info(`No running bastion task of ${run.user} in ${placement.cluster}: launching one.`);
   }
-  const task = await launchBastion(run.clients.ecs, placement, { env: run.settings.env, user: run.user });
+  const task = await launchBastion(run.clients.ecs, placement, { env: run.settings.env, user: run.user, defaulted: run.settings.taskDefinitionDefaulted });
   run.file.log.event("task_launched", { taskArn: task.taskArn, cluster: placement.cluster, service: placement.service, taskDefinition: placement.taskDefinition });
   run.log.info(`Launched bastion task ${task.taskId} (${lastSegment(placement.taskDefinition)}) in ${placement.cluster} with the network of service ${placement.service}.`);
   return task;

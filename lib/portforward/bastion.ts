@@ -37,8 +37,8 @@ export interface Placement {
   platformVersion?: string;
 }
 
-/** The service's awsvpc config and launch type or capacity providers; its task definition unless one is given. */
-export async function resolvePlacement(ecs: Clients["ecs"], input: { cluster: string; service: string; taskDefinition?: string }): Promise<Placement> {
+/** The service's awsvpc config and launch type or capacity providers, for the bastion task definition given. */
+export async function resolvePlacement(ecs: Clients["ecs"], input: { cluster: string; service: string; taskDefinition: string }): Promise<Placement> {
   const service = await describeService(ecs, input.cluster, input.service).catch((error: unknown) => {
     if (error instanceof AwsCallError && error.errorName === "ClusterNotFoundException") {
       throw new UsageError(`Cluster ${input.cluster} was not found: check --cluster (leave it out to pick one of the env's clusters), --profile and --region.`, { cause: error });
@@ -46,8 +46,7 @@ export async function resolvePlacement(ecs: Clients["ecs"], input: { cluster: st
     throw error;
   });
   if (!service) throw new UsageError(`Service ${input.service} was not found in cluster ${input.cluster}: pass --service with one of the cluster's services.`);
-  const taskDefinition = input.taskDefinition ?? service.taskDefinition;
-  if (!taskDefinition) throw new UsageError(`Service ${input.service} names no task definition: pass --task-definition.`);
+  const taskDefinition = input.taskDefinition;
   return {
     cluster: input.cluster,
     service: input.service,
@@ -59,7 +58,11 @@ export async function resolvePlacement(ecs: Clients["ecs"], input: { cluster: st
   };
 }
 
-export async function launchBastion(ecs: Clients["ecs"], placement: Placement, who: { env: string; user: string; now?: Date }): Promise<TaskInfo> {
+/**
+ * RunTask of the bastion. A task definition ECS does not know fails as a UsageError naming the fix;
+ * `defaulted` says it was the `<env>-bastion` default rather than a name the user gave.
+ */
+export async function launchBastion(ecs: Clients["ecs"], placement: Placement, who: { env: string; user: string; now?: Date; defaulted?: boolean }): Promise<TaskInfo> {
   return runBastionTask(ecs, {
     cluster: placement.cluster,
     taskDefinition: placement.taskDefinition,
@@ -69,6 +72,17 @@ export async function launchBastion(ecs: Clients["ecs"], placement: Placement, w
     launchType: placement.launchType,
     capacityProviderStrategy: placement.capacityProviderStrategy,
     platformVersion: placement.platformVersion,
+  }).catch((error: unknown) => {
+    // ECS's answer for a family or revision it does not have (RunTask, ClientException).
+    if (error instanceof AwsCallError && error.errorName === "ClientException" && /Unable to describe task definition/i.test(error.message)) {
+      const whose = who.defaulted ? ` (the default bastion of env ${who.env})` : "";
+      throw new UsageError(
+        `Could not launch the bastion in cluster ${placement.cluster}: task definition ${placement.taskDefinition}${whose} was not found. ` +
+          `Register it (docker/bastion/), or pass --task-definition or set envs.${who.env}.taskDefinition in bastionless.config.json; a service's own task definition is used only when named, since it starts another copy of the app.`,
+        { cause: error },
+      );
+    }
+    throw error;
   });
 }
 

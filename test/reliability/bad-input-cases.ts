@@ -370,7 +370,7 @@ const portforward: Omit<BadInputCase, "program">[] = [
   { category: "access denied", name: "ecs:DescribeServices denied", args: PF, faults: denied("ecs:DescribeServices"), code: 1, message: deniedLine("portforward", "ecs:DescribeServices", "service stg-app in cluster stg-main") },
   { category: "access denied", name: "rds:DescribeDBClusters denied", args: PF, faults: denied("rds:DescribeDBClusters"), code: 1, message: deniedLine("portforward", "rds:DescribeDBClusters") },
   { category: "access denied", name: "rds:DescribeDBInstances denied", args: PF, faults: denied("rds:DescribeDBInstances"), code: 1, message: deniedLine("portforward", "rds:DescribeDBInstances") },
-  { category: "access denied", name: "ecs:RunTask denied", args: PF, faults: denied("ecs:RunTask"), code: 1, message: deniedLine("portforward", "ecs:RunTask", "task definition arn:aws:ecs:ap-northeast-1:123456789012:task-definition/stg-app:1 in cluster stg-main") },
+  { category: "access denied", name: "ecs:RunTask denied", args: PF, faults: denied("ecs:RunTask"), code: 1, message: deniedLine("portforward", "ecs:RunTask", "task definition stg-bastion in cluster stg-main") },
   {
     category: "access denied",
     name: "ecs:DescribeTasks denied after the launch: the task is still stopped, and the user is told so",
