@@ -135,6 +135,8 @@ describe("the session log", () => {
       const run = openRunLog({ dir, now, pid: 2 });
       run.log.event("session", { TokenValue: "AAAAsecret-token-valueBBBB", sessionId: "s-1" });
       run.close();
+      // Written "now" as the test's clock has it, whatever today's date is.
+      utimesSync(run.path, now, now);
       expect(readdirSync(dir).sort()).toEqual(["notes.txt", "portforward-20261122-120000-2.log"]);
       expect(statSync(run.path).mode & 0o777).toBe(0o600);
       expect(statSync(dir).mode & 0o777).toBe(0o700);
