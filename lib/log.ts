@@ -20,6 +20,23 @@ export function registerSecret(value: string | undefined | null): void {
 // Field names whose values are secrets in AWS APIs, the agent's argv and credential files.
 const SECRET_KEY = /^(activation_?code|token_?value|session_?token|secret_?access_?key|aws_secret_access_key|aws_session_token|password|authorization|x-amz-security-token|plaintext|ciphertext_?blob|data_?key|private_?key)$/i;
 
+// Secrets people put in commands and URLs, each with the name a warning gives it.
+const SECRET_SHAPES: Array<[string, RegExp, string]> = [
+  // PGPASSWORD=…, DB_PASSWORD='…', --password=…, MYSQL_PWD=…, API_SECRET="…"
+  ["a PASSWORD=… assignment", /(\b[A-Za-z_][A-Za-z0-9_]*(?:PASSWORD|PASSWD|SECRET)[A-Za-z0-9_]*\s*=\s*|\bMYSQL_PWD\s*=\s*)('[^']*'|"[^"]*"|[^\s'"]+)/gi, `$1${MASK}`],
+  // mysql -uroot -pS3cr3t (mysql, mysqldump, mysqladmin take the password glued to -p)
+  ["a mysql -p<password>", /(\bmysql(?:dump|admin|sh)?\b[^|;&\n]*?\s-p)([^\s'"]+)/g, `$1${MASK}`],
+  // postgres://app:S3cr3t@db.internal/app
+  ["a password in a URL", /(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:)([^@\s/]+)(@)/gi, `$1${MASK}$3`],
+  // Authorization: Bearer eyJ…
+  ["a Bearer token", /(\bBearer\s+)([A-Za-z0-9._~+/-]+=*)/gi, `$1${MASK}`],
+];
+
+/** The name of the first secret shape `text` carries ("a Bearer token"), or undefined. */
+export function findSecretShape(text: string): string | undefined {
+  return SECRET_SHAPES.find(([, pattern]) => new RegExp(pattern.source, pattern.flags.replace("g", "")).test(text))?.[0];
+}
+
 // Secrets recognisable by their surroundings in free text.
 const TEXT_PATTERNS: Array<[RegExp, string]> = [
   // JSON / key=value forms: "ActivationCode":"…", TokenValue=…, aws_secret_access_key = …
@@ -29,15 +46,22 @@ const TEXT_PATTERNS: Array<[RegExp, string]> = [
   [/(Authorization:\s*AWS4-HMAC-SHA256\s+)(.+)/gi, `$1${MASK}`],
   // the agent's register argv: -code <activation code>
   [/(\s-code[ =])(\S+)/g, `$1${MASK}`],
+  ...SECRET_SHAPES.map(([, pattern, replacement]): [RegExp, string] => [pattern, replacement]),
 ];
 
 // An AWS secret access key: 40 base64 characters with both cases (a hex digest or a git commit has one case).
 const SECRET_ACCESS_KEY = /(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g;
 
-/** Masks every known and recognisable secret in a piece of text. */
-export function redactText(text: string): string {
+/** Masks only the secrets this run registered (an activation code, a session token): nothing else changes. */
+export function redactKnownSecrets(text: string): string {
   let out = text;
   for (const secret of knownSecrets) if (out.includes(secret)) out = out.split(secret).join(MASK);
+  return out;
+}
+
+/** Masks every known and recognisable secret in a piece of text. */
+export function redactText(text: string): string {
+  let out = redactKnownSecrets(text);
   for (const [pattern, replacement] of TEXT_PATTERNS) out = out.replace(pattern, replacement);
   return out.replace(SECRET_ACCESS_KEY, (m) => (/[a-z]/.test(m) && /[A-Z]/.test(m) && /[0-9/+]/.test(m) ? MASK : m));
 }
@@ -116,13 +140,17 @@ function jsonReplacer(_key: string, value: unknown): unknown {
   return value;
 }
 
-/** A log file only its owner can read (mode 0600, created or tightened), appended line by line. */
+/**
+ * A log file only its owner can read (mode 0600, created or tightened), appended line by line.
+ * Lines are written as given: callers redact fields before serializing (a pattern run over a JSON
+ * line can rewrite the record it belongs to, or break its quoting).
+ */
 export function openPrivateLog(path: string): { write: (line: string) => void; close: () => void } {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const fd = openSync(path, "a", 0o600);
   chmodSync(path, 0o600);
   return {
-    write: (line) => void writeSync(fd, redactText(line)),
+    write: (line) => void writeSync(fd, line),
     close: () => closeSync(fd),
   };
 }

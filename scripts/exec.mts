@@ -7,7 +7,7 @@ import { awsErrorName, type AwsCallError } from "../lib/aws/errors.ts";
 import { describeCluster, describeExecTaskDefinition } from "../lib/aws/ecs.ts";
 import { getCallerIdentity } from "../lib/aws/sts.ts";
 import { envConfig, loadConfig } from "../lib/config.ts";
-import { createLogger } from "../lib/log.ts";
+import { createLogger, findSecretShape } from "../lib/log.ts";
 import { canPrompt } from "../lib/prompts.ts";
 import { startShell, type ClientChoice } from "../lib/session/index.ts";
 import { DEFAULT_SHELL, assertAllowed, wrapCommand } from "../lib/exec/command.ts";
@@ -59,6 +59,8 @@ await runMain(async () => {
   const region = await resolveRegion(clients);
   if (!region) throw new UsageError("No AWS region is set: pass --region, set AWS_REGION, or give the profile a region.");
   const note = (line: string) => process.stderr.write(line + "\n");
+  const secretShape = findSecretShape(command);
+  if (secretShape) note(`warning: The command carries what looks like ${secretShape}: it is recorded as typed in the audit log, the cluster's session transcript and CloudTrail. Pass secrets through the task's environment or secrets instead.`);
   const prompt = { interactive: canPrompt(flags.yes), note };
 
   const cluster = await selectCluster(clients.ecs, prompt, { cluster: flags.cluster ?? settings.cluster, task: flags.task, env: flags.env });

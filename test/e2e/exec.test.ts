@@ -3,6 +3,7 @@
 // the plugin's argv. The interactive shell through tmux is in exec-tty.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -198,6 +199,20 @@ describe("exec", () => {
     expect(text).not.toContain(secret);
     expect(text).not.toContain(token);
     expect(text).not.toMatch(/tokenValue|TokenValue|streamUrl/);
+  }, 90_000);
+
+  it("a command carrying a secret is warned about, then recorded as typed with its sha256 (a 40-character base64 run included)", async () => {
+    const state = join(dir, "secret-state");
+    const command = "echo PGPASSWORD=hunter2hunter2 aWQgPiAvdG1wL0hJRERFTl9BVURJVF8wMDAwMDAx";
+    const run = await exec(["--env", "stg", "--yes", "--task", appTaskId, "--command", command], { XDG_STATE_HOME: state });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^PGPASSWORD=hunter2hunter2 aWQgPiAvdG1wL0hJRERFTl9BVURJVF8wMDAwMDAx\r?$/m);
+    expect(run.stderr.split("\n").filter((l) => l.startsWith("warning: "))).toEqual([
+      "warning: The command carries what looks like a PASSWORD=… assignment: it is recorded as typed in the audit log, the cluster's session transcript and CloudTrail. Pass secrets through the task's environment or secrets instead.",
+    ]);
+    const start = readFileSync(join(state, "bastionless", "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))[0];
+    expect(start).toMatchObject({ event: "exec.start", command, commandSha256: createHash("sha256").update(command).digest("hex") });
+    expect(start.sentCommand).toContain(`; ${command}`);
   }, 90_000);
 
   it("--client plugin launches session-manager-plugin with all seven arguments in ECS Exec's form", async () => {
