@@ -1,6 +1,6 @@
 // Logging for every program: human lines for operators, one JSON object per event for the
 // entrypoint and the cron job — and redaction of secrets on every path to the output.
-import { openSync, writeSync, closeSync, mkdirSync, chmodSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, writeSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
 
 export type Fields = Record<string, unknown>;
@@ -144,13 +144,59 @@ function jsonReplacer(_key: string, value: unknown): unknown {
  * A log file only its owner can read (mode 0600, created or tightened), appended line by line.
  * Lines are written as given: callers redact fields before serializing (a pattern run over a JSON
  * line can rewrite the record it belongs to, or break its quoting).
+ *
+ * The directory must be ours and writable by no one else, and the file is opened without following
+ * a symlink, then checked through its fd (a regular file of ours with one link) and chmod-ed through
+ * it: in a shared XDG_STATE_HOME, or a user's HOME under `sudo -E`, a planted link would otherwise
+ * have us append to, and chmod, a file of the victim's (or root's) choosing.
  */
 export function openPrivateLog(path: string): { write: (line: string) => void; close: () => void } {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const fd = openSync(path, "a", 0o600);
-  chmodSync(path, 0o600);
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  assertPrivateDir(dir);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ELOOP") throw new Error(`Refusing to write the log ${path}: it is a symbolic link. Remove it (rm ${path}); bastionless creates it again.`, { cause: error });
+    throw new Error(`Could not open the log ${path}: ${code ?? (error as Error).message}. Is ${dir} writable?`, { cause: error });
+  }
+  const problem = fileProblem(fstatSync(fd));
+  if (problem) {
+    closeSync(fd);
+    throw new Error(`Refusing to write the log ${path}: it is ${problem}. Remove it (rm ${path}); bastionless creates it again.`);
+  }
+  fchmodSync(fd, 0o600);
   return {
     write: (line) => void writeSync(fd, line),
     close: () => closeSync(fd),
   };
+}
+
+/** Throws unless `dir` is a real directory of ours that no one else may write to. */
+export function assertPrivateDir(dir: string): void {
+  const stat = lstatSync(dir);
+  const uid = process.getuid?.();
+  let problem: string | undefined;
+  let fix = "";
+  if (!stat.isDirectory()) {
+    problem = "not a directory (a symbolic link or a file)";
+    fix = `Remove it, or point XDG_STATE_HOME at a directory of your own.`;
+  } else if (uid !== undefined && stat.uid !== uid) {
+    problem = `owned by uid ${stat.uid}, not by you (uid ${uid})`;
+    fix = "Point XDG_STATE_HOME at a directory of your own (under sudo, keep your own HOME: sudo -H, not sudo -E).";
+  } else if (stat.mode & 0o022) {
+    problem = `writable by ${stat.mode & 0o002 ? "every user" : "its group"} (mode ${(stat.mode & 0o7777).toString(8).padStart(4, "0")})`;
+    fix = `Make it private (chmod 700 ${dir}) once you have checked what is in it, or point XDG_STATE_HOME at a directory of your own.`;
+  }
+  if (problem) throw new Error(`Refusing to keep logs in ${dir}: it is ${problem}. ${fix}`);
+}
+
+function fileProblem(stat: Stats): string | undefined {
+  const uid = process.getuid?.();
+  if (!stat.isFile()) return "not a regular file";
+  if (uid !== undefined && stat.uid !== uid) return `owned by uid ${stat.uid}, not by you (uid ${uid})`;
+  if (stat.nlink !== 1) return `a hard link (${stat.nlink} names for one file)`;
+  return undefined;
 }
