@@ -10,7 +10,7 @@ import { envConfig, loadConfig } from "../lib/config.ts";
 import { createLogger, findSecretShape } from "../lib/log.ts";
 import { canPrompt } from "../lib/prompts.ts";
 import { startShell, type ClientChoice } from "../lib/session/index.ts";
-import { DEFAULT_SHELL, assertAllowed, wrapCommand } from "../lib/exec/command.ts";
+import { DEFAULT_SHELL, assertAllowed, assertClusterOfEnv, assertEnvForAllowLists, wrapCommand } from "../lib/exec/command.ts";
 import { selectCluster, selectContainer, selectTask, toExecTarget, type ExecTarget } from "../lib/exec/target.ts";
 import { evaluateChecks, formatReport, summarize, type ExecFacts } from "../lib/exec/checks.ts";
 import { gatherFacts } from "../lib/exec/facts.ts";
@@ -49,6 +49,7 @@ await runMain(async () => {
   const flags = parseFlags(cli, process.argv.slice(2));
   if (flags.help) return void process.stdout.write(usage(cli));
   const config = loadConfig({ path: process.env.BASTIONLESS_CONFIG || undefined });
+  const guarded = assertEnvForAllowLists(config, flags.env);
   const settings = envConfig(config, flags.env);
   const command = flags.command ?? settings.exec?.shell ?? DEFAULT_SHELL;
   assertAllowed(command, settings.exec?.allow, { env: flags.env, configPath: config?.path });
@@ -64,11 +65,13 @@ await runMain(async () => {
   const prompt = { interactive: canPrompt(flags.yes), note };
 
   const cluster = await selectCluster(clients.ecs, prompt, { cluster: flags.cluster ?? settings.cluster, task: flags.task, env: flags.env });
+  if (guarded) assertClusterOfEnv(cluster, flags.env!, config!);
   const clusterInfo = await describeCluster(clients.ecs, cluster);
   if (!clusterInfo) throw new UsageError(`Cluster ${cluster} was not found in ${region}: check --cluster, --profile and --region.`);
   const service = flags.task ? undefined : flags.service ?? settings.service;
   const task = await selectTask(clients.ecs, prompt, { cluster, task: flags.task, service, now: awsNow(clients.ecs) });
   const target = toExecTarget(cluster, task, await selectContainer(prompt, task, flags.container));
+  if (guarded) assertClusterOfEnv(target.cluster, flags.env!, config!);
   const preflight = (failure?: ExecFacts["failure"], out: NodeJS.WritableStream = process.stderr) => reportChecks(clients, clusterInfo, target, { service, client, failure, out });
 
   if (flags.check) return (await preflight(undefined, process.stdout)) ? EXIT_OK : EXIT_FAILURE;

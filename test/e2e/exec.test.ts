@@ -169,6 +169,33 @@ describe("exec", () => {
     }
   }, 90_000);
 
+  it("the allow-list cannot be walked around: a line break, no --env, an unknown --env, another env's task — each refused with exit 2 before any AWS call", async () => {
+    const config = join(dir, "allow-bound.json");
+    writeFileSync(config, JSON.stringify({ envs: { stg: { exec: { allow: ["sh /app/healthcheck.sh", "rails console --sandbox"] } }, prod: {} } }));
+    const prodTask = await eventually(async () => (await cloud.state()).tasks.find((t) => t.group === "service:prod-app" && t.lastStatus === "RUNNING")?.taskArn, 60_000, "prod-app's task RUNNING");
+    const list = `Allowed commands (envs.stg.exec.allow in ${config}): "sh /app/healthcheck.sh", "rails console --sandbox". Pass one of them exactly with --command, or ask for it to be added to the list.`;
+    const cases: Array<[string[], string]> = [
+      [["--env", "stg", "--task", appTaskId, "--command", "sh\n/app/healthcheck.sh"], `exec: The command "sh\\n/app/healthcheck.sh" is not allowed in env stg: it contains a control character (U+000A), which no list entry matches; nothing was run. ${list}`],
+      [["--cluster", "stg-main", "--service", "stg-app", "--command", "echo ARBITRARY"], `exec: Missing --env: ${config} restricts exec commands per env (exec.allow in stg). Pass --env with one of prod, stg (or set BASTION_ENV); nothing was run.`],
+      [["--env", "STG", "--cluster", "stg-main", "--command", "echo ARBITRARY"], `exec: --env STG is not an env of ${config}, which restricts exec commands per env (exec.allow in stg): pass --env with one of prod, stg; nothing was run.`],
+      [["--env", "stg", "--task", prodTask, "--command", "sh /app/healthcheck.sh"], `exec: Cluster prod-main is not env stg's, so env stg's exec rules (${config}) cannot apply to it; nothing was run. Pass --env prod for a task of prod-main, or a task of env stg.`],
+    ];
+    await cloud.setFaults({ "*:*": { errorRate: 1 } });
+    try {
+      for (const [args, line] of cases) {
+        const state = join(dir, "bound-refused");
+        const run = await exec(["--yes", ...args], { BASTIONLESS_CONFIG: config, BASTION_ENV: "", XDG_STATE_HOME: state, AWS_MAX_ATTEMPTS: "1" });
+        expect({ code: run.code, stdout: run.stdout, stderr: run.stderr }).toEqual({ code: 2, stdout: "", stderr: `${line}\n` });
+        expect(existsSync(state)).toBe(false);
+      }
+    } finally {
+      await cloud.setFaults({});
+    }
+    // The control: the listed command on one line, in env stg, on stg's task, reaches the task.
+    const ok = await exec(["--yes", "--env", "stg", "--task", appTaskId, "--command", "sh  /app/healthcheck.sh"], { BASTIONLESS_CONFIG: config, XDG_STATE_HOME: join(dir, "bound-ok") });
+    expect(ok.stderr).toContain(`Exec into stg-main/${appTaskId}/app: sh  /app/healthcheck.sh`);
+  }, 120_000);
+
   it("writes the audit line before the session starts (the remote command reads it), 0600, without secrets", async () => {
     const state = join(dir, "audit-state");
     const path = join(state, "bastionless", "audit.jsonl");
