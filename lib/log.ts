@@ -66,6 +66,19 @@ export function redactText(text: string): string {
   return out.replace(SECRET_ACCESS_KEY, (m) => (/[a-z]/.test(m) && /[A-Z]/.test(m) && /[0-9/+]/.test(m) ? MASK : m));
 }
 
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/g;
+const NAMED_CONTROLS: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\u001b": "\\e" };
+
+/**
+ * `text` with every C0 and C1 control character (and DEL) written out as a visible escape (\e, \n,
+ * \x07): what a terminal shows is then what the text holds. For strings we did not write ourselves —
+ * AWS's answers (a task's stoppedReason can carry an OSC 52 clipboard write) and a command echoed
+ * in a banner (a run of \b can make `rm -rf x` display as `ls -la x`).
+ */
+export function escapeControl(text: string): string {
+  return text.replace(CONTROL_CHARS, (c) => NAMED_CONTROLS[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
 /** A deep copy of `value` with secret-named fields masked and every string redacted. */
 export function redact<T>(value: T, seen = new WeakSet<object>()): T {
   if (typeof value === "string") return redactText(value) as T;

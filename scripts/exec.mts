@@ -7,7 +7,7 @@ import { awsErrorName, type AwsCallError } from "../lib/aws/errors.ts";
 import { describeCluster, describeExecTaskDefinition } from "../lib/aws/ecs.ts";
 import { getCallerIdentity } from "../lib/aws/sts.ts";
 import { envConfig, loadConfig } from "../lib/config.ts";
-import { createLogger, findSecretShape } from "../lib/log.ts";
+import { createLogger, escapeControl, findSecretShape } from "../lib/log.ts";
 import { canPrompt } from "../lib/prompts.ts";
 import { startShell, type ClientChoice } from "../lib/session/index.ts";
 import { DEFAULT_SHELL, assertAllowed, assertClusterOfEnv, assertEnvForAllowLists, wrapCommand } from "../lib/exec/command.ts";
@@ -83,7 +83,7 @@ await runMain(async () => {
   const transcriptAt = transcriptLocation(clusterInfo, region, awslogs);
   const audit = openAuditLog();
   audit.write({ event: "exec.start", auditId, user: localUser(), awsIdentity, env: flags.env, profile, region, cluster: target.cluster, task: task.taskArn, container: target.container, command, sentCommand, client, transcript: transcriptAt });
-  note(`Exec into ${target.cluster}/${task.taskId}/${target.container}: ${command} (audit ${auditId} in ${audit.path})`);
+  note(`Exec into ${target.cluster}/${task.taskId}/${target.container}: ${escapeControl(command)} (audit ${auditId} in ${audit.path})`);
   note(transcriptAt ? `The cluster records this session: ${transcriptAt}.` : `The cluster keeps no transcript of this session (exec logging ${clusterInfo.execLogging ?? "DEFAULT"}${clusterInfo.execLogging === "NONE" ? "" : `, container ${target.container} has no awslogs driver`}).`);
 
   let shell;

@@ -8,6 +8,7 @@
 // its env: with lists in the config, --env must name a configured env and the cluster must be its.
 import { UsageError } from "../cli.ts";
 import type { Config, EnvConfig } from "../config.ts";
+import { escapeControl } from "../log.ts";
 import { filterClustersByEnv } from "./target.ts";
 
 export const DEFAULT_SHELL = "/bin/sh";
@@ -95,6 +96,7 @@ export function shellQuote(text: string): string {
  */
 export function wrapCommand(command: string, options: { auditId: string; defaultShell?: string }): string {
   if (isInteractiveShell(command, options.defaultShell)) return normalizeCommand(command);
-  const banner = `# bastionless exec ${options.auditId}: ${command}`;
+  // Escaped, so that a terminal replaying the transcript shows the command that runs, not one drawn over it.
+  const banner = `# bastionless exec ${options.auditId}: ${escapeControl(command)}`;
   return `/bin/sh -c ${shellQuote(`printf '%s\\n' ${shellQuote(banner)}; ${command}`)}`;
 }

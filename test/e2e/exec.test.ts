@@ -196,6 +196,29 @@ describe("exec", () => {
     expect(ok.stderr).toContain(`Exec into stg-main/${appTaskId}/app: sh  /app/healthcheck.sh`);
   }, 120_000);
 
+  it("strings from AWS reach the terminal with their control characters escaped: a stoppedReason's OSC 52 and line erase, an error message's escapes", async () => {
+    const taskId = await runTask("stg-main", { exec: true });
+    const reason = "maintenance\u001b]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g=\u0007\u001b[2K\rall good";
+    await ecs.send(new StopTaskCommand({ cluster: "stg-main", task: taskId, reason }));
+    await eventually(async () => ((await cloud.state()).tasks.find((t) => t.taskId === taskId)?.lastStatus === "STOPPED" ? true : undefined), 30_000, `task ${taskId} STOPPED`);
+    const run = await exec(["--env", "stg", "--yes", "--task", taskId, "--command", "echo hi"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr.split("\n").filter((l) => l.startsWith("exec: "))).toEqual([
+      `exec: Task ${taskId} in cluster stg-main is STOPPED (maintenance\\e]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g=\\x07\\e[2K\\rall good), not RUNNING: pick a running task (leave out --task to choose).`,
+    ]);
+    expect(run.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+
+    await cloud.setFaults({ "ecs:ListClusters": { failNext: { count: 1, code: "InvalidParameterException", status: 400, message: "bad\u001b[2J\u001b]0;owned\u0007 cluster" } } });
+    try {
+      const failed = await exec(["--yes", "--command", "echo hi"], { AWS_MAX_ATTEMPTS: "1" });
+      expect(failed.code).toBe(1);
+      expect(failed.stderr.split("\n").filter((l) => l.startsWith("exec: "))).toEqual(["exec: ecs:ListClusters failed: InvalidParameterException: bad\\e[2J\\e]0;owned\\x07 cluster"]);
+      expect(failed.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    } finally {
+      await cloud.setFaults({});
+    }
+  }, 120_000);
+
   it("writes the audit line before the session starts (the remote command reads it), 0600, without secrets", async () => {
     const state = join(dir, "audit-state");
     const path = join(state, "bastionless", "audit.jsonl");

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawnSync } from "node:child_process";
-import { createLogger, findSecretShape, redact, redactText, registerSecret, openPrivateLog } from "../../lib/log.ts";
+import { createLogger, escapeControl, findSecretShape, redact, redactText, registerSecret, openPrivateLog } from "../../lib/log.ts";
 import { chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, readFileSync, statSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { asUser, createUser, removeUser, runAs, type UnixUser } from "../support/unix-users.ts";
 import { tmpdir } from "node:os";
@@ -88,6 +88,12 @@ describe("redaction", () => {
       expect(redactText(ordinary)).toBe(ordinary);
       expect(findSecretShape(ordinary)).toBeUndefined();
     }
+  });
+
+  it("escapes every C0 and C1 control character, so that a terminal shows what the text holds", () => {
+    expect(escapeControl("maintenance\u001b]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g=\u0007\u001b[2K\rall good")).toBe("maintenance\\e]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g=\\x07\\e[2K\\rall good");
+    expect(escapeControl("a\nb\tc\bd\u0000e\u007ff\u009bg\u0085h")).toBe("a\\nb\\tc\\bd\\x00e\\x7ff\\x9bg\\x85h");
+    expect(escapeControl("plain: ünïcode, 日本語, tabs-free")).toBe("plain: ünïcode, 日本語, tabs-free");
   });
 
   it("leaves ordinary values alone", () => {

@@ -82,6 +82,16 @@ describe("wrapCommand", () => {
       `/bin/sh -c 'printf '\\''%s\\n'\\'' '\\''# bastionless exec 0123456789ab: echo hello; id'\\''; echo hello; id'`,
     );
   });
+  it("escapes control characters in the banner: a run of backspaces cannot draw another command over the one that runs", async () => {
+    const command = `echo removing victim-data #${"\b".repeat(20)}ls -la victim-data`;
+    const { stdout } = await promisify(execFile)("/bin/sh", ["-c", wrapCommand(command, { auditId: "feed" })]);
+    const [banner, output] = stdout.split("\n");
+    expect(banner).toBe(`# bastionless exec feed: echo removing victim-data #${"\\b".repeat(20)}ls -la victim-data`);
+    expect(banner).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    // The command itself runs as typed.
+    expect(output).toBe(`removing victim-data`);
+  });
+
   it("survives quotes, $ and backslashes when a shell runs it (as the agent's sh -c does)", async () => {
     const command = `echo "it's \\$HOME"; printf '%s|' a\\ b 'c"d'`;
     const wrapped = wrapCommand(command, { auditId: "feed" });
