@@ -347,9 +347,10 @@ describe("log files never follow a link another user planted (two real users)", 
     expect(statSync(rootFile).mode & 0o7777).toBe(0o644);
   }, 120_000);
 
-  it("portforward as root with the victim's HOME (sudo -E): its session log is refused in the victim's directory before any task is launched", async () => {
+  it("portforward as root with the victim's HOME (sudo -E): its session log is refused in the victim's directory before any task is launched or any old log pruned", async () => {
     const dir = join(victim.home, ".local/state/bastionless");
-    runAs(victim, ["mkdir", "-p", "-m", "700", dir]);
+    const old = join(dir, "portforward-20200101-000000-1.log");
+    runAs(victim, ["sh", "-c", `mkdir -p -m 700 "$1" && echo '{}' > "$2" && touch -d 2020-01-01 "$2"`, "sh", dir, old]);
     const before = await bastionTasks();
     const run = runProgram(PORTFORWARD, JSON_ARGS, { HOME: victim.home, XDG_STATE_HOME: undefined });
     // Were the log accepted, the tunnel would open and wait: close it, and let the assertions say why.
@@ -360,7 +361,8 @@ describe("log files never follow a link another user planted (two real users)", 
     );
     expect(exit.code).toBe(1);
     expect(await bastionTasks()).toEqual(before);
-    expect(readdirSync(dir).filter((n) => n.startsWith("portforward-"))).toEqual([]);
+    // Nothing created there, and nothing pruned either: the victim's old log is still there.
+    expect(readdirSync(dir)).toEqual(["portforward-20200101-000000-1.log"]);
   }, 120_000);
 });
 
