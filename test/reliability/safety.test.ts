@@ -362,7 +362,7 @@ describe("log files never follow a link another user planted (two real users)", 
     expect(exit.code).toBe(1);
     expect(await bastionTasks()).toEqual(before);
     // Nothing created there, and nothing pruned either: the victim's old log is still there.
-    expect(readdirSync(dir)).toEqual(["portforward-20200101-000000-1.log"]);
+    expect(readdirSync(dir).filter((n) => n.startsWith("portforward-"))).toEqual(["portforward-20200101-000000-1.log"]);
   }, 120_000);
 });
 
