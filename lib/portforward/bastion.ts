@@ -46,11 +46,10 @@ export async function resolvePlacement(ecs: Clients["ecs"], input: { cluster: st
     throw error;
   });
   if (!service) throw new UsageError(`Service ${input.service} was not found in cluster ${input.cluster}: pass --service with one of the cluster's services.`);
-  const taskDefinition = input.taskDefinition;
   return {
     cluster: input.cluster,
     service: input.service,
-    taskDefinition,
+    taskDefinition: input.taskDefinition,
     networkConfiguration: service.networkConfiguration,
     launchType: service.capacityProviderStrategy ? undefined : (service.launchType ?? "FARGATE"),
     capacityProviderStrategy: service.capacityProviderStrategy,
