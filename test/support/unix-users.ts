@@ -1,5 +1,5 @@
 // Real Unix users for two-user tests (an attacker and a victim on one machine). Tests run as root in
-// CI: `useradd` them (retried while another useradd holds /etc/passwd's lock), run one side as that
+// CI: `useradd` them (retried while another useradd or userdel holds /etc/passwd's lock), run one side as that
 // user with `setpriv` (the environment is kept as given, unlike su/runuser), `userdel` them after.
 import { execFileSync, spawnSync } from "node:child_process";
 
@@ -15,15 +15,15 @@ export function canCreateUsers(): boolean {
   return process.getuid?.() === 0;
 }
 
-/** A new user named `<prefix><pid><n>` with a home directory. */
+/** A new user named `<prefix><pid><random>` with a home directory. */
 export function createUser(prefix: string): UnixUser {
   const name = `${prefix}${process.pid}${Math.floor(Math.random() * 1e4)}`.slice(0, 31);
   const deadline = Date.now() + 30_000;
   for (;;) {
     const run = spawnSync("useradd", ["--create-home", "--shell", "/bin/sh", name], { encoding: "utf8" });
     if (run.status === 0) break;
-    // 10: "cannot lock /etc/passwd; try again later" (another test creating its own user).
-    if (run.status !== 10 || Date.now() > deadline) throw new Error(`useradd ${name} exited ${run.status}: ${run.stderr.trim()}`);
+    // "cannot lock /etc/passwd; try again later": another test is creating or removing its own user.
+    if (!/lock/i.test(run.stderr) || Date.now() > deadline) throw new Error(`useradd ${name} exited ${run.status}: ${run.stderr.trim()}`);
     execFileSync("sleep", ["0.2"]);
   }
   const [uid, gid, home] = execFileSync("sh", ["-c", `id -u "$1"; id -g "$1"; getent passwd "$1" | cut -d: -f6`, "sh", name], { encoding: "utf8" }).trim().split("\n");
@@ -36,7 +36,7 @@ export function removeUser(user: UnixUser | undefined): void {
   for (;;) {
     const run = spawnSync("userdel", ["--remove", user.name], { encoding: "utf8" });
     if (run.status === 0 || run.status === 6 /* no such user */) return;
-    if (Date.now() > deadline) throw new Error(`userdel ${user.name} exited ${run.status}: ${run.stderr.trim()}`);
+    if (!/lock/i.test(run.stderr) || Date.now() > deadline) throw new Error(`userdel ${user.name} exited ${run.status}: ${run.stderr.trim()}`);
     execFileSync("sleep", ["0.2"]);
   }
 }
