@@ -1,6 +1,6 @@
 // Logging for every program: human lines for operators, one JSON object per event for the
 // entrypoint and the cron job — and redaction of secrets on every path to the output.
-import { openSync, writeSync, closeSync, mkdirSync, chmodSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, writeSync, type Stats } from "node:fs";
 import { dirname } from "node:path";
 
 export type Fields = Record<string, unknown>;
@@ -20,6 +20,23 @@ export function registerSecret(value: string | undefined | null): void {
 // Field names whose values are secrets in AWS APIs, the agent's argv and credential files.
 const SECRET_KEY = /^(activation_?code|token_?value|session_?token|secret_?access_?key|aws_secret_access_key|aws_session_token|password|authorization|x-amz-security-token|plaintext|ciphertext_?blob|data_?key|private_?key)$/i;
 
+// Secrets people put in commands and URLs, each with the name a warning gives it.
+const SECRET_SHAPES: Array<[string, RegExp, string]> = [
+  // PGPASSWORD=…, DB_PASSWORD='…', --password=…, MYSQL_PWD=…, API_SECRET="…"
+  ["a PASSWORD=… assignment", /(\b[A-Za-z_][A-Za-z0-9_]*(?:PASSWORD|PASSWD|SECRET)[A-Za-z0-9_]*\s*=\s*|\bMYSQL_PWD\s*=\s*)('[^']*'|"[^"]*"|[^\s'"]+)/gi, `$1${MASK}`],
+  // mysql -uroot -pS3cr3t (mysql, mysqldump, mysqladmin take the password glued to -p)
+  ["a mysql -p<password>", /(\bmysql(?:dump|admin|sh)?\b[^|;&\n]*?\s-p)([^\s'"]+)/g, `$1${MASK}`],
+  // postgres://app:S3cr3t@db.internal/app
+  ["a password in a URL", /(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:)([^@\s/]+)(@)/gi, `$1${MASK}$3`],
+  // Authorization: Bearer eyJ…
+  ["a Bearer token", /(\bBearer\s+)([A-Za-z0-9._~+/-]+=*)/gi, `$1${MASK}`],
+];
+
+/** The name of the first secret shape `text` carries ("a Bearer token"), or undefined. */
+export function findSecretShape(text: string): string | undefined {
+  return SECRET_SHAPES.find(([, pattern]) => new RegExp(pattern.source, pattern.flags.replace("g", "")).test(text))?.[0];
+}
+
 // Secrets recognisable by their surroundings in free text.
 const TEXT_PATTERNS: Array<[RegExp, string]> = [
   // JSON / key=value forms: "ActivationCode":"…", TokenValue=…, aws_secret_access_key = …
@@ -29,17 +46,37 @@ const TEXT_PATTERNS: Array<[RegExp, string]> = [
   [/(Authorization:\s*AWS4-HMAC-SHA256\s+)(.+)/gi, `$1${MASK}`],
   // the agent's register argv: -code <activation code>
   [/(\s-code[ =])(\S+)/g, `$1${MASK}`],
+  ...SECRET_SHAPES.map(([, pattern, replacement]): [RegExp, string] => [pattern, replacement]),
 ];
 
 // An AWS secret access key: 40 base64 characters with both cases (a hex digest or a git commit has one case).
 const SECRET_ACCESS_KEY = /(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g;
 
-/** Masks every known and recognisable secret in a piece of text. */
-export function redactText(text: string): string {
+/** Masks only the secrets this run registered (an activation code, a session token): nothing else changes. */
+export function redactKnownSecrets(text: string): string {
   let out = text;
   for (const secret of knownSecrets) if (out.includes(secret)) out = out.split(secret).join(MASK);
+  return out;
+}
+
+/** Masks every known and recognisable secret in a piece of text. */
+export function redactText(text: string): string {
+  let out = redactKnownSecrets(text);
   for (const [pattern, replacement] of TEXT_PATTERNS) out = out.replace(pattern, replacement);
   return out.replace(SECRET_ACCESS_KEY, (m) => (/[a-z]/.test(m) && /[A-Z]/.test(m) && /[0-9/+]/.test(m) ? MASK : m));
+}
+
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/g;
+const NAMED_CONTROLS: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\u001b": "\\e" };
+
+/**
+ * `text` with every C0 and C1 control character (and DEL) written out as a visible escape (\e, \n,
+ * \x07): what a terminal shows is then what the text holds. For strings we did not write ourselves —
+ * AWS's answers (a task's stoppedReason can carry an OSC 52 clipboard write) and a command echoed
+ * in a banner (a run of \b can make `rm -rf x` display as `ls -la x`).
+ */
+export function escapeControl(text: string): string {
+  return text.replace(CONTROL_CHARS, (c) => NAMED_CONTROLS[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /** A deep copy of `value` with secret-named fields masked and every string redacted. */
@@ -116,13 +153,63 @@ function jsonReplacer(_key: string, value: unknown): unknown {
   return value;
 }
 
-/** A log file only its owner can read (mode 0600, created or tightened), appended line by line. */
+/**
+ * A log file only its owner can read (mode 0600, created or tightened), appended line by line.
+ * Lines are written as given: callers redact fields before serializing (a pattern run over a JSON
+ * line can rewrite the record it belongs to, or break its quoting).
+ *
+ * The directory must be ours and writable by no one else, and the file is opened without following
+ * a symlink, then checked through its fd (a regular file of ours with one link) and chmod-ed through
+ * it: in a shared XDG_STATE_HOME, or a user's HOME under `sudo -E`, a planted link would otherwise
+ * have us append to, and chmod, a file of the victim's (or root's) choosing.
+ */
 export function openPrivateLog(path: string): { write: (line: string) => void; close: () => void } {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const fd = openSync(path, "a", 0o600);
-  chmodSync(path, 0o600);
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  assertPrivateDir(dir);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ELOOP") throw new Error(`Refusing to write the log ${path}: it is a symbolic link. Remove it (rm ${path}); bastionless creates it again.`, { cause: error });
+    throw new Error(`Could not open the log ${path}: ${code ?? (error as Error).message}. Is ${dir} writable?`, { cause: error });
+  }
+  const problem = fileProblem(fstatSync(fd));
+  if (problem) {
+    closeSync(fd);
+    throw new Error(`Refusing to write the log ${path}: it is ${problem}. Remove it (rm ${path}); bastionless creates it again.`);
+  }
+  fchmodSync(fd, 0o600);
   return {
-    write: (line) => void writeSync(fd, redactText(line)),
+    write: (line) => void writeSync(fd, line),
     close: () => closeSync(fd),
   };
+}
+
+/** Throws unless `dir` is a real directory of ours that no one else may write to. */
+export function assertPrivateDir(dir: string): void {
+  const stat = lstatSync(dir);
+  const uid = process.getuid?.();
+  let problem: string | undefined;
+  let fix = "";
+  if (!stat.isDirectory()) {
+    problem = "not a directory (a symbolic link or a file)";
+    fix = `Remove it, or point XDG_STATE_HOME at a directory of your own.`;
+  } else if (uid !== undefined && stat.uid !== uid) {
+    problem = `owned by uid ${stat.uid}, not by you (uid ${uid})`;
+    fix = "Point XDG_STATE_HOME at a directory of your own (under sudo, keep your own HOME: sudo -H, not sudo -E).";
+  } else if (stat.mode & 0o022) {
+    problem = `writable by ${stat.mode & 0o002 ? "every user" : "its group"} (mode ${(stat.mode & 0o7777).toString(8).padStart(4, "0")})`;
+    fix = `Make it private (chmod 700 ${dir}) once you have checked what is in it, or point XDG_STATE_HOME at a directory of your own.`;
+  }
+  if (problem) throw new Error(`Refusing to keep logs in ${dir}: it is ${problem}. ${fix}`);
+}
+
+function fileProblem(stat: Stats): string | undefined {
+  const uid = process.getuid?.();
+  if (!stat.isFile()) return "not a regular file";
+  if (uid !== undefined && stat.uid !== uid) return `owned by uid ${stat.uid}, not by you (uid ${uid})`;
+  if (stat.nlink !== 1) return `a hard link (${stat.nlink} names for one file)`;
+  return undefined;
 }

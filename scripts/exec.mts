@@ -7,10 +7,10 @@ import { awsErrorName } from "../lib/aws/errors.ts";
 import { describeCluster, describeExecTaskDefinition } from "../lib/aws/ecs.ts";
 import { getCallerIdentity } from "../lib/aws/sts.ts";
 import { describeScope, envConfig, loadConfig } from "../lib/config.ts";
-import { createLogger } from "../lib/log.ts";
+import { createLogger, escapeControl, findSecretShape } from "../lib/log.ts";
 import { canPrompt } from "../lib/prompts.ts";
 import { startShell, type ClientChoice } from "../lib/session/index.ts";
-import { DEFAULT_SHELL, assertAllowed, wrapCommand } from "../lib/exec/command.ts";
+import { DEFAULT_SHELL, assertAllowed, assertClusterOfEnv, assertEnvForAllowLists, wrapCommand } from "../lib/exec/command.ts";
 import { selectCluster, selectContainer, selectTask, toExecTarget, type ExecTarget } from "../lib/exec/target.ts";
 import { evaluateChecks, formatReport, summarize, type ExecFacts } from "../lib/exec/checks.ts";
 import { gatherFacts } from "../lib/exec/facts.ts";
@@ -48,6 +48,7 @@ await runMain(async () => {
   const flags = parseFlags(cli, process.argv.slice(2));
   if (flags.help) return void process.stdout.write(usage(cli));
   const config = loadConfig();
+  const guarded = assertEnvForAllowLists(config, flags.env);
   const settings = envConfig(config, flags.env);
   const command = flags.command ?? settings.exec?.shell ?? DEFAULT_SHELL;
   assertAllowed(command, settings.exec?.allow, { env: flags.env, configPath: config?.path });
@@ -57,14 +58,18 @@ await runMain(async () => {
   const clients = createClients({ profile, region: flags.region ?? settings.region });
   const region = await requireRegion(clients);
   const note = (line: string) => process.stderr.write(line + "\n");
+  const secretShape = findSecretShape(command);
+  if (secretShape) note(`warning: The command carries what looks like ${secretShape}: it is recorded as typed in the audit log, the cluster's session transcript and CloudTrail. Pass secrets through the task's environment or secrets instead.`);
   const prompt = { interactive: canPrompt(flags.yes), note };
 
   const cluster = await selectCluster(clients.ecs, prompt, { cluster: flags.cluster ?? settings.cluster, task: flags.task, env: flags.env });
+  if (guarded) assertClusterOfEnv(cluster, flags.env!, config!);
   const clusterInfo = await describeCluster(clients.ecs, cluster);
   if (!clusterInfo) throw new UsageError(`Cluster ${cluster} was not found in ${region}: check --cluster, --profile and --region.`);
   const service = flags.task ? undefined : flags.service ?? settings.service;
   const task = await selectTask(clients.ecs, prompt, { cluster, task: flags.task, service, now: awsNow(clients.ecs) });
   const target = toExecTarget(cluster, task, await selectContainer(prompt, task, flags.container));
+  if (guarded) assertClusterOfEnv(target.cluster, flags.env!, config!);
   const preflight = (failure?: ExecFacts["failure"], out: NodeJS.WritableStream = process.stderr) => reportChecks(clients, clusterInfo, target, { service, client, failure, out });
 
   if (flags.check) return (await preflight(undefined, process.stdout)) ? EXIT_OK : EXIT_FAILURE;
@@ -78,7 +83,7 @@ await runMain(async () => {
   const audit = openAuditLog();
   audit.write({ event: "exec.start", auditId, user: localUser(), awsIdentity, env: flags.env, profile, region, cluster: target.cluster, task: task.taskArn, container: target.container, command, sentCommand, client, transcript: transcriptAt });
   note(describeScope({ configPath: config?.path, env: flags.env, profile: profile ?? process.env.AWS_PROFILE, region, cluster: target.cluster }));
-  note(`Exec into ${target.cluster}/${task.taskId}/${target.container}: ${command} (audit ${auditId} in ${audit.path})`);
+  note(`Exec into ${target.cluster}/${task.taskId}/${target.container}: ${escapeControl(command)} (audit ${auditId} in ${audit.path})`);
   note(transcriptAt ? `The cluster records this session: ${transcriptAt}.` : `The cluster keeps no transcript of this session (exec logging ${clusterInfo.execLogging ?? "DEFAULT"}${clusterInfo.execLogging === "NONE" ? "" : `, container ${target.container} has no awslogs driver`}).`);
 
   let shell;

@@ -33,7 +33,7 @@ const cli = defineCli({
     ...AWS_FLAGS,
     cluster: { type: "string", description: "ECS cluster (prompt: the env's clusters)" },
     service: { type: "string", description: "service whose subnets, security groups and launch type the bastion gets" },
-    "task-definition": { type: "string", placeholder: "family[:rev]", description: "bastion task definition (default: the service's)" },
+    "task-definition": { type: "string", placeholder: "family[:rev]", description: "bastion task definition (default: <env>-bastion; a service's own only when named)" },
     target: { type: "string", placeholder: "id|host:port", description: "RDS cluster or instance id, ElastiCache endpoint, or host:port" },
     "local-port": { type: "string", placeholder: "port", description: "local port for --target (default: its port + 10000; 0 = any free port)" },
     socket: { type: "string", placeholder: "path", description: "--target listens on this Unix socket (mode 0600: only you can connect) instead of a TCP port" },
@@ -186,7 +186,7 @@ async function checkThisMachine(run: Run, forwards: PlannedForward[]): Promise<v
 
 /** --reuse: this user's running bastion in the cluster; otherwise (or when there is none) RunTask. */
 async function launchOrReuseBastion(run: Run, placement: Placement): Promise<TaskInfo> {
-  const who = { env: run.settings.env, localUser: run.user, owner: (await getCallerIdentity(run.clients.sts)).arn };
+  const who = { env: run.settings.env, localUser: run.user, owner: (await getCallerIdentity(run.clients.sts)).arn, defaulted: run.settings.taskDefinitionDefaulted };
   if (run.settings.reuse) {
     const task = await findReusableBastion(run.clients.ecs, placement.cluster, who);
     if (task) {

@@ -9,6 +9,7 @@ import { STSClient } from "@aws-sdk/client-sts";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { S3Client } from "@aws-sdk/client-s3";
 import { UsageError } from "../cli.ts";
+import { escapeControl } from "../log.ts";
 import { setRunProfile } from "./errors.ts";
 
 // The SDK warns on every start under Node 20 that releases after January 2027 need Node 22; the
@@ -65,8 +66,8 @@ export function createClients(options: AwsOptions = {}): AwsClients {
   // An expired-credentials line then names the profile to log in again with.
   setRunProfile(options.profile ?? process.env.AWS_PROFILE);
   const made = new Map<string, { destroy(): void }>();
-  const lazy = <T extends { destroy(): void }>(key: string, make: () => T): T => {
-    if (!made.has(key)) made.set(key, make());
+  const lazy = <T extends { destroy(): void; middlewareStack: MiddlewareStackLike }>(key: string, make: () => T): T => {
+    if (!made.has(key)) made.set(key, withControlsEscaped(make()));
     return made.get(key) as T;
   };
   return {
@@ -83,6 +84,42 @@ export function createClients(options: AwsOptions = {}): AwsClients {
       made.clear();
     },
   };
+}
+
+interface MiddlewareStackLike {
+  add(middleware: unknown, options: { step: "initialize"; name: string }): void;
+}
+
+/**
+ * Every string in the client's answers, and in its errors' messages, with control characters
+ * escaped (escapeControl) before any of it can be printed: a task's stoppedReason, an instance's
+ * computer name or an error message is anyone's text, and a terminal obeys the escapes in it.
+ */
+export function withControlsEscaped<T extends { middlewareStack: MiddlewareStackLike }>(client: T): T {
+  const middleware = (next: (args: unknown) => Promise<{ output: unknown }>) => async (args: unknown) => {
+    try {
+      const result = await next(args);
+      escapeStrings(result.output);
+      return result;
+    } catch (error) {
+      if (error instanceof Error) error.message = escapeControl(error.message);
+      throw error;
+    }
+  };
+  client.middlewareStack.add(middleware, { step: "initialize", name: "bastionlessEscapeControl" });
+  return client;
+}
+
+/** Rewrites, in place, every string held by `value`'s plain objects and arrays. */
+function escapeStrings(value: unknown, seen = new WeakSet<object>()): void {
+  if (value === null || typeof value !== "object" || seen.has(value) || ArrayBuffer.isView(value) || value instanceof Date) return;
+  seen.add(value);
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    const v = record[key];
+    if (typeof v === "string") record[key] = escapeControl(v);
+    else escapeStrings(v, seen);
+  }
 }
 
 /** The region the clients will use, resolved the SDK's way (flag, env, profile), or undefined. */

@@ -1,6 +1,6 @@
 // The SSM agent's side of registration: clear stale state, run `amazon-ssm-agent -register`, read
 // the managed instance id it got (session-protocol.md §7), and keep the agent itself running.
-import { readFile, rm } from "node:fs/promises";
+import { lstat, readFile, rm, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { MANAGED_INSTANCE_ID } from "../constants.ts";
 import { runCommand, startRestarting, type Backoff, type ChildExit, type RestartingChild } from "../process.ts";
@@ -8,20 +8,45 @@ import { runCommand, startRestarting, type Backoff, type ChildExit, type Restart
 /**
  * Removes what a previous agent in this container left: the ipc sockets (the "ipc … address in
  * use" failure, aws/amazon-ssm-agent#361) and the old registration file, whose id is not ours.
+ * Only a regular file is removed as the registration file, and the ipc directory only when it is the
+ * agent's own: a real directory beside a registration file in the agent's data dir (…/amazon/ssm).
+ * A directory named by mistake in SSM_REGISTRATION_FILE is refused before anything is removed.
  */
 export async function clearAgentState(registrationFile: string): Promise<string[]> {
+  const registration = await kindOf(registrationFile);
+  if (registration && registration !== "file") {
+    throw new Error(`Could not clear the stale agent state: SSM_REGISTRATION_FILE ${registrationFile} is a ${registration}, not the agent's registration file, so nothing was removed. Point SSM_REGISTRATION_FILE at the agent's registration file (default /var/lib/amazon/ssm/registration).`);
+  }
+  const dataDir = dirname(registrationFile);
+  const ipc = join(dataDir, "ipc");
+  const ipcKind = AGENT_DATA_DIR.test(dataDir) ? await kindOf(ipc) : undefined;
+  if (ipcKind && ipcKind !== "directory") {
+    throw new Error(`Could not clear the stale agent state: ${ipc} is a ${ipcKind}, not the agent's ipc directory, so nothing was removed. Remove it, or point SSM_REGISTRATION_FILE at the agent's registration file.`);
+  }
   const removed: string[] = [];
-  for (const path of [join(dirname(registrationFile), "ipc"), registrationFile]) {
-    const existed = await rm(path, { recursive: true, force: false }).then(
-      () => true,
-      (error: NodeJS.ErrnoException) => {
-        if (error.code === "ENOENT") return false;
-        throw new Error(`Could not remove the stale agent state ${path}: ${error.message}. Is /var/lib/amazon/ssm writable?`, { cause: error });
-      },
-    );
-    if (existed) removed.push(path);
+  if (ipcKind) {
+    await rm(ipc, { recursive: true }).catch((error: NodeJS.ErrnoException) => failedToRemove(ipc, error));
+    removed.push(ipc);
+  }
+  if (registration) {
+    await unlink(registrationFile).catch((error: NodeJS.ErrnoException) => failedToRemove(registrationFile, error));
+    removed.push(registrationFile);
   }
   return removed;
+}
+
+/** The agent's data directory, /var/lib/amazon/ssm (or the same under a container's root dir). */
+const AGENT_DATA_DIR = /(^|\/)amazon\/ssm$/;
+
+/** What is at `path` (never following a symlink), or undefined when nothing is. */
+async function kindOf(path: string): Promise<"file" | "directory" | "symbolic link" | "special file" | undefined> {
+  const stat = await lstat(path).catch((error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? undefined : failedToRemove(path, error)));
+  if (!stat) return undefined;
+  return stat.isFile() ? "file" : stat.isDirectory() ? "directory" : stat.isSymbolicLink() ? "symbolic link" : "special file";
+}
+
+function failedToRemove(path: string, error: NodeJS.ErrnoException): never {
+  throw new Error(`Could not remove the stale agent state ${path}: ${error.message}. Is /var/lib/amazon/ssm writable?`, { cause: error });
 }
 
 export interface RegisterOptions {

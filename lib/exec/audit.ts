@@ -1,12 +1,14 @@
 // The local audit log of exec: one JSON object per line in $XDG_STATE_HOME/bastionless/audit.jsonl
 // (mode 0600). "exec.start" is written before ExecuteCommand is called — who, when, where, what —
 // then "exec.session" with the session id and "exec.end" with the outcome, all under one auditId.
-// Nothing secret goes in: no token, no credential; the command line passes through redaction.
-import { randomBytes } from "node:crypto";
+// Nothing secret goes in: no token, no credential. Fields are redacted before serializing; the
+// command line is recorded as given (only secrets this run registered are masked in it), with the
+// sha256 of the raw command beside it so that a record can be matched with CloudTrail's.
+import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type { ClusterInfo } from "../aws/ecs.ts";
 import { stateDir } from "../local.ts";
-import { openPrivateLog } from "../log.ts";
+import { openPrivateLog, redact, redactKnownSecrets } from "../log.ts";
 
 export function auditLogPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(stateDir(env), "audit.jsonl");
@@ -52,9 +54,33 @@ export function openAuditLog(path: string = auditLogPath(), now: () => Date = ()
   const file = openPrivateLog(path);
   return {
     path,
-    write: (record) => file.write(JSON.stringify({ time: now().toISOString(), ...record }) + "\n"),
+    write: (record) => file.write(auditLine(record, now()) + "\n"),
     close: () => file.close(),
   };
+}
+
+const COMMAND_FIELDS = new Set(["command", "sentCommand"]);
+
+/**
+ * One record as its JSON line. Every field but the command lines goes through redaction; in
+ * `command` and `sentCommand` only registered secrets are masked (a pattern would rewrite what was
+ * run), and `commandSha256` / `sentCommandSha256` hash them as they were.
+ */
+export function auditLine(record: AuditRecord, time: Date): string {
+  const out: Record<string, unknown> = { time: time.toISOString() };
+  for (const [key, value] of Object.entries(record)) {
+    if (COMMAND_FIELDS.has(key) && typeof value === "string") {
+      out[key] = redactKnownSecrets(value);
+      out[`${key}Sha256`] = sha256(value);
+    } else {
+      out[key] = redact(value);
+    }
+  }
+  return JSON.stringify(out);
+}
+
+export function sha256(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
 /**

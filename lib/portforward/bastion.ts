@@ -40,16 +40,14 @@ export function unknownClusterIsUsage(cluster: string): (error: unknown) => neve
   };
 }
 
-/** The service's awsvpc config and launch type or capacity providers; its task definition unless one is given. */
-export async function resolvePlacement(ecs: Clients["ecs"], input: { cluster: string; service: string; taskDefinition?: string }): Promise<Placement> {
+/** The service's awsvpc config and launch type or capacity providers, for the bastion task definition given. */
+export async function resolvePlacement(ecs: Clients["ecs"], input: { cluster: string; service: string; taskDefinition: string }): Promise<Placement> {
   const service = await describeService(ecs, input.cluster, input.service).catch(unknownClusterIsUsage(input.cluster));
   if (!service) throw new UsageError(`Service ${input.service} was not found in cluster ${input.cluster}: pass --service with one of the cluster's services.`);
-  const taskDefinition = input.taskDefinition ?? service.taskDefinition;
-  if (!taskDefinition) throw new UsageError(`Service ${input.service} names no task definition: pass --task-definition.`);
   return {
     cluster: input.cluster,
     service: input.service,
-    taskDefinition,
+    taskDefinition: input.taskDefinition,
     networkConfiguration: service.networkConfiguration,
     launchType: service.capacityProviderStrategy ? undefined : (service.launchType ?? "FARGATE"),
     capacityProviderStrategy: service.capacityProviderStrategy,
@@ -65,8 +63,11 @@ export interface Launcher {
   /** The caller's ARN from sts:GetCallerIdentity. */
   owner: string;
   now?: Date;
+  /** The task definition is the `<env>-bastion` default rather than a name the user gave. */
+  defaulted?: boolean;
 }
 
+/** RunTask of the bastion. A task definition ECS does not know fails as a UsageError naming the fix. */
 export async function launchBastion(ecs: Clients["ecs"], placement: Placement, who: Launcher): Promise<TaskInfo> {
   return runBastionTask(ecs, {
     cluster: placement.cluster,
@@ -77,6 +78,17 @@ export async function launchBastion(ecs: Clients["ecs"], placement: Placement, w
     launchType: placement.launchType,
     capacityProviderStrategy: placement.capacityProviderStrategy,
     platformVersion: placement.platformVersion,
+  }).catch((error: unknown) => {
+    // ECS's answer for a family or revision it does not have (RunTask, ClientException).
+    if (awsErrorName(error) === "ClientException" && /Unable to describe task definition/i.test((error as Error).message)) {
+      const whose = who.defaulted ? ` (the default bastion of env ${who.env})` : "";
+      throw new UsageError(
+        `Could not launch the bastion in cluster ${placement.cluster}: task definition ${placement.taskDefinition}${whose} was not found. ` +
+          `Register it (docker/bastion/), or pass --task-definition or set envs.${who.env}.taskDefinition in bastionless.config.json; a service's own task definition is used only when named, since it starts another copy of the app.`,
+        { cause: error },
+      );
+    }
+    throw error;
   });
 }
 

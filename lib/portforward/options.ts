@@ -27,8 +27,12 @@ export interface PortforwardFlags {
 }
 
 /** The env's config keys as this run resolved them (flag, env var, config); localPort undefined = the target's port + 10000. */
-export interface Settings extends Pick<EnvConfig, "profile" | "region" | "cluster" | "service" | "taskDefinition" | "target" | "localPort"> {
+export interface Settings extends Pick<EnvConfig, "profile" | "region" | "cluster" | "service" | "target" | "localPort"> {
   env: string;
+  /** --task-definition, else the config's, else `<env>-bastion` (never the service's own unless named). */
+  taskDefinition: string;
+  /** True when taskDefinition is the `<env>-bastion` default, named by neither flag nor config. */
+  taskDefinitionDefaulted: boolean;
   /** --forward, else the config's forwards. */
   forwards: PlannedForward[];
   via: Via;
@@ -42,6 +46,11 @@ export interface Settings extends Pick<EnvConfig, "profile" | "region" | "cluste
 
 export const DEFAULT_TIMEOUT = "5m";
 const VIAS = ["auto", "ecs-exec", "instance"];
+
+/** The bastion task definition of an env when none is named: `<env>-bastion` (docker/bastion). */
+export function defaultBastion(env: string): string {
+  return `${env}-bastion`;
+}
 
 export function resolveSettings(env: string, flags: PortforwardFlags, config: EnvConfig): Settings {
   const problems: string[] = [];
@@ -61,7 +70,9 @@ export function resolveSettings(env: string, flags: PortforwardFlags, config: En
     region: flags.region ?? config.region,
     cluster: flags.cluster ?? config.cluster,
     service: flags.service ?? config.service,
-    taskDefinition: flags["task-definition"] ?? config.taskDefinition,
+    // A service's own task definition is the app: its CMD, secrets and size (a worker consumes, an app migrates on boot).
+    taskDefinition: flags["task-definition"] ?? config.taskDefinition ?? defaultBastion(env),
+    taskDefinitionDefaulted: flags["task-definition"] === undefined && config.taskDefinition === undefined,
     // --forward alone means "these tunnels only": the config's default target is not added to them.
     target: flags.target ?? (flags.forward?.length ? undefined : config.target),
     localPort,

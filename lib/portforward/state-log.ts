@@ -44,13 +44,14 @@ export interface RunLog {
   close(): void;
 }
 
-/** Prunes old files, then opens this run's log (0600, in a 0700 dir). */
+/** Opens this run's log (0600, in a 0700 dir of the user's own), then prunes old files. */
 export function openRunLog(options: { dir?: string; now?: Date; pid?: number; base?: Record<string, unknown> } = {}): RunLog {
   const dir = options.dir ?? stateDir();
   const now = options.now ?? new Date();
-  pruneOldLogs(dir, now.getTime());
   const path = join(dir, runLogName(now, options.pid ?? process.pid));
+  // Opening checks the directory first: nothing is deleted in a directory that is not ours.
   const file = openPrivateLog(path);
+  pruneOldLogs(dir, now.getTime());
   return { path, log: createLogger({ format: "json", write: file.write, debug: true, base: options.base }), close: file.close };
 }
 

@@ -3,6 +3,7 @@
 // the plugin's argv. The interactive shell through tmux is in exec-tty.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -178,6 +179,56 @@ describe("exec", () => {
     }
   }, 90_000);
 
+  it("the allow-list cannot be walked around: a line break, no --env, an unknown --env, another env's task — each refused with exit 2 before any AWS call", async () => {
+    const config = join(dir, "allow-bound.json");
+    writeFileSync(config, JSON.stringify({ envs: { stg: { exec: { allow: ["sh /app/healthcheck.sh", "rails console --sandbox"] } }, prod: {} } }));
+    const prodTask = await eventually(async () => (await cloud.state()).tasks.find((t) => t.group === "service:prod-app" && t.lastStatus === "RUNNING")?.taskArn, 60_000, "prod-app's task RUNNING");
+    const list = `Allowed commands (envs.stg.exec.allow in ${config}): "sh /app/healthcheck.sh", "rails console --sandbox". Pass one of them exactly with --command, or ask for it to be added to the list.`;
+    const cases: Array<[string[], string]> = [
+      [["--env", "stg", "--task", appTaskId, "--command", "sh\n/app/healthcheck.sh"], `exec: The command "sh\\n/app/healthcheck.sh" is not allowed in env stg: it contains a control character (U+000A), which no list entry matches; nothing was run. ${list}`],
+      [["--cluster", "stg-main", "--service", "stg-app", "--command", "echo ARBITRARY"], `exec: Missing --env: ${config} restricts exec commands per env (exec.allow in stg). Pass --env with one of prod, stg (or set BASTION_ENV); nothing was run.`],
+      [["--env", "STG", "--cluster", "stg-main", "--command", "echo ARBITRARY"], `exec: --env STG is not an env of ${config}, which restricts exec commands per env (exec.allow in stg): pass --env with one of prod, stg; nothing was run.`],
+      [["--env", "stg", "--task", prodTask, "--command", "sh /app/healthcheck.sh"], `exec: Cluster prod-main is not env stg's, so env stg's exec rules (${config}) cannot apply to it; nothing was run. Pass --env prod for a task of prod-main, or a task of env stg.`],
+    ];
+    await cloud.setFaults({ "*:*": { errorRate: 1 } });
+    try {
+      for (const [args, line] of cases) {
+        const state = join(dir, "bound-refused");
+        const run = await exec(["--yes", ...args], { BASTIONLESS_CONFIG: config, BASTION_ENV: "", XDG_STATE_HOME: state, AWS_MAX_ATTEMPTS: "1" });
+        expect({ code: run.code, stdout: run.stdout, stderr: run.stderr }).toEqual({ code: 2, stdout: "", stderr: `${line}\n` });
+        expect(existsSync(state)).toBe(false);
+      }
+    } finally {
+      await cloud.setFaults({});
+    }
+    // The control: the listed command on one line, in env stg, on stg's task, reaches the task.
+    const ok = await exec(["--yes", "--env", "stg", "--task", appTaskId, "--command", "sh  /app/healthcheck.sh"], { BASTIONLESS_CONFIG: config, XDG_STATE_HOME: join(dir, "bound-ok") });
+    expect(ok.stderr).toContain(`Exec into stg-main/${appTaskId}/app: sh  /app/healthcheck.sh`);
+  }, 120_000);
+
+  it("strings from AWS reach the terminal with their control characters escaped: a stoppedReason's OSC 52 and line erase, an error message's escapes", async () => {
+    const taskId = await runTask("stg-main", { exec: true });
+    const reason = "maintenance\u001b]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g=\u0007\u001b[2K\rall good";
+    await ecs.send(new StopTaskCommand({ cluster: "stg-main", task: taskId, reason }));
+    await eventually(async () => ((await cloud.state()).tasks.find((t) => t.taskId === taskId)?.lastStatus === "STOPPED" ? true : undefined), 30_000, `task ${taskId} STOPPED`);
+    const run = await exec(["--env", "stg", "--yes", "--task", taskId, "--command", "echo hi"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr.split("\n").filter((l) => l.startsWith("exec: "))).toEqual([
+      `exec: Task ${taskId} in cluster stg-main is STOPPED (maintenance\\e]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g=\\x07\\e[2K\\rall good), not RUNNING: pick a running task (leave out --task to choose).`,
+    ]);
+    expect(run.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+
+    await cloud.setFaults({ "ecs:ListClusters": { failNext: { count: 1, code: "InvalidParameterException", status: 400, message: "bad\u001b[2J\u001b]0;owned\u0007 cluster" } } });
+    try {
+      const failed = await exec(["--yes", "--command", "echo hi"], { AWS_MAX_ATTEMPTS: "1" });
+      expect(failed.code).toBe(1);
+      expect(failed.stderr.split("\n").filter((l) => l.startsWith("exec: "))).toEqual(["exec: ecs:ListClusters failed: InvalidParameterException: bad\\e[2J\\e]0;owned\\x07 cluster"]);
+      expect(failed.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    } finally {
+      await cloud.setFaults({});
+    }
+  }, 120_000);
+
   it("writes the audit line before the session starts (the remote command reads it), 0600, without secrets", async () => {
     const state = join(dir, "audit-state");
     const path = join(state, "bastionless", "audit.jsonl");
@@ -208,6 +259,20 @@ describe("exec", () => {
     expect(text).not.toContain(secret);
     expect(text).not.toContain(token);
     expect(text).not.toMatch(/tokenValue|TokenValue|streamUrl/);
+  }, 90_000);
+
+  it("a command carrying a secret is warned about, then recorded as typed with its sha256 (a 40-character base64 run included)", async () => {
+    const state = join(dir, "secret-state");
+    const command = "echo PGPASSWORD=hunter2hunter2 aWQgPiAvdG1wL0hJRERFTl9BVURJVF8wMDAwMDAx";
+    const run = await exec(["--env", "stg", "--yes", "--task", appTaskId, "--command", command], { XDG_STATE_HOME: state });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^PGPASSWORD=hunter2hunter2 aWQgPiAvdG1wL0hJRERFTl9BVURJVF8wMDAwMDAx\r?$/m);
+    expect(run.stderr.split("\n").filter((l) => l.startsWith("warning: "))).toEqual([
+      "warning: The command carries what looks like a PASSWORD=… assignment: it is recorded as typed in the audit log, the cluster's session transcript and CloudTrail. Pass secrets through the task's environment or secrets instead.",
+    ]);
+    const start = readFileSync(join(state, "bastionless", "audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))[0];
+    expect(start).toMatchObject({ event: "exec.start", command, commandSha256: createHash("sha256").update(command).digest("hex") });
+    expect(start.sentCommand).toContain(`; ${command}`);
   }, 90_000);
 
   it("--client plugin launches session-manager-plugin with all seven arguments, ECS Exec's session in the environment", async () => {

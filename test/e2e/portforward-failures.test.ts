@@ -1,7 +1,7 @@
 // Issue 7's failure paths: each ends with one clear line (the operation, the object, the fix), a
 // meaningful exit code, and nothing left running in the local cloud.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DescribeTaskDefinitionCommand, ECSClient, RegisterTaskDefinitionCommand } from "@aws-sdk/client-ecs";
+import { CreateClusterCommand, CreateServiceCommand, DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient, RegisterTaskDefinitionCommand } from "@aws-sdk/client-ecs";
 import { CreateDBClusterCommand, DeleteDBClusterCommand, RDSClient } from "@aws-sdk/client-rds";
 import { PLUGIN_INSTALL_URL } from "../../lib/plugin.ts";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
@@ -101,12 +101,27 @@ describe("portforward failure paths", () => {
     expect(await leftovers(cloud)).toEqual(NOTHING_LEFT);
   }, 60_000);
 
+  it("an env without its <env>-bastion task definition: refused in one line naming the fix, exit 2, the service's app never launched", async () => {
+    const service = (await ecs.send(new DescribeServicesCommand({ cluster: "stg-main", services: ["stg-app"] }))).services![0];
+    await ecs.send(new CreateClusterCommand({ clusterName: "qa-main" }));
+    await ecs.send(new CreateServiceCommand({ cluster: "qa-main", serviceName: "qa-app", taskDefinition: "stg-app", desiredCount: 0, launchType: "FARGATE", networkConfiguration: service.networkConfiguration }));
+    const before = (await cloud.state()).tasks.length;
+    const r = await fails(["--env", "qa", "--yes", "--target", "stg-db", "--local-port", "0"]);
+    expect(r.code).toBe(2);
+    expect(r.line).toBe(
+      "portforward: Could not launch the bastion in cluster qa-main: task definition qa-bastion (the default bastion of env qa) was not found. " +
+        "Register it (docker/bastion/), or pass --task-definition or set envs.qa.taskDefinition in bastionless.config.json; a service's own task definition is used only when named, since it starts another copy of the app.",
+    );
+    expect((await cloud.state()).tasks.length).toBe(before);
+    expect(await leftovers(cloud)).toEqual(NOTHING_LEFT);
+  }, 60_000);
+
   it("AccessDenied on RunTask names ecs:RunTask, exit 1", async () => {
     await cloud.setFaults({ "ecs:RunTask": { failNext: { count: 1, code: "AccessDeniedException", status: 400, message: "User: arn:aws:iam::123456789012:user/dev is not authorized to perform: ecs:RunTask on resource: *" } } });
     try {
       const r = await fails(["--env", "stg", "--yes", "--target", "stg-db", "--local-port", "0"]);
       expect(r.code).toBe(1);
-      expect(r.line).toBe('portforward: ecs:RunTask on task definition arn:aws:ecs:ap-northeast-1:123456789012:task-definition/stg-app:1 in cluster stg-main was denied: allow "ecs:RunTask" for the caller\'s IAM identity (see docker/iam/). AWS said: User: arn:aws:iam::123456789012:user/dev is not authorized to perform: ecs:RunTask on resource: *');
+      expect(r.line).toBe('portforward: ecs:RunTask on task definition stg-bastion in cluster stg-main was denied: allow "ecs:RunTask" for the caller\'s IAM identity (see docker/iam/). AWS said: User: arn:aws:iam::123456789012:user/dev is not authorized to perform: ecs:RunTask on resource: *');
     } finally {
       await cloud.setFaults({});
     }

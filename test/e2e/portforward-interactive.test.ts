@@ -94,7 +94,7 @@ describe("portforward at a terminal", () => {
     const query = await psql(port, cloud.postgres!.user, cloud.postgres!.database, "select id, env, message from greetings order by id");
     expect(query.stdout).toBe(await seededRows(cloud));
     const task = (await cloud.state()).tasks.find((t) => t.startedBy === "bastionless:tmux-user" && t.lastStatus === "RUNNING")!;
-    expect(task.family).toBe("stg-app");
+    expect(task.family).toBe("stg-bastion"); // the env's bastion, not the picked service's own stg-app
 
     await tmux("send-keys", "-t", SESSION, "C-c");
     const question = await waitFor(`Stop bastion task ${task.taskId}?`);

@@ -45,10 +45,10 @@ describe("portforward --yes --json", () => {
     expect(ready.forwards).toEqual([{ localAddress: "127.0.0.1", localPort: expect.any(Number), host, remotePort: 5432, label: "stg-db" }]);
     expect(ready.forwards[0].localPort).toBeGreaterThan(0);
 
-    // The task runs the service's task definition in the service's network, started by this user, tagged.
+    // The task runs the env's bastion task definition (not the service's app) in the service's network, started by this user, tagged.
     const s = await cloud.state();
     const task = s.tasks.find((t) => t.taskId === ready.task)!;
-    expect(task).toMatchObject({ family: "stg-app", lastStatus: "RUNNING", startedBy: `bastionless:${process.env.USER ?? "root"}`, enableExecuteCommand: true });
+    expect(task).toMatchObject({ family: "stg-bastion", lastStatus: "RUNNING", startedBy: `bastionless:${process.env.USER ?? "root"}`, enableExecuteCommand: true });
 
     const query = await psql(ready.forwards[0].localPort, cloud.postgres!.user, cloud.postgres!.database, "select id, env, message from greetings order by id");
     expect(query.stderr).toBe("");

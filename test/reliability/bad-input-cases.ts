@@ -295,8 +295,20 @@ const entrypoint: Omit<BadInputCase, "program">[] = [
     code: 1,
     message: registrationFailed(
       "clear-agent-state",
-      "Could not remove the stale agent state /etc/hostname/ipc: ENOTDIR: not a directory, lstat '/etc/hostname/ipc'. Is /var/lib/amazon/ssm writable?",
+      "Could not remove the stale agent state /etc/hostname/registration: ENOTDIR: not a directory, lstat '/etc/hostname/registration'. Is /var/lib/amazon/ssm writable?",
     ),
+  },
+  {
+    category: "registration file",
+    name: "SSM_REGISTRATION_FILE naming a directory: refused, nothing removed",
+    env: (c) => epEnv({ SSM_REGISTRATION_FILE: c.dir })(c),
+    serial: true,
+    code: 1,
+    message: (c) =>
+      registrationFailed(
+        "clear-agent-state",
+        `Could not clear the stale agent state: SSM_REGISTRATION_FILE ${c.dir} is a directory, not the agent's registration file, so nothing was removed. Point SSM_REGISTRATION_FILE at the agent's registration file (default /var/lib/amazon/ssm/registration).`,
+      ),
   },
 ];
 
@@ -358,7 +370,7 @@ const portforward: Omit<BadInputCase, "program">[] = [
   { category: "access denied", name: "ecs:DescribeServices denied", args: PF, faults: denied("ecs:DescribeServices"), code: 1, message: deniedLine("portforward", "ecs:DescribeServices", "service stg-app in cluster stg-main") },
   { category: "access denied", name: "rds:DescribeDBClusters denied", args: PF, faults: denied("rds:DescribeDBClusters"), code: 1, message: deniedLine("portforward", "rds:DescribeDBClusters") },
   { category: "access denied", name: "rds:DescribeDBInstances denied", args: PF, faults: denied("rds:DescribeDBInstances"), code: 1, message: deniedLine("portforward", "rds:DescribeDBInstances") },
-  { category: "access denied", name: "ecs:RunTask denied", args: PF, faults: denied("ecs:RunTask"), code: 1, message: deniedLine("portforward", "ecs:RunTask", "task definition arn:aws:ecs:ap-northeast-1:123456789012:task-definition/stg-app:1 in cluster stg-main") },
+  { category: "access denied", name: "ecs:RunTask denied", args: PF, faults: denied("ecs:RunTask"), code: 1, message: deniedLine("portforward", "ecs:RunTask", "task definition stg-bastion in cluster stg-main") },
   {
     category: "access denied",
     name: "ecs:DescribeTasks denied after the launch: the task is still stopped, and the user is told so",
@@ -442,6 +454,40 @@ const exec: Omit<BadInputCase, "program">[] = [
     message: exLine(
       `The command "rails console; id" is not allowed in env stg; nothing was run. Allowed commands (envs.stg.exec.allow in ${join(FIXTURES, "exec-allow.json")}): "/bin/sh", "rails console". Pass one of them exactly with --command, or ask for it to be added to the list.`,
     ),
+  },
+  {
+    category: "config file",
+    name: "an allowed command with a line break in it (/bin/sh -c would run two lines)",
+    args: ["--env", "stg", "--yes", "--command", "rails\nconsole"],
+    env: { BASTIONLESS_CONFIG: join(FIXTURES, "exec-allow.json") },
+    code: 2,
+    message: exLine(
+      `The command "rails\\nconsole" is not allowed in env stg: it contains a control character (U+000A), which no list entry matches; nothing was run. Allowed commands (envs.stg.exec.allow in ${join(FIXTURES, "exec-allow.json")}): "/bin/sh", "rails console". Pass one of them exactly with --command, or ask for it to be added to the list.`,
+    ),
+  },
+  {
+    category: "config file",
+    name: "no --env while the config's allow-lists restrict exec",
+    args: ["--yes", "--cluster", "stg-main", "--command", "id"],
+    env: { BASTIONLESS_CONFIG: join(FIXTURES, "exec-allow.json"), BASTION_ENV: undefined },
+    code: 2,
+    message: exLine(`Missing --env: ${join(FIXTURES, "exec-allow.json")} restricts exec commands per env (exec.allow in stg). Pass --env with one of stg (or set BASTION_ENV); nothing was run.`),
+  },
+  {
+    category: "config file",
+    name: "an --env the config with allow-lists does not know",
+    args: ["--env", "STG", "--yes", "--cluster", "stg-main", "--command", "id"],
+    env: { BASTIONLESS_CONFIG: join(FIXTURES, "exec-allow.json") },
+    code: 2,
+    message: exLine(`--env STG is not an env of ${join(FIXTURES, "exec-allow.json")}, which restricts exec commands per env (exec.allow in stg): pass --env with one of stg; nothing was run.`),
+  },
+  {
+    category: "config file",
+    name: "another env's cluster under an env's allow-list",
+    args: ["--env", "stg", "--yes", "--cluster", "prod-main", "--command", "rails console"],
+    env: { BASTIONLESS_CONFIG: join(FIXTURES, "exec-allow.json") },
+    code: 2,
+    message: exLine(`Cluster prod-main is not env stg's, so env stg's exec rules (${join(FIXTURES, "exec-allow.json")}) cannot apply to it; nothing was run. Pass a cluster or task of env stg, or the --env whose cluster it is.`),
   },
   { category: "plugin", name: "--client plugin without the plugin installed", args: [...EX.slice(0, 5), "--client", "plugin"], env: { PATH: "/usr/bin:/bin" }, code: 1, message: exLine(`session-manager-plugin is not installed: ${PLUGIN_INSTALL_URL}, or use --client native`) },
   {

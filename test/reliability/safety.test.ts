@@ -13,6 +13,7 @@ import { NOTHING_LEFT, leftovers, PORTFORWARD, REPO, type ReadyLine } from "../e
 import { startEntrypoint } from "../e2e/entrypoint-harness.ts";
 import { eventually } from "../support/eventually.ts";
 import { HAS_IPV6_LOOPBACK } from "../support/ipv6.ts";
+import { asUser, createUser, removeUser, runAs, type UnixUser } from "../support/unix-users.ts";
 
 const EXEC = join(REPO, "scripts/exec.mts");
 const JSON_ARGS = ["--env", "stg", "--yes", "--target", "stg-db", "--local-port", "0", "--json"];
@@ -49,10 +50,11 @@ interface Program {
  * A script of ours under `node --import tsx`, through `sh -c 'umask …; exec node …'` so the umask is
  * the child's own (Node cannot set a child's umask) and the shell is replaced, not left as a parent.
  */
-function runProgram(script: string, args: string[], env: Record<string, string | undefined>, umask = "0022"): Program {
+function runProgram(script: string, args: string[], env: Record<string, string | undefined>, umask = "0022", user?: UnixUser): Program {
   const fullEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, ...cloud.env, BASTIONLESS_CONFIG: "", ...env })) if (v !== undefined) fullEnv[k] = v;
-  const child = spawn("/bin/sh", ["-c", `umask ${umask} && exec "$@"`, "sh", process.execPath, "--import", "tsx", script, ...args], {
+  const argv = [process.execPath, "--import", "tsx", script, ...args];
+  const child = spawn("/bin/sh", ["-c", `umask ${umask} && exec "$@"`, "sh", ...(user ? asUser(user, argv) : argv)], {
     cwd: REPO,
     env: fullEnv,
     stdio: ["ignore", "pipe", "pipe"],
@@ -292,6 +294,78 @@ describe("log and audit files are 0600 in 0700 directories, whatever the umask",
     expect((await run.exited).code).toBe(0);
     expect(modesUnder(state)).toEqual({ bastionless: "d0700", "bastionless/audit.jsonl": "f0600" });
     expect(statSync(state).mode & 0o777).toBe(0o755);
+  }, 120_000);
+});
+
+describe("log files never follow a link another user planted (two real users)", () => {
+  let mallory: UnixUser;
+  let victim: UnixUser;
+  beforeAll(() => {
+    mallory = createUser("blm");
+    victim = createUser("blv");
+  });
+  afterAll(() => {
+    removeUser(mallory);
+    removeUser(victim);
+  });
+
+  it("exec by the victim with a shared XDG_STATE_HOME where mallory planted bastionless/audit.jsonl → ~/.bashrc: one line, exit 1, nothing run, .bashrc untouched", async () => {
+    const base = tempDir("safety-shared-");
+    chmodSync(base, 0o755);
+    const shared = join(base, "state");
+    mkdirSync(shared);
+    chmodSync(shared, 0o1777);
+    const bashrc = join(victim.home, ".bashrc");
+    runAs(victim, ["sh", "-c", `echo 'export EDITOR=vi' > "$1" && chmod 644 "$1"`, "sh", bashrc]);
+    runAs(mallory, ["sh", "-c", `mkdir -m 755 "$1/bastionless" && ln -s "$2" "$1/bastionless/audit.jsonl"`, "sh", shared, bashrc]);
+    const sessions = (await cloud.state()).sessions.length;
+    const run = runProgram(EXEC, ["--env", "stg", "--yes", "--command", "echo should-not-run"], { XDG_STATE_HOME: shared }, "0022", victim);
+    const exit = await run.exited;
+    expect(run.stderr()).not.toContain("Exec into");
+    expect(run.stderr().split("\n").filter((l) => l.startsWith("exec: "))).toEqual([
+      `exec: Refusing to keep logs in ${shared}/bastionless: it is owned by uid ${mallory.uid}, not by you (uid ${victim.uid}). Point XDG_STATE_HOME at a directory of your own (under sudo, keep your own HOME: sudo -H, not sudo -E).`,
+    ]);
+    expect(exit.code).toBe(1);
+    expect(run.stdout()).toBe("");
+    expect((await cloud.state()).sessions.length).toBe(sessions);
+    expect(readFileSync(bashrc, "utf8")).toBe("export EDITOR=vi\n");
+    expect(statSync(bashrc).mode & 0o7777).toBe(0o644);
+  }, 120_000);
+
+  it("exec as root with the victim's HOME (sudo -E), the victim's audit.jsonl a link to a root-owned file: one line, exit 1, the file keeps its bytes and 0644", async () => {
+    const rootFile = join(tempDir("safety-root-"), "root.conf");
+    writeFileSync(rootFile, "owner: root\n");
+    chmodSync(rootFile, 0o644);
+    const dir = join(victim.home, ".local/state/bastionless");
+    runAs(victim, ["sh", "-c", `mkdir -p -m 700 "$1" && ln -s "$2" "$1/audit.jsonl"`, "sh", dir, rootFile]);
+    const run = runProgram(EXEC, ["--env", "stg", "--yes", "--command", "echo should-not-run"], { HOME: victim.home, XDG_STATE_HOME: undefined });
+    const exit = await run.exited;
+    expect(run.stderr()).not.toContain("Exec into");
+    expect(run.stderr().split("\n").filter((l) => l.startsWith("exec: "))).toEqual([
+      `exec: Refusing to keep logs in ${dir}: it is owned by uid ${victim.uid}, not by you (uid 0). Point XDG_STATE_HOME at a directory of your own (under sudo, keep your own HOME: sudo -H, not sudo -E).`,
+    ]);
+    expect(exit.code).toBe(1);
+    expect(run.stdout()).toBe("");
+    expect(readFileSync(rootFile, "utf8")).toBe("owner: root\n");
+    expect(statSync(rootFile).mode & 0o7777).toBe(0o644);
+  }, 120_000);
+
+  it("portforward as root with the victim's HOME (sudo -E): its session log is refused in the victim's directory before any task is launched or any old log pruned", async () => {
+    const dir = join(victim.home, ".local/state/bastionless");
+    const old = join(dir, "portforward-20200101-000000-1.log");
+    runAs(victim, ["sh", "-c", `mkdir -p -m 700 "$1" && echo '{}' > "$2" && touch -d 2020-01-01 "$2"`, "sh", dir, old]);
+    const before = await bastionTasks();
+    const run = runProgram(PORTFORWARD, JSON_ARGS, { HOME: victim.home, XDG_STATE_HOME: undefined });
+    // Were the log accepted, the tunnel would open and wait: close it, and let the assertions say why.
+    void run.ready.then(() => run.interrupt(), () => {});
+    const exit = await run.exited;
+    expect(run.stderr()).toBe(
+      `portforward: Refusing to keep logs in ${dir}: it is owned by uid ${victim.uid}, not by you (uid 0). Point XDG_STATE_HOME at a directory of your own (under sudo, keep your own HOME: sudo -H, not sudo -E).\n`,
+    );
+    expect(exit.code).toBe(1);
+    expect(await bastionTasks()).toEqual(before);
+    // Nothing created there, and nothing pruned either: the victim's old log is still there.
+    expect(readdirSync(dir).filter((n) => n.startsWith("portforward-"))).toEqual(["portforward-20200101-000000-1.log"]);
   }, 120_000);
 });
 

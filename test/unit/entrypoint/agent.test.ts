@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RegisterFailed, clearAgentState, parseInstanceId, registerAgent } from "../../../lib/entrypoint/agent.ts";
@@ -41,15 +41,54 @@ describe("parseInstanceId", () => {
 });
 
 describe("clearAgentState", () => {
-  it("removes the stale ipc sockets and the old registration file, and says so", async () => {
-    const dir = tempDir();
-    mkdirSync(join(dir, "ipc"));
+  it("removes the stale ipc sockets and the old registration file in the agent's data dir, and says so", async () => {
+    const dir = join(tempDir(), "var/lib/amazon/ssm");
+    mkdirSync(join(dir, "ipc"), { recursive: true });
     writeFileSync(join(dir, "ipc", "health"), "");
     writeFileSync(join(dir, "registration"), `{"ManagedInstanceID":"${ID}"}`);
     expect(await clearAgentState(join(dir, "registration"))).toEqual([join(dir, "ipc"), join(dir, "registration")]);
     expect(existsSync(join(dir, "ipc"))).toBe(false);
     expect(existsSync(join(dir, "registration"))).toBe(false);
     expect(await clearAgentState(join(dir, "registration"))).toEqual([]);
+  });
+
+  it("refuses a directory named as the registration file and removes nothing, not it and not <dir>/../ipc", async () => {
+    const data = tempDir();
+    mkdirSync(join(data, "uploads"));
+    writeFileSync(join(data, "uploads", "customer.db"), "rows");
+    mkdirSync(join(data, "ipc"));
+    writeFileSync(join(data, "ipc", "queue"), "jobs");
+    await expect(clearAgentState(join(data, "uploads"))).rejects.toThrow(
+      `Could not clear the stale agent state: SSM_REGISTRATION_FILE ${join(data, "uploads")} is a directory, not the agent's registration file, so nothing was removed. Point SSM_REGISTRATION_FILE at the agent's registration file (default /var/lib/amazon/ssm/registration).`,
+    );
+    expect(readFileSync(join(data, "uploads", "customer.db"), "utf8")).toBe("rows");
+    expect(readFileSync(join(data, "ipc", "queue"), "utf8")).toBe("jobs");
+  });
+
+  it("outside the agent's data dir removes the registration file only, never an ipc directory beside it", async () => {
+    const data = tempDir();
+    mkdirSync(join(data, "ipc"));
+    writeFileSync(join(data, "ipc", "queue"), "jobs");
+    writeFileSync(join(data, "registration"), `{"ManagedInstanceID":"${ID}"}`);
+    expect(await clearAgentState(join(data, "registration"))).toEqual([join(data, "registration")]);
+    expect(readFileSync(join(data, "ipc", "queue"), "utf8")).toBe("jobs");
+  });
+
+  it("a symlink in place of the registration file or of the ipc directory is refused, its target untouched", async () => {
+    const root = tempDir();
+    const dir = join(root, "var/lib/amazon/ssm");
+    mkdirSync(dir, { recursive: true });
+    mkdirSync(join(root, "precious"));
+    writeFileSync(join(root, "precious", "keep"), "x");
+    symlinkSync(join(root, "precious"), join(dir, "ipc"));
+    writeFileSync(join(dir, "registration"), "{}");
+    await expect(clearAgentState(join(dir, "registration"))).rejects.toThrow(
+      `Could not clear the stale agent state: ${join(dir, "ipc")} is a symbolic link, not the agent's ipc directory, so nothing was removed. Remove it, or point SSM_REGISTRATION_FILE at the agent's registration file.`,
+    );
+    expect(existsSync(join(dir, "registration"))).toBe(true);
+    symlinkSync(join(root, "precious", "keep"), join(root, "registration"));
+    await expect(clearAgentState(join(root, "registration"))).rejects.toThrow(`SSM_REGISTRATION_FILE ${join(root, "registration")} is a symbolic link, not the agent's registration file`);
+    expect(readFileSync(join(root, "precious", "keep"), "utf8")).toBe("x");
   });
 });
 

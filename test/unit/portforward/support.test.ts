@@ -21,6 +21,13 @@ describe("settings", () => {
     expect(resolveSettings("stg", flags, {}).timeoutMs).toBe(300_000);
   });
 
+  it("the bastion task definition: --task-definition, else the config's, else <env>-bastion — never the service's own", () => {
+    expect(resolveSettings("stg", flags, { service: "stg-app" })).toMatchObject({ taskDefinition: "stg-bastion", taskDefinitionDefaulted: true });
+    expect(resolveSettings("prod", flags, {})).toMatchObject({ taskDefinition: "prod-bastion", taskDefinitionDefaulted: true });
+    expect(resolveSettings("stg", flags, { taskDefinition: "stg-jump:3" })).toMatchObject({ taskDefinition: "stg-jump:3", taskDefinitionDefaulted: false });
+    expect(resolveSettings("stg", { ...flags, "task-definition": "stg-app" }, { taskDefinition: "stg-jump:3" })).toMatchObject({ taskDefinition: "stg-app", taskDefinitionDefaulted: false });
+  });
+
   it("--keep/--stop/--yes answer the stop question; --forward alone drops the config's target", () => {
     expect(resolveSettings("stg", { ...flags, keep: true }, {}).stopAnswer).toBe(false);
     expect(resolveSettings("stg", { ...flags, stop: true }, {}).stopAnswer).toBe(true);

@@ -1,0 +1,55 @@
+// Real Unix users for two-user tests (an attacker and a victim on one machine). Tests run as root in
+// CI: `useradd` them (retried while another useradd or userdel holds /etc/passwd's lock), run one side as that
+// user with `setpriv` (the environment is kept as given, unlike su/runuser), `userdel` them after.
+import { execFileSync, spawnSync } from "node:child_process";
+
+export interface UnixUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+/** True when this process may create users (root). */
+export function canCreateUsers(): boolean {
+  return process.getuid?.() === 0;
+}
+
+/** A new user named `<prefix><pid><random>` with a home directory. */
+export function createUser(prefix: string): UnixUser {
+  const name = `${prefix}${process.pid}${Math.floor(Math.random() * 1e4)}`.slice(0, 31);
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const run = spawnSync("useradd", ["--create-home", "--shell", "/bin/sh", name], { encoding: "utf8" });
+    if (run.status === 0) break;
+    // "cannot lock /etc/passwd; try again later": another test is creating or removing its own user.
+    if (!/lock/i.test(run.stderr) || Date.now() > deadline) throw new Error(`useradd ${name} exited ${run.status}: ${run.stderr.trim()}`);
+    execFileSync("sleep", ["0.2"]);
+  }
+  const [uid, gid, home] = execFileSync("sh", ["-c", `id -u "$1"; id -g "$1"; getent passwd "$1" | cut -d: -f6`, "sh", name], { encoding: "utf8" }).trim().split("\n");
+  return { name, uid: Number(uid), gid: Number(gid), home };
+}
+
+export function removeUser(user: UnixUser | undefined): void {
+  if (!user) return;
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const run = spawnSync("userdel", ["--remove", user.name], { encoding: "utf8" });
+    if (run.status === 0 || run.status === 6 /* no such user */) return;
+    if (!/lock/i.test(run.stderr) || Date.now() > deadline) throw new Error(`userdel ${user.name} exited ${run.status}: ${run.stderr.trim()}`);
+    execFileSync("sleep", ["0.2"]);
+  }
+}
+
+/** argv run as `user` (uid, gid, no supplementary groups), for spawn: ["setpriv", …, ...argv]. */
+export function asUser(user: UnixUser, argv: string[]): string[] {
+  return ["setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--", ...argv];
+}
+
+/** Runs argv as `user` to its end; throws with its stderr when it fails. */
+export function runAs(user: UnixUser, argv: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): string {
+  const [cmd, ...args] = asUser(user, argv);
+  const run = spawnSync(cmd, args, { cwd: options.cwd, env: options.env ?? process.env, encoding: "utf8" });
+  if (run.status !== 0) throw new Error(`${argv.join(" ")} as ${user.name} exited ${run.status}: ${run.stderr.trim()}`);
+  return run.stdout;
+}
