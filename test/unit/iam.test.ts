@@ -65,6 +65,7 @@ describe("the actions each program calls, derived from its code", () => {
       "ssm:DescribeParameters",
       "ssm:GetParametersByPath",
       "ssm:ListTagsForResource",
+      "sts:GetCallerIdentity",
     ]);
   });
 
