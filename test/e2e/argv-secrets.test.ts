@@ -7,6 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
+import { runningServiceTaskId } from "../support/world.ts";
 import { eventually } from "./entrypoint-harness.ts";
 import { REPO, startPortforward } from "./portforward-harness.ts";
 
@@ -19,17 +20,22 @@ let appTaskId: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "argv-secrets-"));
   cloud = await startLocalCloud({ world: "demo", postgres: false, taskDelays: { provisioningMs: 100, pendingMs: 100 }, stopTimeoutMs: 1000 });
-  const state = await eventually(async () => {
-    const s = await cloud.state();
-    return s.tasks.some((t) => t.group === "service:stg-app" && t.lastStatus === "RUNNING") ? s : undefined;
-  }, 60_000, "stg-app's task RUNNING");
-  appTaskId = state.tasks.find((t) => t.group === "service:stg-app")!.taskArn.split("/").at(-1)!;
+  appTaskId = await runningServiceTaskId(cloud);
 }, 120_000);
 
 afterAll(async () => {
   await cloud?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
+
+/** The one token the plugin was given is on no command line seen, and (not vacuous) the plugin was seen with its seven arguments. */
+function expectNoTokenOnArgv(record: string, cmdlines: string): void {
+  const tokens = tokensGiven(record);
+  expect(tokens).toHaveLength(1);
+  expect(tokens[0]).toMatch(/^\S{20,}$/);
+  expect(cmdlines).not.toContain(tokens[0]);
+  expect(cmdlines).toMatch(/fake-plugin\.cjs AWS_SSM_START_SESSION_RESPONSE \S+ StartSession {2}\{"Target":"ecs:stg-main_/);
+}
 
 /** The command line of every process under `root` (itself included), sampled every 10 ms until stop(). */
 function watchDescendants(root: number): { stop(): Map<number, string> } {
@@ -87,12 +93,7 @@ describe("no session token on any child's command line", () => {
     const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
     const cmdlines = [...watch.stop().values()].join("\n");
     expect(code, stderr).toBe(0);
-    const tokens = tokensGiven(record);
-    expect(tokens).toHaveLength(1);
-    expect(tokens[0]).toMatch(/^\S{20,}$/);
-    expect(cmdlines).not.toContain(tokens[0]);
-    // Not vacuous: the plugin was seen while it ran, with its seven arguments.
-    expect(cmdlines).toMatch(/fake-plugin\.cjs AWS_SSM_START_SESSION_RESPONSE \S+ StartSession {2}\{"Target":"ecs:stg-main_/);
+    expectNoTokenOnArgv(record, cmdlines);
   }, 90_000);
 
   it("portforward --client plugin", async () => {
@@ -105,10 +106,6 @@ describe("no session token on any child's command line", () => {
     const { code } = await run.exited;
     const cmdlines = [...watch.stop().values()].join("\n");
     expect(code, run.stderr()).toBe(0);
-    const tokens = tokensGiven(record);
-    expect(tokens).toHaveLength(1);
-    expect(tokens[0]).toMatch(/^\S{20,}$/);
-    expect(cmdlines).not.toContain(tokens[0]);
-    expect(cmdlines).toMatch(/fake-plugin\.cjs AWS_SSM_START_SESSION_RESPONSE \S+ StartSession {2}\{"Target":"ecs:stg-main_/);
+    expectNoTokenOnArgv(record, cmdlines);
   }, 90_000);
 });

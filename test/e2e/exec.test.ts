@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { CreateClusterCommand, DescribeServicesCommand, ECSClient, RunTaskCommand, StopTaskCommand, type NetworkConfiguration } from "@aws-sdk/client-ecs";
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
+import { runningServiceTaskId } from "../support/world.ts";
 import { sdkConfig } from "../localcloud/test-helpers.ts";
 import { eventually } from "./entrypoint-harness.ts";
 
@@ -63,11 +64,7 @@ beforeAll(async () => {
   ecs = new ECSClient(sdkConfig(cloud));
   const service = await ecs.send(new DescribeServicesCommand({ cluster: "stg-main", services: ["stg-app"] }));
   network = service.services![0].networkConfiguration!;
-  const state = await eventually(async () => {
-    const s = await cloud.state();
-    return s.tasks.some((t) => t.group === "service:stg-app" && t.lastStatus === "RUNNING") ? s : undefined;
-  }, 60_000, "stg-app's task RUNNING");
-  appTaskId = state.tasks.find((t) => t.group === "service:stg-app")!.taskArn.split("/").at(-1)!;
+  appTaskId = await runningServiceTaskId(cloud);
 }, 120_000);
 
 afterAll(async () => {

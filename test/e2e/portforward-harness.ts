@@ -42,10 +42,12 @@ export function stateHome(): { dir: string; remove(): void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export function startPortforward(cloud: LocalCloud, args: string[], env: Record<string, string> = {}): Portforward {
+/** portforward as a child; `as` runs it as another Unix user (the tests run as root). */
+export function startPortforward(cloud: LocalCloud, args: string[], env: Record<string, string> = {}, as: { uid?: number; gid?: number } = {}): Portforward {
   const spawnedAt = Date.now();
   const child = spawn(process.execPath, ["--import", "tsx", PORTFORWARD, ...args], {
     cwd: REPO,
+    ...as,
     env: { ...process.env, ...cloud.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -13,7 +13,7 @@ import { SSMClient, TerminateSessionCommand } from "@aws-sdk/client-ssm";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
 import { sdkConfig } from "../localcloud/test-helpers.ts";
 import { HAS_IPV6_LOOPBACK } from "../support/ipv6.ts";
-import { NOTHING_LEFT, PORTFORWARD, REPO, eventually, freePort, leftovers, psql, seededRows, type Portforward, type ReadyLine } from "./portforward-harness.ts";
+import { NOTHING_LEFT, eventually, freePort, leftovers, psql, seededRows, startPortforward, type Portforward } from "./portforward-harness.ts";
 
 const isRoot = process.getuid?.() === 0;
 const suffix = String(process.pid % 100_000);
@@ -48,29 +48,9 @@ afterAll(async () => {
 
 /** portforward --json as the victim (its own uid, HOME and state directory). */
 function victimPortforward(args: string[]): Portforward {
-  const spawnedAt = Date.now();
-  const child = spawn(process.execPath, ["--import", "tsx", PORTFORWARD, ...args], {
-    cwd: REPO,
-    uid: ids[VICTIM].uid,
-    gid: ids[VICTIM].gid,
-    env: { ...process.env, ...cloud.env, HOME: home, XDG_STATE_HOME: join(home, "state"), USER: VICTIM, BASTIONLESS_CONFIG: "" },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  children.push(child);
-  let out = "";
-  let err = "";
-  child.stderr!.on("data", (d) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>((resolve) => child.once("close", (code, signal) => resolve({ code, signal, ms: Date.now() - spawnedAt })));
-  const ready = new Promise<ReadyLine>((resolve, reject) => {
-    child.stdout!.on("data", (d) => {
-      out += d;
-      const line = out.split("\n").find((l) => l.startsWith("{"));
-      if (line) resolve(JSON.parse(line) as ReadyLine);
-    });
-    void exited.then(({ code }) => reject(new Error(`portforward exited (${code}) before it was ready: ${err.trim()}`)));
-  });
-  ready.catch(() => {});
-  return { child, spawnedAt, stdout: () => out, stderr: () => err, ready, exited, interrupt: () => void child.kill("SIGINT") };
+  const run = startPortforward(cloud, args, { HOME: home, XDG_STATE_HOME: join(home, "state"), USER: VICTIM, BASTIONLESS_CONFIG: "" }, { uid: ids[VICTIM].uid, gid: ids[VICTIM].gid });
+  children.push(run.child);
+  return run;
 }
 
 // Mallory's listener: tries each host once ("once") or every 5 ms until it has them all ("loop");
