@@ -10,7 +10,7 @@ import { describeScope, envConfig, loadConfig } from "../lib/config.ts";
 import { createLogger, escapeControl, findSecretShape } from "../lib/log.ts";
 import { canPrompt } from "../lib/prompts.ts";
 import { startShell, type ClientChoice } from "../lib/session/index.ts";
-import { DEFAULT_SHELL, assertAllowed, assertClusterOfEnv, assertEnvForAllowLists, wrapCommand } from "../lib/exec/command.ts";
+import { DEFAULT_SHELL, assertAllowed, assertClusterOfEnv, assertEnvForAllowLists, assertShellHasTerminal, wrapCommand } from "../lib/exec/command.ts";
 import { selectCluster, selectContainer, selectTask, toExecTarget, type ExecTarget } from "../lib/exec/target.ts";
 import { evaluateChecks, formatReport, summarize, type ExecFacts } from "../lib/exec/checks.ts";
 import { gatherFacts } from "../lib/exec/facts.ts";
@@ -52,6 +52,7 @@ await runMain(async () => {
   const settings = envConfig(config, flags.env);
   const command = flags.command ?? settings.exec?.shell ?? DEFAULT_SHELL;
   assertAllowed(command, settings.exec?.allow, { env: flags.env, configPath: config?.path });
+  if (!flags.check) assertShellHasTerminal(command, process.stdin);
   const client = checkClient(flags.client ?? settings.client ?? "auto");
 
   const profile = flags.profile ?? settings.profile;

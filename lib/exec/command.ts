@@ -77,6 +77,15 @@ export function assertClusterOfEnv(cluster: string, env: string, config: Config)
 
 const SHELL = /^(\/usr)?(\/bin\/)?(sh|bash|zsh|ash|dash|ksh)( -l| -i| --login)?$/;
 
+/**
+ * An interactive shell reads its commands from the terminal: without one (cron, CI, a pipe) it would
+ * sit at its prompt for ever. A usage error (exit 2) before any AWS call, naming the way out.
+ */
+export function assertShellHasTerminal(command: string, stdin: { isTTY?: boolean }): void {
+  if (stdin.isTTY || !isInteractiveShell(command)) return;
+  throw new UsageError(`${normalizeCommand(command)} is an interactive shell and stdin is not a terminal, so it would wait for input for ever; nothing was run. Pass --command with what to run (e.g. --command 'ls -la /app'), or run exec from a terminal.`);
+}
+
 /** A bare interactive shell: its transcript already shows every line typed, so it is sent as it is. */
 export function isInteractiveShell(command: string, defaultShell: string = DEFAULT_SHELL): boolean {
   const c = normalizeCommand(command);

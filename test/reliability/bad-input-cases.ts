@@ -421,6 +421,7 @@ const exLine = pf("exec");
 const UNKNOWN_TASK = "0f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f";
 
 const exec: Omit<BadInputCase, "program">[] = [
+  { category: "no TTY", name: "no --command and no terminal: the default shell would wait for ever", args: ["--env", "stg", "--yes"], code: 2, message: exLine("/bin/sh is an interactive shell and stdin is not a terminal, so it would wait for input for ever; nothing was run. Pass --command with what to run (e.g. --command 'ls -la /app'), or run exec from a terminal.") },
   { category: "no TTY", name: "several clusters and no terminal to ask on", args: ["--command", "echo hi"], env: { BASTION_ENV: undefined }, code: 2, message: exLine("Several clusters match (prod-main, stg-main): pass --cluster to pick one.") },
   { category: "unknown object", name: "an unknown --cluster", args: [...EX, "--cluster", "nope"], code: 2, message: exLine("Cluster nope was not found in ap-northeast-1: check --cluster, --profile and --region.") },
   { category: "unknown object", name: "an unknown --task", args: [...EX, "--task", UNKNOWN_TASK], code: 2, message: exLine(`Task ${UNKNOWN_TASK} was not found in cluster stg-main: check --task and --cluster (tasks stopped over an hour ago are gone).`) },
