@@ -135,7 +135,7 @@ function checkConnection(value: unknown, at: string, fail: (key: string, expecte
     if (expected) fail(`${at}.${key}`, expected, v);
   }
   if ((value as Record<string, unknown>).env === undefined) fail(`${at}.env`, 'the name of the env it opens in, e.g. "stg" (missing)');
-  return value as ConnectionConfig;
+  return value as unknown as ConnectionConfig;
 }
 
 function checkEnv(value: unknown, at: string, fail: (key: string, expected: string, got?: unknown) => never): EnvConfig {
