@@ -35,11 +35,12 @@ node_modules/.package-lock.json: package-lock.json package.json
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-system: ## Check moto_server, PostgreSQL, psql, tmux and the AWS CLI (installs Debian packages in CI as root)
+system: ## Check moto_server, PostgreSQL, psql, tmux, zsh and the AWS CLI (installs Debian packages in CI as root)
 	@missing_apt=""; \
 	command -v psql >/dev/null || missing_apt="$$missing_apt postgresql-client"; \
 	{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing_apt="$$missing_apt postgresql"; \
 	command -v tmux >/dev/null || missing_apt="$$missing_apt tmux"; \
+	command -v zsh >/dev/null || missing_apt="$$missing_apt zsh"; \
 	if [ -n "$$missing_apt" ]; then \
 	  if [ -n "$${CI:-}" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "Installing$$missing_apt (apt-get)…"; \
