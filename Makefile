@@ -16,7 +16,7 @@ export npm_config_update_notifier := false
 export npm_config_fund := false
 export npm_config_audit := false
 
-.PHONY: help setup deps system demo test typecheck unit tunnel exec cleanup localcloud bench soak iam build
+.PHONY: help setup deps system demo test typecheck unit tunnel exec cleanup localcloud bench soak iam build sea
 
 help: ## List the targets
 	@echo "bastionless — bastion-less access to private AWS resources through Session Manager and ECS Exec"
@@ -82,6 +82,17 @@ localcloud: setup ## Run the local cloud with the demo world on :4566 (Ctrl-C st
 
 build: deps ## Bundle every program into dist/*.mjs (plain node; what images copy)
 	@npm run --silent build
+
+# Node's single executable applications (Node 20: CommonJS main, postject injects the blob): the ESM
+# bundle first, then the same bundle as CommonJS, then a copy of this node with it inside.
+SEA_FUSE := NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2
+sea: deps ## Build dist/bastionless: one executable with Node inside, for machines without Node (Linux, this Node's platform)
+	@npx esbuild scripts/bastionless.mts --bundle --platform=node --format=esm --target=node20 --outfile=dist/sea/bastionless.mjs --log-level=warning
+	@npx esbuild dist/sea/bastionless.mjs --platform=node --format=cjs --target=node20 --outfile=dist/sea/bastionless.cjs --log-level=warning
+	@node --experimental-sea-config sea-config.json >dist/sea/blob.log 2>&1 || { cat dist/sea/blob.log >&2; exit 1; }
+	@cp "$$(node -p process.execPath)" dist/bastionless
+	@npx postject dist/bastionless NODE_SEA_BLOB dist/sea/bastionless.blob --sentinel-fuse $(SEA_FUSE) >dist/sea/postject.log 2>&1 || { cat dist/sea/postject.log >&2; exit 1; }
+	@echo "Built dist/bastionless ($$(du -m dist/bastionless | cut -f1) MB): copy it onto PATH; it needs no Node."
 
 bench: setup ## Run the benchmarks and rewrite BENCHMARKS.md (ARGS=--quick for a short run)
 	@npm run --silent build

@@ -2,7 +2,6 @@
 // empty prefix, run from a directory outside the repository that holds only a bastionless.config.json:
 // the published files, the installed tree, every --help, --version, completion, and a real tunnel
 // against the local cloud (psql through it, Ctrl-C, nothing left).
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,7 +15,8 @@ import pkg from "../../package.json" with { type: "json" };
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
 import { NPM_ENV, packAndInstall, type InstalledPackage } from "../support/package.ts";
 import { REPO, run, type RunResult } from "../support/run.ts";
-import { NOTHING_LEFT, leftovers, psql, seededRows, type ReadyLine } from "./portforward-harness.ts";
+import { seededRows } from "./portforward-harness.ts";
+import { expectTunnel } from "./package-harness.ts";
 
 let installed: InstalledPackage;
 let cloud: LocalCloud;
@@ -132,38 +132,10 @@ words=(bastionless tunnel --local-port ''); CURRENT=4; _bastionless`;
   });
 
   it("tunnel --env stg --yes --target stg-db --local-port 0 --json: psql through it, Ctrl-C, exit 0, nothing left", async () => {
-    await expectTunnel(["tunnel", "--env", "stg", "--yes", "--target", "stg-db", "--local-port", "0", "--json"]);
+    await expectTunnel(cloud, rows, { command: "bastionless", cwd: team, env: userEnv(), state }, ["tunnel", "--env", "stg", "--yes", "--target", "stg-db", "--local-port", "0", "--json"]);
   }, 60_000);
 
   it("tunnel stg-db (the config's connection) opens the same tunnel", async () => {
-    await expectTunnel(["tunnel", "stg-db", "--yes", "--json"]);
+    await expectTunnel(cloud, rows, { command: "bastionless", cwd: team, env: userEnv(), state }, ["tunnel", "stg-db", "--yes", "--json"]);
   }, 60_000);
 });
-
-async function expectTunnel(args: string[]): Promise<void> {
-  const child = spawn("bastionless", args, { cwd: team, env: userEnv() as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stderr.on("data", (d) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
-  const ready = await new Promise<ReadyLine>((resolve, reject) => {
-    child.stdout.on("data", (d) => {
-      out += d;
-      const line = out.split("\n").find((l) => l.startsWith("{"));
-      if (line) resolve(JSON.parse(line) as ReadyLine);
-    });
-    void exited.then((code) => reject(new Error(`bastionless exited (${code}) before it was ready: ${err.trim()}`)));
-  });
-  expect(ready).toMatchObject({ event: "ready", env: "stg", cluster: "stg-main", via: "ecs-exec", client: "native" });
-  expect(ready.forwards).toEqual([{ localAddress: "127.0.0.1", localPort: expect.any(Number), host: expect.any(String), remotePort: 5432, label: "stg-db" }]);
-  expect(ready.log.startsWith(state)).toBe(true);
-
-  const query = await psql(ready.forwards[0].localPort, cloud.postgres!.user, cloud.postgres!.database, "select id, env, message from greetings order by id");
-  expect([query.stderr, query.stdout]).toEqual(["", rows]);
-
-  child.kill("SIGINT");
-  expect(await exited).toBe(0);
-  expect(err).toContain(`Using config ${join(team, "bastionless.config.json")}, env stg`);
-  expect(err).toContain(`Stopped bastion task ${ready.task}; nothing is left running.`);
-  expect(await leftovers(cloud)).toEqual(NOTHING_LEFT);
-}
