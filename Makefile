@@ -84,7 +84,9 @@ build: deps ## Bundle every program into dist/*.mjs (plain node; what images cop
 	@npm run --silent build
 
 # Node's single executable applications (Node 20: CommonJS main, postject injects the blob): the ESM
-# bundle first, then the same bundle as CommonJS, then a copy of this node with it inside.
+# bundle first, then the same bundle as CommonJS, then a copy of this node with it inside. The fuse is
+# spelled here, never in package.json: the bundle carries package.json (--version), and postject
+# refuses a blob in which the fuse appears.
 SEA_FUSE := NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2
 sea: deps ## Build dist/bastionless: one executable with Node inside, for machines without Node (Linux, this Node's platform)
 	@npx esbuild scripts/bastionless.mts --bundle --platform=node --format=esm --target=node20 --outfile=dist/sea/bastionless.mjs --log-level=warning
