@@ -135,6 +135,16 @@ words=(bastionless tunnel --local-port ''); CURRENT=4; _bastionless`;
     await expectTunnel(cloud, rows, { command: "bastionless", cwd: team, env: userEnv(), state }, ["tunnel", "--env", "stg", "--yes", "--target", "stg-db", "--local-port", "0", "--json"]);
   }, 60_000);
 
+  it("exec, cleanup and entrypoint keep their programs' exit codes and lines", async () => {
+    const refused = await bastionless(["exec", "--env", "stg", "--yes", "--client", "bogus"]);
+    expect([refused.code, refused.stdout, refused.stderr]).toEqual([2, "", "exec: --client bogus must be one of auto, native, plugin.\n"]);
+    const sweep = await bastionless(["cleanup", "--env", "stg", "--dry-run"]);
+    expect([sweep.code, sweep.stdout]).toEqual([0, "Nothing to clean up.\n"]);
+    const app = await run("bastionless", ["entrypoint", "sh", "-c", "exit 3"], { cwd: team, env: userEnv({ BASTION_DISABLED: "true" }) });
+    expect([app.code, app.stdout]).toEqual([3, ""]);
+    expect(app.stderr.trim().split("\n").map((l) => (JSON.parse(l) as { event: string }).event)).toEqual(["app_started", "app_exited", "shutdown_started", "exit"]);
+  });
+
   it("tunnel stg-db (the config's connection) opens the same tunnel", async () => {
     await expectTunnel(cloud, rows, { command: "bastionless", cwd: team, env: userEnv(), state }, ["tunnel", "stg-db", "--yes", "--json"]);
   }, 60_000);
