@@ -58,7 +58,12 @@ export function completeWords(words: string[], config: Config | undefined): stri
   const command = COMMANDS.find((c) => c.name === name);
   if (!command?.spec) return [];
   const flags: FlagSpec = { ...command.spec.flags, ...COMMON };
-  const previous = args.at(-1);
+  // --flag=value: zsh passes it as one word; bash splits it at "=" (COMP_WORDBREAKS) into --flag, =, value.
+  const joined = /^--([a-z-]+)=(.*)$/.exec(current);
+  if (joined && flags[joined[1]]?.type === "string") {
+    return [...new Set(valuesOf(joined[1], flags[joined[1]].placeholder, config))].filter((v) => v.startsWith(joined[2])).map((v) => `--${joined[1]}=${v}`);
+  }
+  const previous = args.at(-1) === "=" ? args.at(-2) : args.at(-1);
   const pending = previous?.startsWith("--") ? flags[previous.slice(2)] : undefined;
   if (pending?.type === "string") return starting(valuesOf(previous!.slice(2), pending.placeholder, config));
   const positional = name === "tunnel" && !current.startsWith("-") && !args.some((a, i) => !a.startsWith("-") && !(args[i - 1]?.startsWith("--") && flags[args[i - 1].slice(2)]?.type === "string"));

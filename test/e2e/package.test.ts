@@ -108,6 +108,7 @@ describe("bastionless from PATH, outside the repository", () => {
     expect(await complete("bastionless", "exec", "--cluster", "s")).toEqual(["stg-main"]);
     expect(await complete("bastionless", "tunnel", "")).toEqual(["stg-db"]);
     expect(await complete("bastionless", "tunnel", "stg-db", "--local-")).toEqual(["--local-port"]);
+    expect(await complete("bastionless", "cleanup", "--env", "=", "s")).toEqual(["stg"]);
   });
 
   it("zsh's completion function asks the same and hands the candidates to compadd", async () => {

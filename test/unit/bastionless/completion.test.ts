@@ -40,6 +40,9 @@ describe("completeWords", () => {
     ["bastionless exec --env stg --e", []],
     ["bastionless cleanup --env stg --e", ["--env"]],
     ["bastionless entrypoint ", []],
+    // --flag=value, as zsh passes it and as bash splits it.
+    ["bastionless tunnel --env=s", ["--env=stg"]],
+    ["bastionless tunnel --env = p", ["prod"]],
   ])("%j → %j", (line, expected) => {
     expect(complete(line)).toEqual(expected);
   });
