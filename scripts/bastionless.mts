@@ -1,7 +1,8 @@
 // bastionless: the one command on PATH. `bastionless tunnel|exec|cleanup|entrypoint` runs the program
 // in this very process (no parent in between to relay Ctrl-C or hold PID 1), with its own flags,
 // output and exit code; --help, --version, `completion bash|zsh` and `tunnel --list` are answered here.
-// `npm run build` bundles it with the four programs into dist/bastionless.mjs, the package's bin.
+// The package's bin is `npm run build:package`'s dist/package/bastionless.mjs: the programs sit in chunks
+// loaded only when one runs, so --help and a Tab press read little. `npm run build` makes one file of it.
 import { runMain } from "../lib/cli.ts";
 import { loadConfig } from "../lib/config.ts";
 import { VERSION, routeCommand, type Program } from "../lib/bastionless/commands.ts";

@@ -57,13 +57,20 @@ function bastionless(args: string[]): Promise<RunResult> {
 describe("the package", () => {
   it("publishes the bundle, the README and package.json, nothing else", () => {
     expect(installed.packed.filename).toBe(`bastionless-${pkg.version}.tgz`);
-    expect(installed.packed.files.map((f) => f.path).sort()).toEqual(["README.md", "dist/bastionless.mjs", "package.json"]);
-    // No test, local cloud or fixture was bundled in: esbuild names every module it includes.
-    const bundle = readFileSync(join(installed.prefix, "lib/node_modules/bastionless/dist/bastionless.mjs"), "utf8");
-    expect(bundle.startsWith("#!/usr/bin/env node\n")).toBe(true);
-    expect(bundle.match(/^\/\/ (test|docker|\.git)\/.*$/gm)).toBeNull();
-    expect(bundle.includes(REPO) || bundle.includes(installed.dir)).toBe(false);
-    process.stdout.write(`package: ${installed.packed.filename} ${installed.packed.size} bytes packed, ${installed.packed.unpackedSize} unpacked\n`);
+    const paths = installed.packed.files.map((f) => f.path).sort();
+    // The entry and the chunks it loads on demand (a program's code only when that program runs).
+    const chunks = paths.filter((p) => /^dist\/package\/chunks\/[a-z0-9-]+-[A-Z0-9]{8}\.mjs$/.test(p));
+    expect(chunks.length).toBeGreaterThan(0);
+    expect(paths).toEqual(["README.md", "dist/package/bastionless.mjs", ...chunks, "package.json"].sort());
+    const root = join(installed.prefix, "lib/node_modules/bastionless");
+    expect(readFileSync(join(root, "dist/package/bastionless.mjs"), "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
+    // No test, local cloud or fixture was bundled in (esbuild names every module it includes), and no path of the build.
+    for (const file of paths.filter((p) => p.endsWith(".mjs"))) {
+      const text = readFileSync(join(root, file), "utf8");
+      expect([file, text.match(/^\/\/ (test|docker|\.git)\/.*$/gm)]).toEqual([file, null]);
+      expect([file, text.includes(REPO) || text.includes(installed.dir)]).toEqual([file, false]);
+    }
+    process.stdout.write(`package: ${installed.packed.filename} ${installed.packed.size} bytes packed, ${installed.packed.unpackedSize} unpacked, ${paths.length} files\n`);
   });
 
   it("installs with no dependency at all: bastionless alone in the prefix, no node_modules inside it", async () => {

@@ -41,7 +41,7 @@ export function packAndInstall(): InstalledPackage {
   }
   symlinkSync(join(REPO, "node_modules"), join(source, "node_modules"));
   const env = { ...process.env, ...NPM_ENV };
-  // prepack builds dist/bastionless.mjs in the copy; its output goes to stderr, the JSON to stdout.
+  // prepack builds dist/package/ in the copy; its output goes to stderr, the JSON to stdout.
   const out = execFileSync("npm", ["pack", "--json", "--pack-destination", dir], { cwd: source, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   const packed = (JSON.parse(out.slice(out.indexOf("["))) as PackResult[])[0];
   const tarball = join(dir, packed.filename);
