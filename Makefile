@@ -16,7 +16,7 @@ export npm_config_update_notifier := false
 export npm_config_fund := false
 export npm_config_audit := false
 
-.PHONY: help setup deps system demo test typecheck unit tunnel exec cleanup localcloud bench soak iam build
+.PHONY: help setup deps system demo test typecheck unit tunnel exec cleanup localcloud bench soak iam build sea
 
 help: ## List the targets
 	@echo "bastionless — bastion-less access to private AWS resources through Session Manager and ECS Exec"
@@ -35,11 +35,12 @@ node_modules/.package-lock.json: package-lock.json package.json
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-system: ## Check moto_server, PostgreSQL, psql, tmux and the AWS CLI (installs Debian packages in CI as root)
+system: ## Check moto_server, PostgreSQL, psql, tmux, zsh and the AWS CLI (installs Debian packages in CI as root)
 	@missing_apt=""; \
 	command -v psql >/dev/null || missing_apt="$$missing_apt postgresql-client"; \
 	{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing_apt="$$missing_apt postgresql"; \
 	command -v tmux >/dev/null || missing_apt="$$missing_apt tmux"; \
+	command -v zsh >/dev/null || missing_apt="$$missing_apt zsh"; \
 	if [ -n "$$missing_apt" ]; then \
 	  if [ -n "$${CI:-}" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "Installing$$missing_apt (apt-get)…"; \
@@ -81,6 +82,19 @@ localcloud: setup ## Run the local cloud with the demo world on :4566 (Ctrl-C st
 
 build: deps ## Bundle every program into dist/*.mjs (plain node; what images copy)
 	@npm run --silent build
+
+# Node's single executable applications (Node 20: CommonJS main, postject injects the blob): the ESM
+# bundle first, then the same bundle as CommonJS, then a copy of this node with it inside. The fuse is
+# spelled here, never in package.json: the bundle carries package.json (--version), and postject
+# refuses a blob in which the fuse appears.
+SEA_FUSE := NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2
+sea: deps ## Build dist/bastionless: one executable with Node inside, for machines without Node (Linux, this Node's platform)
+	@npx esbuild scripts/bastionless.mts --bundle --platform=node --format=esm --target=node20 --outfile=dist/sea/bastionless.mjs --log-level=warning
+	@npx esbuild dist/sea/bastionless.mjs --platform=node --format=cjs --target=node20 --outfile=dist/sea/bastionless.cjs --log-level=warning
+	@node --experimental-sea-config sea-config.json >dist/sea/blob.log 2>&1 || { cat dist/sea/blob.log >&2; exit 1; }
+	@cp "$$(node -p process.execPath)" dist/bastionless
+	@npx postject dist/bastionless NODE_SEA_BLOB dist/sea/bastionless.blob --sentinel-fuse $(SEA_FUSE) >dist/sea/postject.log 2>&1 || { cat dist/sea/postject.log >&2; exit 1; }
+	@echo "Built dist/bastionless ($$(du -m dist/bastionless | cut -f1) MB): copy it onto PATH; it needs no Node."
 
 bench: setup ## Run the benchmarks and rewrite BENCHMARKS.md (ARGS=--quick for a short run)
 	@npm run --silent build

@@ -103,7 +103,8 @@ export function parseBoolean(text: string): boolean | undefined {
   return undefined;
 }
 
-const COMMON: FlagSpec = {
+/** The flags every program takes besides its own. */
+export const COMMON: FlagSpec = {
   debug: { type: "boolean", env: "BASTIONLESS_DEBUG", description: "show stack traces and AWS request details" },
   help: { type: "boolean", short: "h", description: "show this help" },
 };
@@ -131,12 +132,18 @@ export function usage<S extends FlagSpec>(spec: CliSpec<S>): string {
   ].join("\n");
 }
 
+/** node:util parseArgs' options for a CLI's flags and the common ones. */
+export function argOptions(spec: CliSpec<FlagSpec>): Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> {
+  const all: FlagSpec = { ...spec.flags, ...COMMON };
+  return Object.fromEntries(
+    Object.entries(all).map(([name, def]) => [name, { type: def.type, ...(def.short ? { short: def.short } : {}), ...(def.multiple ? { multiple: true } : {}) }]),
+  );
+}
+
 /** Parses argv; a flag absent from argv is taken from its env variables, then its default. */
 export function parseFlags<S extends FlagSpec>(spec: CliSpec<S>, argv: string[], env: NodeJS.ProcessEnv = process.env): Flags<S> {
   const all: FlagSpec = { ...spec.flags, ...COMMON };
-  const options = Object.fromEntries(
-    Object.entries(all).map(([name, def]) => [name, { type: def.type, ...(def.short ? { short: def.short } : {}), ...(def.multiple ? { multiple: true } : {}) }]),
-  );
+  const options = argOptions(spec);
   let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: Boolean(spec.positionals), strict: true }) as typeof parsed;

@@ -32,11 +32,29 @@ export interface EnvConfig {
   exec?: ExecConfig;
 }
 
+/**
+ * A named tunnel, as basti users know them: `bastionless tunnel stg-db` opens it. Its keys are
+ * portforward's flags (flags given on the command line beat them); the env's own section still
+ * supplies the profile, region and the rest.
+ */
+export interface ConnectionConfig {
+  env: string;
+  target?: string;
+  localPort?: number;
+  forwards?: string[];
+  cluster?: string;
+  service?: string;
+  taskDefinition?: string;
+  via?: "auto" | "ecs-exec" | "instance";
+}
+
 export interface Config {
   /** The file it came from. */
   path: string;
   defaults: EnvConfig;
   envs: Record<string, EnvConfig>;
+  /** Named tunnels (empty when the file declares none). */
+  connections?: Record<string, ConnectionConfig>;
 }
 
 export class ConfigError extends UsageError {
@@ -70,6 +88,17 @@ const ENV_KEYS: Record<keyof EnvConfig, Check | Record<string, Check>> = {
 
 const ENV_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/;
 
+const CONNECTION_KEYS: Record<keyof ConnectionConfig, Check> = {
+  env: (v) => (typeof v === "string" && ENV_NAME.test(v) ? undefined : 'the name of an env, e.g. "stg"'),
+  target: ENV_KEYS.target as Check,
+  localPort: isPort,
+  forwards: forwardList,
+  cluster: isString,
+  service: isString,
+  taskDefinition: isString,
+  via: ENV_KEYS.via as Check,
+};
+
 /** Validates parsed JSON; throws one ConfigError naming the file, the key and what was expected. */
 export function parseConfig(raw: unknown, path: string): Config {
   const fail = (key: string, expected: string, got?: unknown): never => {
@@ -79,7 +108,7 @@ export function parseConfig(raw: unknown, path: string): Config {
   if (!isPlainObject(raw)) fail("the top level", 'an object like {"envs": {"stg": {…}}}');
   const top = raw as Record<string, unknown>;
   for (const key of Object.keys(top)) {
-    if (!["$schema", "defaults", "envs"].includes(key)) fail(`"${key}"`, 'one of "defaults", "envs" (unknown key)');
+    if (!["$schema", "defaults", "envs", "connections"].includes(key)) fail(`"${key}"`, 'one of "defaults", "envs", "connections" (unknown key)');
   }
   const defaults = top.defaults === undefined ? {} : checkEnv(top.defaults, "defaults", fail);
   if (top.envs !== undefined && !isPlainObject(top.envs)) fail("envs", "an object keyed by env name", top.envs);
@@ -88,7 +117,25 @@ export function parseConfig(raw: unknown, path: string): Config {
     if (!ENV_NAME.test(name)) fail(`envs."${name}"`, "named with letters, digits, - and _ only");
     envs[name] = checkEnv(value, `envs.${name}`, fail);
   }
-  return { path, defaults, envs };
+  if (top.connections !== undefined && !isPlainObject(top.connections)) fail("connections", "an object keyed by connection name", top.connections);
+  const connections: Record<string, ConnectionConfig> = {};
+  for (const [name, value] of Object.entries((top.connections ?? {}) as Record<string, unknown>)) {
+    if (!ENV_NAME.test(name)) fail(`connections."${name}"`, "named with letters, digits, - and _ only");
+    connections[name] = checkConnection(value, `connections.${name}`, fail);
+  }
+  return { path, defaults, envs, connections };
+}
+
+function checkConnection(value: unknown, at: string, fail: (key: string, expected: string, got?: unknown) => never): ConnectionConfig {
+  if (!isPlainObject(value)) fail(at, 'an object like {"env": "stg", "target": "stg-db", "localPort": 15432}', value);
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+    const rule = CONNECTION_KEYS[key as keyof ConnectionConfig];
+    if (!rule) fail(`${at}.${key}`, `one of ${Object.keys(CONNECTION_KEYS).join(", ")} (unknown key)`);
+    const expected = rule(v);
+    if (expected) fail(`${at}.${key}`, expected, v);
+  }
+  if ((value as Record<string, unknown>).env === undefined) fail(`${at}.env`, 'the name of the env it opens in, e.g. "stg" (missing)');
+  return value as unknown as ConnectionConfig;
 }
 
 function checkEnv(value: unknown, at: string, fail: (key: string, expected: string, got?: unknown) => never): EnvConfig {

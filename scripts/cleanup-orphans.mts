@@ -2,35 +2,14 @@
 // instances, activations, parameters, bastion tasks — and nothing without our managed-by tag.
 // list → plan → print → (dry run stops here) → confirm or --yes → apply (STYLE.md §5).
 import { confirm } from "@inquirer/prompts";
-import { Declined, EXIT_FAILURE, EXIT_OK, AWS_FLAGS, SHARED_FLAGS, UsageError, defineCli, parseFlags, runMain, usage } from "../lib/cli.ts";
+import { Declined, EXIT_FAILURE, EXIT_OK, UsageError, parseFlags, runMain, usage } from "../lib/cli.ts";
 import { awsNow, createClients, requireRegion } from "../lib/aws/clients.ts";
 import { createLogger } from "../lib/log.ts";
 import { parseDuration } from "../lib/duration.ts";
 import { describeScope, envConfig, loadConfig } from "../lib/config.ts";
 import { planCleanup, type Decision, type Plan } from "../lib/orphans.ts";
 import { applyPlan, readInventory, shortId, type Outcome } from "../lib/sweep.ts";
-
-const cli = defineCli({
-  name: "cleanup-orphans",
-  summary: "Find and remove orphaned managed instances, activations, parameters and bastion tasks left by bastionless.",
-  flags: {
-    ...AWS_FLAGS,
-    env: { ...SHARED_FLAGS.env, multiple: true, description: "only this env: the clusters whose names carry it as a word, and what is tagged with it (default: every env)" },
-    region: { ...SHARED_FLAGS.region, multiple: true, description: "region to sweep (several in one run allowed)" },
-    "stale-after": { type: "string", default: "30m", placeholder: "duration", description: "remove instances disconnected and activations unused for longer than this" },
-    "task-ttl": { type: "string", default: "12h", placeholder: "duration", description: "stop bastion tasks running longer than this" },
-    "dry-run": { type: "boolean", description: "print the plan and change nothing (the default without a terminal, unless --yes)" },
-    yes: { ...SHARED_FLAGS.yes, description: "apply without asking" },
-    json: { type: "boolean", description: "print one JSON document (plan, results, counts) instead of tables" },
-    concurrency: { type: "string", default: "4", placeholder: "n", description: "AWS calls in flight" },
-  },
-  details: `Examples:
-  cleanup-orphans --dry-run                 # what would be removed, in every env
-  cleanup-orphans --env stg --yes           # remove stg's orphans
-  */15 * * * * cd /srv/ops && npx tsx scripts/cleanup-orphans.mts --yes --json >> /var/log/bastionless-cleanup.jsonl
-
-Exit: 0 when every planned action succeeded (or nothing was planned), 1 when any failed, 2 on usage errors.`,
-});
+import { cli } from "../lib/cleanup/cli.ts";
 
 type CleanupFlags = ReturnType<typeof parseFlags<typeof cli.flags>>;
 

@@ -1,7 +1,7 @@
 // exec: ECS Exec into a task's container — finds the task for you, records the command in a local
 // audit log before it runs, and explains with pre-flight checks why ECS Exec fails when it does.
 // allow-list → selectCluster → selectTask → selectContainer → (--check stops here) → audit → session.
-import { CLIENT_CHOICES, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, AWS_FLAGS, SHARED_FLAGS, UsageError, choiceProblem, defineCli, parseFlags, runMain, usage, type ClientFlag } from "../lib/cli.ts";
+import { CLIENT_CHOICES, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, UsageError, choiceProblem, parseFlags, runMain, usage, type ClientFlag } from "../lib/cli.ts";
 import { awsNow, createClients, requireRegion } from "../lib/aws/clients.ts";
 import { awsErrorName } from "../lib/aws/errors.ts";
 import { describeCluster, describeExecTaskDefinition } from "../lib/aws/ecs.ts";
@@ -14,35 +14,9 @@ import { DEFAULT_SHELL, assertAllowed, assertClusterOfEnv, assertEnvForAllowList
 import { selectCluster, selectContainer, selectTask, toExecTarget, type ExecTarget } from "../lib/exec/target.ts";
 import { evaluateChecks, formatReport, summarize, type ExecFacts } from "../lib/exec/checks.ts";
 import { gatherFacts } from "../lib/exec/facts.ts";
-import { auditLogPath, newAuditId, openAuditLog, transcriptLocation } from "../lib/exec/audit.ts";
+import { newAuditId, openAuditLog, transcriptLocation } from "../lib/exec/audit.ts";
 import { localUser } from "../lib/local.ts";
-
-const cli = defineCli({
-  name: "exec",
-  summary: "ECS Exec into a running task's container: target discovery, an audit record, and pre-flight checks that explain failures.",
-  flags: {
-    ...AWS_FLAGS,
-    cluster: { type: "string", description: "ECS cluster (default: the env's, else asked)" },
-    service: { type: "string", description: "service whose RUNNING tasks are offered" },
-    task: { type: "string", description: "task id or ARN (skips the service)" },
-    container: { type: "string", description: "container (asked only when the task has several)" },
-    command: { type: "string", placeholder: "command", description: `what to run (default: the env's exec.shell, else ${DEFAULT_SHELL})` },
-    client: SHARED_FLAGS.client,
-    check: { type: "boolean", description: "run the pre-flight checks on the target and exit (0 when none failed)" },
-    yes: SHARED_FLAGS.yes,
-  },
-  details: `Examples:
-  make exec ENV=stg                                      # pick service, task, container; open a shell
-  make exec ENV=prod ARGS="--check"                      # why does ECS Exec fail on this task?
-  exec --env stg --yes --task 5f2e… --command 'bin/rails runner "p User.count"'
-
-A command other than a bare shell is wrapped, /bin/sh -c '<printf "# bastionless exec <id>: <command>">; <command>'
-(the exact form is in README "exec"), so the cluster's session transcript shows the command line. Every run is recorded first in
-${auditLogPath()} (0600). bastionless.config.json's envs.<env>.exec.allow restricts --command.
-
-Exit: 0 the session ended normally (or --check found nothing failing), 1 it failed (the pre-flight
-report says why), 2 usage errors and refused commands, 130 interrupted.`,
-});
+import { cli } from "../lib/exec/cli.ts";
 
 await runMain(async () => {
   const flags = parseFlags(cli, process.argv.slice(2));

@@ -1,8 +1,10 @@
 // CLI start: wall time of `--help` for each program, through tsx (development) and through its
-// bundle (`npm run build`, what images and operators run), beside a bare `node -e 0` in the same run.
+// bundle (`npm run build`, what images and operators run), and of `bastionless tunnel --help` as a
+// team installs it (npm pack, npm install -g into an empty prefix), beside a bare `node -e 0` in the same run.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { packAndInstall } from "../support/package.ts";
 import { figure, repeat, round, series, type Figure } from "./stats.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
@@ -42,7 +44,28 @@ export async function runCliStartBench({ quick }: { quick: boolean }): Promise<F
       }),
     );
   }
+  figures.push(await installedStart(runs, node));
   return figures;
+}
+
+/** `bastionless tunnel --help` from the installed package: the bin's shebang finds node on PATH; the programs' chunks stay unread. */
+async function installedStart(runs: number, node: number[]): Promise<Figure> {
+  const installed = packAndInstall();
+  try {
+    const viaBin = await repeat(runs, () => timeRun([installed.bin, "tunnel", "--help"]));
+    const measured = series("bastionless tunnel --help (installed from npm pack)", viaBin.map((x) => round(x, 0)));
+    return figure({
+      id: "cli.bastionless-tunnel",
+      title: "CLI start: bastionless tunnel --help, installed",
+      unit: "ms",
+      better: "lower",
+      measured,
+      baselines: [series("node -e 0", node.map((x) => round(x, 0)))],
+      target: { text: "≤ 400 ms", met: measured.median <= 400 },
+    });
+  } finally {
+    installed.remove();
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

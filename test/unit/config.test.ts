@@ -20,6 +20,12 @@ describe("parseConfig", () => {
     expect(envConfig(config, "prod")).toEqual({ region: "us-east-1", client: "native", profile: "prod-ro", exec: { shell: "/bin/bash" } });
     expect(envConfig(config, "dev")).toEqual({ region: "ap-northeast-1", client: "native", exec: {} });
     expect(envConfig(undefined, "stg")).toEqual({});
+    expect(config.connections).toEqual({});
+  });
+
+  it("accepts named connections", () => {
+    const connections = { "stg-db": { env: "stg", target: "stg-db", localPort: 15432 }, "stg-cache": { env: "stg", forwards: ["16379:cache.internal:6379"], cluster: "stg-main", service: "app", taskDefinition: "stg-bastion:3", via: "ecs-exec" } };
+    expect(parseConfig({ ...good, connections }, "f.json").connections).toEqual(connections);
   });
 
   it.each([
@@ -30,7 +36,15 @@ describe("parseConfig", () => {
     [{ envs: { stg: { exec: { allow: "/bin/sh" } } } }, 'f.json: envs.stg.exec.allow must be an array of non-empty strings (got "/bin/sh").'],
     [{ defaults: { region: "tokyo" } }, 'f.json: defaults.region must be an AWS region like "ap-northeast-1" (got "tokyo").'],
     [{ envs: [] }, "f.json: envs must be an object keyed by env name (got [])."],
-    [{ env: {} }, 'f.json: "env" must be one of "defaults", "envs" (unknown key).'],
+    [{ env: {} }, 'f.json: "env" must be one of "defaults", "envs", "connections" (unknown key).'],
+    [{ connections: [] }, "f.json: connections must be an object keyed by connection name (got [])."],
+    [{ connections: { "stg db": { env: "stg" } } }, 'f.json: connections."stg db" must be named with letters, digits, - and _ only.'],
+    [{ connections: { "stg-db": "stg" } }, 'f.json: connections.stg-db must be an object like {"env": "stg", "target": "stg-db", "localPort": 15432} (got "stg").'],
+    [{ connections: { "stg-db": { target: "stg-db" } } }, 'f.json: connections.stg-db.env must be the name of the env it opens in, e.g. "stg" (missing).'],
+    [{ connections: { "stg-db": { env: "st g" } } }, 'f.json: connections.stg-db.env must be the name of an env, e.g. "stg" (got "st g").'],
+    [{ connections: { "stg-db": { env: "stg", localPort: 70000 } } }, "f.json: connections.stg-db.localPort must be an integer from 0 to 65535 (got 70000)."],
+    [{ connections: { "stg-db": { env: "stg", port: 5432 } } }, "f.json: connections.stg-db.port must be one of env, target, localPort, forwards, cluster, service, taskDefinition, via (unknown key)."],
+    [{ connections: { "stg-db": { env: "stg", forwards: ["x"] } } }, 'f.json: connections.stg-db.forwards must be an array of "LOCAL:HOST:REMOTE" strings, e.g. "15432:db.internal:5432" (got ["x"]).'],
     [[1], 'f.json: the top level must be an object like {"envs": {"stg": {…}}}.'],
     [{ envs: { "st g": {} } }, 'f.json: envs."st g" must be named with letters, digits, - and _ only.'],
   ])("rejects %j with one line naming the key", (raw, message) => {
