@@ -26,8 +26,8 @@ await runMain(async () => {
   const settings = envConfig(config, flags.env);
   const command = flags.command ?? settings.exec?.shell ?? DEFAULT_SHELL;
   assertAllowed(command, settings.exec?.allow, { env: flags.env, configPath: config?.path });
-  if (!flags.check) assertShellHasTerminal(command, process.stdin);
   const client = checkClient(flags.client ?? settings.client ?? "auto");
+  if (!flags.check) assertShellHasTerminal(command, process.stdin);
 
   const profile = flags.profile ?? settings.profile;
   const clients = createClients({ profile, region: flags.region ?? settings.region });
