@@ -20,7 +20,7 @@ define run
 	@$(TSX) $(1) $(2)
 endef
 
-.PHONY: help setup deps system demo test typecheck unit tunnel exec cleanup localcloud bench soak iam build
+.PHONY: help setup deps system demo test typecheck unit tunnel exec cleanup localcloud bench soak iam build images
 
 help: ## List the targets
 	@echo "bastionless — bastion-less access to private AWS resources through Session Manager and ECS Exec"
@@ -39,11 +39,12 @@ node_modules/.package-lock.json: package-lock.json package.json
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-system: ## Check moto_server, PostgreSQL, psql, tmux and the AWS CLI (installs Debian packages in CI as root)
+system: ## Check moto_server, PostgreSQL, psql, tmux, podman and the AWS CLI (installs Debian packages in CI as root)
 	@missing_apt=""; \
 	command -v psql >/dev/null || missing_apt="$$missing_apt postgresql-client"; \
 	{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing_apt="$$missing_apt postgresql"; \
 	command -v tmux >/dev/null || missing_apt="$$missing_apt tmux"; \
+	for tool in podman runc debootstrap gpg; do PATH="$$PATH:/usr/sbin:/sbin" command -v $$tool >/dev/null || missing_apt="$$missing_apt $$tool"; done; \
 	if [ -n "$$missing_apt" ]; then \
 	  if [ -n "$${CI:-}" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "Installing$$missing_apt (apt-get)…"; \
@@ -93,6 +94,10 @@ bench: setup ## Run the benchmarks and rewrite BENCHMARKS.md (ARGS=--quick for a
 
 soak: setup ## The long reliability run (~30 min): 300 chaos lifecycles, 10 min of tunnel integrity, then the counts
 	@node --import tsx test/reliability/soak.mts
+
+# ARCH=arm64 needs qemu-user-static and binfmt_misc (docker/README.md); make test builds amd64 only.
+images: setup ## Build the bastion image and the app example with podman (no daemon, no registry; cached in /var/tmp/bastionless-images) [ARCH=arm64]
+	@node --import tsx docker/images.mts $(if $(ARCH),--arch $(ARCH))
 
 iam: ## Print the IAM policies filled in: make iam ENV=stg ACCOUNT=123456789012 REGION=ap-northeast-1
 	$(call run,docker/iam/render.mts,--env "$(ENV)" --account "$(ACCOUNT)" --region "$(REGION)")
