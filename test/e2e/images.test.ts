@@ -7,7 +7,9 @@ import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient, Regi
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
 import { buildAppExampleImage, buildBastionImage, IMAGES, whyPodmanCannotRun } from "../../docker/images.ts";
 import { podman } from "../../docker/podman.ts";
-import { eventually, leftovers, NOTHING_LEFT, psql, seededRows, startPortforward, stateHome } from "./portforward-harness.ts";
+import { eventually, leftovers, NOTHING_LEFT, psql, REPO, seededRows, startPortforward, stateHome } from "./portforward-harness.ts";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
 
 const ARCH = "amd64" as const;
 const BASTION = IMAGES.bastion(ARCH);
@@ -33,6 +35,8 @@ beforeAll(async () => {
   // (docker/README.md), the app example as its Dockerfile leaves it.
   await registerWithImage("stg-bastion", "stg-bastion-image", { image: BASTION, user: "root" });
   await registerWithImage("stg-bastion", "stg-app-image", { image: APP, name: "app" });
+  // An ECS-Exec-only bastion: the image's own user, no registration.
+  await registerWithImage("stg-bastion", "stg-bastion-exec-image", { image: BASTION, environment: [{ name: "BASTION_DISABLED", value: "true" }] });
 }, 20 * 60_000);
 
 afterAll(async () => {
@@ -64,6 +68,22 @@ async function logsOf(taskId: string): Promise<Record<string, string>> {
 async function containersNamed(prefix: string): Promise<string[]> {
   const out = await podman(["ps", "--all", "--format", "{{.Names}}", "--filter", `name=${prefix}`]);
   return out.stdout.trim().split("\n").filter(Boolean);
+}
+
+function runProgram(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    // Outside the repository (no team config applies): tsx by its path, as test/e2e/exec.test.ts runs it.
+    const child = spawn(join(REPO, "node_modules/.bin/tsx"), [join(REPO, script), ...args], {
+      cwd: state.dir,
+      env: { ...process.env, ...cloud.env, XDG_STATE_HOME: state.dir, BASTIONLESS_CONFIG: "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 /** podman run of an image with no cloud: the image as a laptop or a CI job runs it. */
@@ -132,6 +152,21 @@ describe("the bastion image on the local cloud", () => {
 });
 
 describe("the bastion image's users, modes and PATH (docker/README.md)", () => {
+  it("an ECS Exec session into an ECS-Exec-only bastion is the bastion user, not root", async () => {
+    const service = (await ecs.send(new DescribeServicesCommand({ cluster: "stg-main", services: ["stg-app"] }))).services![0];
+    const run = await ecs.send(new RunTaskCommand({ cluster: "stg-main", taskDefinition: "stg-bastion-exec-image", launchType: "FARGATE", networkConfiguration: service.networkConfiguration, enableExecuteCommand: true, startedBy: "bastionless:images-test" }));
+    const taskArn = run.tasks![0].taskArn!;
+    const taskId = taskArn.split("/").pop()!;
+    await eventually(async () => (await cloud.state()).tasks.find((t) => t.taskId === taskId)?.lastStatus === "RUNNING" || undefined, 30_000, "the task RUNNING");
+    const exec = await runProgram("scripts/exec.mts", ["--cluster", "stg-main", "--task", taskId, "--yes", "--command", "id; echo HOME=$HOME"]);
+    expect(exec.code).toBe(0);
+    const lines = exec.stdout.replace(/\r/g, "").split("\n");
+    expect(lines).toContain("uid=10001(bastion) gid=10001(bastion) groups=10001(bastion)");
+    expect(lines).toContain("HOME=/home/bastion");
+    await ecs.send(new StopTaskCommand({ cluster: "stg-main", task: taskArn, reason: "images test" }));
+    await eventually(async () => (await cloud.state()).tasks.find((t) => t.taskId === taskId)?.lastStatus === "STOPPED" || undefined, 15_000, "the task is STOPPED");
+  }, 90_000);
+
   it("runs as bastion (uid 10001) by default, with tini, the entrypoint, the agent, psql and mysql where the README says", async () => {
     const inspect = JSON.parse((await podman(["image", "inspect", BASTION])).stdout)[0].Config as { User: string; Entrypoint: string[]; Cmd: string[]; StopSignal: string; Env: string[]; WorkingDir: string };
     expect(inspect).toMatchObject({ User: "bastion", Entrypoint: ["/usr/bin/tini", "--", "node", "/opt/bastionless/entrypoint.mjs"], Cmd: ["sleep", "infinity"], StopSignal: "SIGTERM", WorkingDir: "/tmp" });

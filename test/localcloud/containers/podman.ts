@@ -58,6 +58,17 @@ export function podmanProcessEnv(c: Pick<ContainerRecord, "env">): Record<string
   return { ...(podmanEnv({ PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" }) as Record<string, string>), ...inside };
 }
 
+/**
+ * ECS Exec into a real container: the shell runs inside it with `podman exec`, as the container's
+ * user (the image's USER or the task definition's `user`), as ECS's agent runs it.
+ */
+export function realContainerShell(c: ContainerRecord): { env: Record<string, string>; inside: string[] } {
+  return {
+    env: podmanEnv({ PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" }) as Record<string, string>,
+    inside: ["podman", ...PODMAN_GLOBAL_ARGS, "exec", "--interactive", "--tty", c.real!.containerName],
+  };
+}
+
 /** `docker stop`: SIGTERM to the container's PID 1, SIGKILL after the timeout; the run process then exits. */
 export function stopRealContainer(c: ContainerRecord): void {
   if (!c.real) return;

@@ -4,11 +4,13 @@ import type { CloudContext } from "../context.ts";
 import type { SessionSpec } from "../dataplane/types.ts";
 import type { ContainerRecord, TaskRecord } from "../state.ts";
 import { pingStatus } from "./instances.ts";
+import { realContainerShell } from "../containers/podman.ts";
 
 export interface ResolvedTarget {
   /** cwd and env for shell sessions: the agent's process (mi-) or the simulated container (ecs:). */
   cwd: string;
   env: Record<string, string>;
+  inside?: string[];
   kmsKeyId?: string;
 }
 
@@ -39,7 +41,9 @@ export async function findClusterKmsKey(ctx: CloudContext, region: string, clust
   return out.clusters?.[0]?.configuration?.executeCommandConfiguration?.kmsKeyId || undefined;
 }
 
-export function containerShell(ctx: CloudContext, c: ContainerRecord): { cwd: string; env: Record<string, string> } {
+/** A simulated container's shell runs on the host in its dir and env; a real one's inside it, as its user. */
+export function containerShell(ctx: CloudContext, c: ContainerRecord): { cwd: string; env: Record<string, string>; inside?: string[] } {
+  if (c.real) return { cwd: c.dir ?? ctx.options.tmpRoot, ...realContainerShell(c) };
   return { cwd: c.dir ?? ctx.options.tmpRoot, env: { ...c.env } };
 }
 
@@ -96,12 +100,12 @@ export function buildSpec(sessionId: string, target: string, documentName: strin
   const doc = documentName ?? "SSM-SessionManagerRunShell";
   switch (doc) {
     case "SSM-SessionManagerRunShell":
-      return { kind: "shell", sessionId, target, cwd: t.cwd, env: t.env, kmsKeyId: t.kmsKeyId };
+      return { kind: "shell", sessionId, target, cwd: t.cwd, env: t.env, ...(t.inside ? { inside: t.inside } : {}), kmsKeyId: t.kmsKeyId };
     case "AWS-StartInteractiveCommand":
     case "AWS-StartNonInteractiveCommand": {
       const command = one(params, "command");
       if (!command) throw new AwsError("InvalidParameters", 'Parameter "command" is required by ' + doc + ".");
-      return { kind: "shell", sessionId, target, command, cwd: t.cwd, env: t.env, kmsKeyId: t.kmsKeyId };
+      return { kind: "shell", sessionId, target, command, cwd: t.cwd, env: t.env, ...(t.inside ? { inside: t.inside } : {}), kmsKeyId: t.kmsKeyId };
     }
     case "AWS-StartPortForwardingSession":
       return { kind: "port", sessionId, target, documentName: doc, host: "localhost", port: portNumber(params), localPortNumber: one(params, "localPortNumber") };
