@@ -239,8 +239,9 @@ describe("docker/agent/verify-signature.sh", () => {
 
 describe("docker/README.md", () => {
   const readme = readFileSync(join(ROOT, "docker/README.md"), "utf8");
-  it("says no Docker engine runs here, and gives both architectures' builds and the task definition fragment", () => {
+  it("says no Docker engine runs here but podman builds both images, and gives both architectures' builds and the task definition fragment", () => {
     expect(readme).toMatch(/No Docker engine runs on our machines/);
+    expect(readme).toContain("`make images` builds both Dockerfiles");
     expect(readme).toContain("--platform linux/amd64");
     expect(readme).toContain("--platform linux/arm64");
     const fragment = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(readme)![1]) as { containerDefinitions: Array<Record<string, unknown>>; taskRoleArn: string };
