@@ -50,12 +50,14 @@ async function must(what: string, result: Promise<CommandResult>): Promise<Comma
  * Why podman cannot build or run images here, or undefined when it can. Root only: rootless podman
  * needs subuids and a user session these machines do not have.
  */
-export async function whyPodmanCannotRun(): Promise<string | undefined> {
+export async function whyPodmanCannotRun(options: { path?: string; uid?: number } = {}): Promise<string | undefined> {
   const install = "run `make setup` as root with CI=true, or `sudo apt-get install -y podman runc debootstrap`";
+  const env = { ...process.env, PATH: `${options.path ?? process.env.PATH ?? ""}:/usr/sbin:/sbin` };
   for (const tool of ["podman", "runc", "debootstrap"]) {
-    if ((await run("sh", ["-c", `command -v ${tool} || test -x /usr/sbin/${tool}`])).code !== 0) return `${tool} is not installed: ${install}`;
+    if ((await run("/bin/sh", ["-c", `command -v ${tool}`], { env })).code !== 0) return `${tool} is not installed: ${install}`;
   }
-  if (process.getuid?.() !== 0) return `podman runs here as root only (uid ${process.getuid?.()}): the image tests and make images need root`;
+  const uid = options.uid ?? process.getuid?.();
+  if (uid !== 0) return `podman runs here as root only (uid ${uid}): the image tests and make images need root`;
   const info = await podman(["info", "--format", "{{.Host.OCIRuntime.Name}}"]);
   if (info.code !== 0) return `podman info failed: ${(info.stderr || info.stdout).trim().split("\n").slice(-3).join(" ")}`;
   // A container runs once the base exists (before that, building it is the first thing to fail).

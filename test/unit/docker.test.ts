@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { validate, ValidationSeverity, type ValidatorSettings } from "dockerfile-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findDebianMirror, whyPodmanCannotRun } from "../../docker/images.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const DOCKERFILES = ["docker/bastion/Dockerfile", "docker/app/Dockerfile.example"];
@@ -234,6 +235,33 @@ describe("docker/agent/verify-signature.sh", () => {
     const r = spawnSync("sh", [verify, join(dir, "agent.deb"), join(dir, "agent.deb.sig"), join(ROOT, "docker/agent/amazon-ssm-agent.gpg"), "DE92C7DA3E56E92331D62A36BC1F495C97DD04ED"], { encoding: "utf8" });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/No public key/);
+  });
+});
+
+describe("docker/images.ts", () => {
+  it.each([
+    ["Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n\nTypes: deb\nURIs: http://deb.debian.org/debian-security\n", "http://deb.debian.org/debian"],
+    ["Types: deb\nURIs: http://mirror.example/debian-security\n\nTypes: deb\nURIs: http://mirror.example/debian\n", "http://mirror.example/debian"],
+    ["deb [signed-by=/k.gpg] http://ftp.jp.debian.org/debian bookworm main\n", "http://ftp.jp.debian.org/debian"],
+    ["deb http://security.debian.org/debian-security bookworm-security main\ndeb http://ftp.de.debian.org/debian bookworm main\n", "http://ftp.de.debian.org/debian"],
+    ["# nothing\n", undefined],
+  ])("findDebianMirror: the mirror apt is configured with (%#)", (sources, mirror) => {
+    expect(findDebianMirror(sources)).toBe(mirror);
+  });
+
+  it("says exactly why podman cannot run: a missing tool, or not root", async () => {
+    const empty = mkdtempSync(join(tmpdir(), "no-podman-"));
+    try {
+      // /usr/sbin and /sbin are always searched: only a machine without podman there says this.
+      const why = await whyPodmanCannotRun({ path: empty });
+      if (existsSync("/usr/sbin/podman") || existsSync("/sbin/podman")) expect(why).toBeUndefined();
+      else expect(why).toBe("podman is not installed: run `make setup` as root with CI=true, or `sudo apt-get install -y podman runc debootstrap`");
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+    if (spawnSync("/bin/sh", ["-c", "command -v podman && command -v runc && command -v debootstrap"], { env: { PATH: `${process.env.PATH}:/usr/sbin:/sbin` } }).status === 0) {
+      expect(await whyPodmanCannotRun({ uid: 1000 })).toBe("podman runs here as root only (uid 1000): the image tests and make images need root");
+    }
   });
 });
 
