@@ -10,7 +10,7 @@
 // The stand-in agent is a .deb of the local cloud's fake amazon-ssm-agent, built here: AWS's agent
 // is neither downloaded nor committed. Podman's storage lives in CACHE_DIR, so layers survive runs.
 import { spawn } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { CACHE_DIR, imageExists, podman, run, type CommandResult } from "./podman.ts";
 
@@ -126,13 +126,11 @@ export async function ensureNodeImage(options: BuildOptions): Promise<string> {
 }
 
 /**
- * The local cloud's fake agent as a Debian package `amazon-ssm-agent`: /usr/bin/amazon-ssm-agent
- * runs it with node and writes the registration where the real agent does. Byte-identical on every
- * run (fixed timestamps), so podman's layer cache holds. Returns its path relative to the repository.
+ * The local cloud's fake agent as a Debian package `amazon-ssm-agent`, written to `out`:
+ * /usr/bin/amazon-ssm-agent runs it with node and writes the registration where the real agent does.
+ * Byte-identical on every run (fixed timestamps, also the file's own), so podman's layer cache holds.
  */
-export async function buildStandInAgentDeb(): Promise<string> {
-  const relative = "dist/images/amazon-ssm-agent-standin_all.deb";
-  const out = join(ROOT, relative);
+export async function buildStandInAgentDeb(out: string): Promise<void> {
   const dir = mkdtempSync(join(CACHE_DIR, "agent-deb-"));
   try {
     mkdirSync(join(dir, "DEBIAN"));
@@ -156,58 +154,82 @@ export async function buildStandInAgentDeb(): Promise<string> {
       '#!/bin/sh\n# The stand-in keeps its registration where the real agent does.\nexport SSM_REGISTRATION_FILE="${SSM_REGISTRATION_FILE:-/var/lib/amazon/ssm/registration}"\nexec node /usr/lib/amazon-ssm-agent-standin/amazon-ssm-agent.mjs "$@"\n',
     );
     chmodSync(join(dir, "usr/bin/amazon-ssm-agent"), 0o755);
-    const built = join(dir, "out.deb");
-    await must("dpkg-deb", run("dpkg-deb", ["--root-owner-group", "-Zgzip", "--build", dir, built], { env: { ...process.env, SOURCE_DATE_EPOCH: "1700000000" } }));
-    mkdirSync(join(ROOT, "dist/images"), { recursive: true });
-    const bytes = readFileSync(built);
-    // Rewritten only when it changed: an unchanged file keeps the COPY layer cached.
-    if (!existsSync(out) || !readFileSync(out).equals(bytes)) writeFileSync(out, bytes);
+    await must("dpkg-deb", run("dpkg-deb", ["--root-owner-group", "-Zgzip", "--build", dir, out], { env: { ...process.env, SOURCE_DATE_EPOCH: String(FIXED_MTIME) } }));
+    utimesSync(out, FIXED_MTIME, FIXED_MTIME);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return relative;
 }
 
-async function buildEntrypointBundle(): Promise<void> {
-  await must("npm run build:entrypoint", run("npm", ["run", "--silent", "build:entrypoint"], { cwd: ROOT }));
+const FIXED_MTIME = 1_700_000_000;
+/** Where the stand-in lands in the build context: SSM_AGENT_DEB. */
+const STANDIN_DEB = "dist/images/amazon-ssm-agent-standin_all.deb";
+
+/**
+ * A build context of its own, not the repository: only what the Dockerfiles COPY (docker/agent/,
+ * the stand-in agent, the entrypoint bundle), so a test rebuilding dist/ at the same moment cannot
+ * hand podman a half-written bundle, and node_modules is never in the context. Timestamps are kept,
+ * so unchanged inputs keep their cached layers.
+ */
+async function prepareContext(): Promise<{ dir: string; remove(): void }> {
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const dir = mkdtempSync(join(CACHE_DIR, "context-"));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  try {
+    for (const path of ["docker/agent", "docker/bastion/Dockerfile", "docker/app/Dockerfile.example"]) {
+      cpSync(join(ROOT, path), join(dir, path), { recursive: true, preserveTimestamps: true });
+    }
+    mkdirSync(join(dir, "dist/images"), { recursive: true });
+    await buildStandInAgentDeb(join(dir, STANDIN_DEB));
+    const bundle = join(dir, "dist/entrypoint.mjs");
+    await must("npm run build:entrypoint", run("npm", ["run", "--silent", "build:entrypoint"], { cwd: ROOT }));
+    copyFileSync(join(ROOT, "dist/entrypoint.mjs"), bundle);
+    // The copy must be whole: it runs, or the build stops here.
+    await must(`node ${bundle} --help`, run(process.execPath, [bundle, "--help"]));
+    return { dir, remove };
+  } catch (error) {
+    remove();
+    throw error;
+  }
 }
 
-/** docker/bastion/Dockerfile on the Node base, with the stand-in agent. Layers are reused across runs. */
-export async function buildBastionImage(options: BuildOptions & { bastionUser?: string }): Promise<string> {
-  const node = await ensureNodeImage(options);
-  const deb = await buildStandInAgentDeb();
-  await buildEntrypointBundle();
-  const image = IMAGES.bastion(options.arch);
-  options.say?.(`podman build ${image}…`);
-  await must(
-    `podman build ${image}`,
-    podman([
-      "build", "--pull=never", "--layers", "--arch", options.arch, "-t", image, "-f", "docker/bastion/Dockerfile",
-      "--build-arg", `NODE_IMAGE=${node}`, "--build-arg", `TARGETARCH=${options.arch}`, "--build-arg", `SSM_AGENT_DEB=${deb}`,
-      ...(options.bastionUser ? ["--build-arg", `BASTION_USER=${options.bastionUser}`] : []),
-      ROOT,
-    ]),
-  );
-  return image;
+export interface BuiltImages {
+  bastion: string;
+  appExample: string;
+  /** Seconds each step took, for the operator and the test's log. */
+  timings: Record<string, number>;
 }
 
-/** The tiny app (its own user, uid 1000), then docker/app/Dockerfile.example over it. */
-export async function buildAppExampleImage(options: BuildOptions): Promise<string> {
-  const node = await ensureNodeImage(options);
-  const deb = await buildStandInAgentDeb();
-  await buildEntrypointBundle();
-  const tiny = IMAGES.tinyApp(options.arch);
-  options.say?.(`podman build ${tiny}…`);
-  await must(`podman build ${tiny}`, podman(["build", "--pull=never", "--layers", "--arch", options.arch, "-t", tiny, "--build-arg", `NODE_IMAGE=${node}`, join(ROOT, "docker/app/tiny-app")]));
-  const image = IMAGES.appExample(options.arch);
-  options.say?.(`podman build ${image}…`);
-  await must(
-    `podman build ${image}`,
-    podman([
-      "build", "--pull=never", "--layers", "--arch", options.arch, "-t", image, "-f", "docker/app/Dockerfile.example",
-      "--build-arg", `APP_IMAGE=${tiny}`, "--build-arg", `TARGETARCH=${options.arch}`, "--build-arg", `SSM_AGENT_DEB=${deb}`,
-      ROOT,
-    ]),
-  );
-  return image;
+/**
+ * Both images from one build context: docker/bastion/Dockerfile on the Node base with the stand-in
+ * agent, and docker/app/Dockerfile.example over the tiny app (its own user, uid 1000). Layers are
+ * reused across runs: a warm run rebuilds only what changed (the entrypoint bundle's last layer).
+ */
+export async function buildImages(options: BuildOptions): Promise<BuiltImages> {
+  const timings: Record<string, number> = {};
+  const timed = async <T>(step: string, work: () => Promise<T>): Promise<T> => {
+    const started = Date.now();
+    try {
+      return await work();
+    } finally {
+      timings[step] = Math.round((Date.now() - started) / 100) / 10;
+    }
+  };
+  const say = options.say ?? (() => {});
+  const node = await timed("base and node", () => ensureNodeImage(options));
+  const context = await timed("context", () => prepareContext());
+  const build = (image: string, args: string[]) =>
+    timed(image, async () => {
+      say(`podman build ${image}…`);
+      await must(`podman build ${image}`, podman(["build", "--pull=never", "--layers", "--arch", options.arch, "-t", image, ...args]));
+    });
+  const common = ["--build-arg", `TARGETARCH=${options.arch}`, "--build-arg", `SSM_AGENT_DEB=${STANDIN_DEB}`];
+  try {
+    await build(IMAGES.bastion(options.arch), ["-f", join(context.dir, "docker/bastion/Dockerfile"), "--build-arg", `NODE_IMAGE=${node}`, ...common, context.dir]);
+    await build(IMAGES.tinyApp(options.arch), ["--build-arg", `NODE_IMAGE=${node}`, join(ROOT, "docker/app/tiny-app")]);
+    await build(IMAGES.appExample(options.arch), ["-f", join(context.dir, "docker/app/Dockerfile.example"), "--build-arg", `APP_IMAGE=${IMAGES.tinyApp(options.arch)}`, ...common, context.dir]);
+  } finally {
+    context.remove();
+  }
+  return { bastion: IMAGES.bastion(options.arch), appExample: IMAGES.appExample(options.arch), timings };
 }

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type ContainerDefinition } from "@aws-sdk/client-ecs";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
-import { buildAppExampleImage, buildBastionImage, IMAGES, whyPodmanCannotRun } from "../../docker/images.ts";
+import { buildImages, IMAGES, whyPodmanCannotRun } from "../../docker/images.ts";
 import { podman } from "../../docker/podman.ts";
 import { eventually, leftovers, NOTHING_LEFT, psql, REPO, seededRows, startPortforward, stateHome } from "./portforward-harness.ts";
 import { spawn } from "node:child_process";
@@ -23,11 +23,8 @@ const buildTimes: string[] = [];
 beforeAll(async () => {
   const why = await whyPodmanCannotRun();
   if (why) throw new Error(`The image tests cannot run on this machine: ${why}`);
-  for (const build of [buildBastionImage, buildAppExampleImage]) {
-    const started = Date.now();
-    const image = await build({ arch: ARCH });
-    buildTimes.push(`${image} ${((Date.now() - started) / 1000).toFixed(1)}s`);
-  }
+  const built = await buildImages({ arch: ARCH });
+  buildTimes.push(...Object.entries(built.timings).map(([step, seconds]) => `${step} ${seconds}s`));
   cloud = await startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 200, pendingMs: 200 }, stopTimeoutMs: 10_000 });
   rows = await seededRows(cloud);
   ecs = new ECSClient({ region: cloud.region, endpoint: cloud.endpoint, credentials: { accessKeyId: "localcloud", secretAccessKey: "localcloud" } });
