@@ -97,7 +97,7 @@ function runImage(image: string, flags: string[], cmd: string[] = []): Promise<{
 }
 
 describe("the bastion image on the local cloud", () => {
-  it("portforward --via instance: the containerized bastion registers through its entrypoint, psql goes through the tunnel, podman stop deregisters it and leaves nothing", async () => {
+  it("portforward --via instance: the containerized bastion registers through its entrypoint, psql goes through the tunnel, its shell is ssm-user without sudo, podman stop deregisters it and leaves nothing", async () => {
     console.log(`image builds (cached layers reused): ${buildTimes.join(", ")}`);
     const run = startPortforward(cloud, ["--env", "stg", "--yes", "--target", "stg-db", "--local-port", "0", "--json", "--via", "instance", "--task-definition", "stg-bastion-image"], { XDG_STATE_HOME: state.dir });
     const ready = await run.ready;
@@ -132,6 +132,11 @@ describe("the bastion image on the local cloud", () => {
     // The agent's credentials stay out of root's shared credentials file (the stand-in writes none; the setting is what counts).
     const agentConfig = await podman(["exec", name, "cat", "/etc/amazon/ssm/amazon-ssm-agent.json"]);
     expect(JSON.parse(agentConfig.stdout)).toMatchObject({ Profile: { ShareCreds: false } });
+
+    // A --via instance shell on it runs inside the container as ssm-user, who has no sudo.
+    const shell = await runProgram("test/e2e/fixtures/instance-shell.mts", [ready.target, "id; echo cwd=$(pwd); sudo -n true 2>/dev/null || echo no-sudo"]);
+    const shellLines = shell.stdout.replace(/\r/g, "").split("\n");
+    expect(shellLines).toEqual(expect.arrayContaining([expect.stringMatching(/^uid=\d+\(ssm-user\) gid=\d+\(ssm-user\) groups=\d+\(ssm-user\)$/), "cwd=/tmp", "no-sudo", "fixture exit 0"]));
 
     // portforward's StopTask → the local cloud's `podman stop` → SIGTERM → the entrypoint deregisters.
     const stopping = Date.now();

@@ -69,6 +69,15 @@ export function realContainerShell(c: ContainerRecord): { env: Record<string, st
   };
 }
 
+/**
+ * A Session Manager shell on the agent inside a real container: as ssm-user, the user AWS's agent
+ * starts Linux sessions as (RunAs off), in the agent's working directory.
+ */
+export function realAgentShell(c: ContainerRecord, agentCwd: string | undefined): { env: Record<string, string>; inside: string[] } {
+  const { env, inside } = realContainerShell(c);
+  return { env, inside: [...inside.slice(0, -1), "--user", "ssm-user", ...(agentCwd ? ["--workdir", agentCwd] : []), c.real!.containerName] };
+}
+
 /** `docker stop`: SIGTERM to the container's PID 1, SIGKILL after the timeout; the run process then exits. */
 export function stopRealContainer(c: ContainerRecord): void {
   if (!c.real) return;
