@@ -97,7 +97,7 @@ export async function ensureBaseImage({ arch, say = () => {} }: BuildOptions): P
     const tar = spawn("tar", ["-C", dir, "-c", "."], { stdio: ["ignore", "pipe", "inherit"] });
     const chunks: Buffer[] = [];
     for await (const chunk of tar.stdout) chunks.push(chunk as Buffer);
-    await must(`podman import ${image}`, podman(["import", "--change", "CMD /bin/bash", "-", image], { input: Buffer.concat(chunks) }));
+    await must(`podman import ${image}`, podman(["import", "--arch", arch, "--change", "CMD /bin/bash", "-", image], { input: Buffer.concat(chunks) }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
