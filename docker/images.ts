@@ -167,9 +167,9 @@ const STANDIN_DEB = "dist/images/amazon-ssm-agent-standin_all.deb";
 
 /**
  * A build context of its own, not the repository: only what the Dockerfiles COPY (docker/agent/,
- * the stand-in agent, the entrypoint bundle), so a test rebuilding dist/ at the same moment cannot
- * hand podman a half-written bundle, and node_modules is never in the context. Timestamps are kept,
- * so unchanged inputs keep their cached layers.
+ * the stand-in agent, the entrypoint bundle built straight into it), so the tests that rebuild
+ * dist/ and this build never touch each other's files, and node_modules is never in the context.
+ * Timestamps are kept, so unchanged inputs keep their cached layers.
  */
 async function prepareContext(): Promise<{ dir: string; remove(): void }> {
   mkdirSync(CACHE_DIR, { recursive: true });
@@ -181,10 +181,9 @@ async function prepareContext(): Promise<{ dir: string; remove(): void }> {
     }
     mkdirSync(join(dir, "dist/images"), { recursive: true });
     await buildStandInAgentDeb(join(dir, STANDIN_DEB));
+    // package.json's own build, written into the context (the last --outfile wins): dist/ is not touched.
     const bundle = join(dir, "dist/entrypoint.mjs");
-    await must("npm run build:entrypoint", run("npm", ["run", "--silent", "build:entrypoint"], { cwd: ROOT }));
-    copyFileSync(join(ROOT, "dist/entrypoint.mjs"), bundle);
-    // The copy must be whole: it runs, or the build stops here.
+    await must("npm run build:entrypoint", run("npm", ["run", "--silent", "build:entrypoint", "--", `--outfile=${bundle}`], { cwd: ROOT }));
     await must(`node ${bundle} --help`, run(process.execPath, [bundle, "--help"]));
     return { dir, remove };
   } catch (error) {
