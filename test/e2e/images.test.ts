@@ -8,7 +8,7 @@ import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
 import { buildImages, IMAGES, whyPodmanCannotRun } from "../../docker/images.ts";
 import { podman } from "../../docker/podman.ts";
 import { eventually, leftovers, NOTHING_LEFT, psql, REPO, seededRows, startPortforward, stateHome } from "./portforward-harness.ts";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 
 const ARCH = "amd64" as const;
@@ -267,4 +267,24 @@ describe("the app example (docker/app/Dockerfile.example on a tiny app)", () => 
     expect(end.at(-1)).toMatchObject({ event: "exit", code: 0 });
     await eventually(async () => (await containersNamed(`localcloud-${taskId}`)).length === 0 || undefined, 10_000, "the container is removed");
   }, 120_000);
+});
+
+describe("a real container and a SIGKILLed owner", () => {
+  it("the local cloud's watchdog removes the container when the process that started the cloud is SIGKILLed", async () => {
+    const child = spawn(join(REPO, "node_modules/.bin/tsx"), [join(REPO, "test/e2e/fixtures/real-container-and-wait.mts"), BASTION], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout!.on("data", (c) => (out += c));
+    const started = await eventually(async () => (out.includes("\n") ? (JSON.parse(out.split("\n")[0]) as { name: string; tmpDir: string }) : undefined), 90_000, "the fixture's report");
+    await eventually(async () => ((await containersNamed(started.name)).length === 1 || undefined), 30_000, "the container running");
+    // Kill tsx and the node it runs, as a test runner's timeout would.
+    const children = spawnSync("ps", ["-o", "pid=", "--ppid", String(child.pid)], { encoding: "utf8" }).stdout.trim().split(/\s+/).filter(Boolean).map(Number);
+    for (const pid of [child.pid!, ...children]) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
+    await eventually(async () => ((await containersNamed(started.name)).length === 0 || undefined), 40_000, `the watchdog removing ${started.name}`);
+  }, 150_000);
 });

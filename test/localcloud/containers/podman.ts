@@ -85,6 +85,11 @@ export function stopRealContainer(c: ContainerRecord): void {
   child.on("error", () => {});
 }
 
+/** `podman rm --force` of the container, for the watchdog when the cloud's owner is SIGKILLed. */
+export function removeRealContainerCommand(c: ContainerRecord): { argv: string[]; env: Record<string, string> } {
+  return { argv: ["podman", ...PODMAN_GLOBAL_ARGS, "rm", "--force", "--time", "0", c.real!.containerName], env: podmanEnv({}) as Record<string, string> };
+}
+
 /** Cloud shutdown: the container goes at once, whatever it was doing. */
 export function removeRealContainer(c: ContainerRecord): Promise<void> {
   if (!c.real) return Promise.resolve();
