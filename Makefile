@@ -16,7 +16,7 @@ export npm_config_update_notifier := false
 export npm_config_fund := false
 export npm_config_audit := false
 
-.PHONY: help setup deps system demo test typecheck unit tunnel exec cleanup localcloud bench soak iam build sea
+.PHONY: help setup deps system demo test typecheck unit tunnel exec cleanup localcloud bench soak iam build sea images
 
 help: ## List the targets
 	@echo "bastionless — bastion-less access to private AWS resources through Session Manager and ECS Exec"
@@ -35,12 +35,13 @@ node_modules/.package-lock.json: package-lock.json package.json
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-system: ## Check moto_server, PostgreSQL, psql, tmux, zsh and the AWS CLI (installs Debian packages in CI as root)
+system: ## Check moto_server, PostgreSQL, psql, tmux, zsh, podman and the AWS CLI (installs Debian packages in CI as root)
 	@missing_apt=""; \
 	command -v psql >/dev/null || missing_apt="$$missing_apt postgresql-client"; \
 	{ command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || missing_apt="$$missing_apt postgresql"; \
 	command -v tmux >/dev/null || missing_apt="$$missing_apt tmux"; \
 	command -v zsh >/dev/null || missing_apt="$$missing_apt zsh"; \
+	for tool in podman runc debootstrap gpg; do PATH="$$PATH:/usr/sbin:/sbin" command -v $$tool >/dev/null || missing_apt="$$missing_apt $$tool"; done; \
 	if [ -n "$$missing_apt" ]; then \
 	  if [ -n "$${CI:-}" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "Installing$$missing_apt (apt-get)…"; \
@@ -91,7 +92,7 @@ SEA_FUSE := NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2
 sea: deps ## Build dist/bastionless: one executable with Node inside, for machines without Node (Linux, this Node's platform)
 	@npx esbuild scripts/bastionless.mts --bundle --platform=node --format=esm --target=node20 --outfile=dist/sea/bastionless.mjs --log-level=warning
 	@npx esbuild dist/sea/bastionless.mjs --platform=node --format=cjs --target=node20 --outfile=dist/sea/bastionless.cjs --log-level=warning
-	@node --experimental-sea-config sea-config.json >dist/sea/blob.log 2>&1 || { cat dist/sea/blob.log >&2; exit 1; }
+	@node --experimental-sea-config docker/sea-config.json >dist/sea/blob.log 2>&1 || { cat dist/sea/blob.log >&2; exit 1; }
 	@cp "$$(node -p process.execPath)" dist/bastionless
 	@npx postject dist/bastionless NODE_SEA_BLOB dist/sea/bastionless.blob --sentinel-fuse $(SEA_FUSE) >dist/sea/postject.log 2>&1 || { cat dist/sea/postject.log >&2; exit 1; }
 	@echo "Built dist/bastionless ($$(du -m dist/bastionless | cut -f1) MB): copy it onto PATH; it needs no Node."
@@ -102,6 +103,10 @@ bench: setup ## Run the benchmarks and rewrite BENCHMARKS.md (ARGS=--quick for a
 
 soak: setup ## The long reliability run (~30 min): 300 chaos lifecycles, 10 min of tunnel integrity, then the counts
 	@$(RUN) test/reliability/soak.mts
+
+# ARCH=arm64 needs qemu-user-static and binfmt_misc (docker/README.md); make test builds amd64 only.
+images: setup ## Build the bastion image and the app example with podman (no daemon, no registry; cached in /var/tmp/bastionless-images) [ARCH=arm64]
+	@$(RUN) docker/images.mts $(if $(ARCH),--arch $(ARCH))
 
 iam: ## Print the IAM policies filled in: make iam ENV=stg ACCOUNT=123456789012 REGION=ap-northeast-1
 	@$(RUN) docker/iam/render.mts --env "$(ENV)" --account "$(ACCOUNT)" --region "$(REGION)"

@@ -38,6 +38,9 @@ export interface StartChildOptions {
   /** "inherit": the app's own stdio (default); "pipe": lines go to `onLine`, stdin is closed. */
   stdio?: "inherit" | "pipe";
   onLine?: (stream: "stdout" | "stderr", line: string) => void;
+  /** Run as this uid/gid (the caller must be root); supplementary groups are dropped. */
+  uid?: number;
+  gid?: number;
 }
 
 /** Spawns `argv` as a direct child, no shell in between, so that signals reach the program itself. */
@@ -49,6 +52,8 @@ export function startChild(argv: readonly string[], options: StartChildOptions =
     cwd: options.cwd,
     stdio: piped ? ["ignore", "pipe", "pipe"] : "inherit",
     shell: false,
+    ...(options.uid !== undefined ? { uid: options.uid } : {}),
+    ...(options.gid !== undefined ? { gid: options.gid } : {}),
   });
   if (piped) {
     const onLine = options.onLine ?? (() => {});

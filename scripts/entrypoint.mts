@@ -9,7 +9,8 @@
 // No zx here: every child is supervised (spawn, no shell) and the register argv carries a secret.
 import { EXIT_FAILURE, EXIT_OK, runMain } from "../lib/cli.ts";
 import { createLogger } from "../lib/log.ts";
-import { parseEntrypointConfig, USAGE, type EntrypointConfig } from "../lib/entrypoint/config.ts";
+import { DEFAULTS, parseEntrypointConfig, USAGE, type EntrypointConfig } from "../lib/entrypoint/config.ts";
+import { appEnv, findAppUserSpec, planAppUserHere } from "../lib/entrypoint/app-user.ts";
 import { loadConfig } from "../lib/config.ts";
 import { SHUTDOWN_SIGNALS, exitStatus, onSignals, signalNumber, startChild, type Child, type ChildExit, type Signal } from "../lib/process.ts";
 
@@ -64,10 +65,14 @@ function watchForCrashes(): Promise<StopReason> {
   });
 }
 
+/** The CMD, as the app image's own user when the entrypoint is root: only the agent keeps root. */
 function startApp(config: EntrypointConfig): Child | undefined {
   if (!config.command.length) return undefined;
-  appRef.current = startChild(config.command, { stdio: "inherit" });
-  log.event("app_started", { pid: appRef.current.pid, command: config.command[0], args: config.command.length - 1, ...(config.disabled ? { bastion: "disabled" } : {}) });
+  const plan = planAppUserHere(findAppUserSpec(config.appUser, DEFAULTS.appUserFile));
+  const as = "switch" in plan ? { uid: plan.switch.uid, gid: plan.switch.gid, env: appEnv(process.env, plan.switch) } : {};
+  appRef.current = startChild(config.command, { stdio: "inherit", ...as });
+  const user = "switch" in plan ? { uid: plan.switch.uid, gid: plan.switch.gid, ...(plan.switch.name ? { user: plan.switch.name } : {}) } : { uid: process.getuid?.(), userKept: plan.keep };
+  log.event("app_started", { pid: appRef.current.pid, command: config.command[0], args: config.command.length - 1, ...user, ...(config.disabled ? { bastion: "disabled" } : {}) });
   return appRef.current;
 }
 

@@ -4,6 +4,7 @@ import { UsageError, parseBoolean } from "../cli.ts";
 import { envConfig, type Config } from "../config.ts";
 import { parseDuration } from "../duration.ts";
 import { TAG_MANAGED_BY } from "../constants.ts";
+import { parseUserSpec } from "./app-user.ts";
 
 export interface EntrypointConfig {
   /** The app: the image's CMD, run as a direct child. Empty: a pure bastion (the agent is the workload). */
@@ -22,6 +23,8 @@ export interface EntrypointConfig {
   required: boolean;
   agentBin: string;
   registrationFile: string;
+  /** BASTION_APP_USER: who the CMD runs as when the entrypoint is root (else the image's record). */
+  appUser?: string;
 }
 
 export const DEFAULTS = {
@@ -30,6 +33,8 @@ export const DEFAULTS = {
   shutdownTimeoutMs: 8_000,
   agentBin: "amazon-ssm-agent",
   registrationFile: "/var/lib/amazon/ssm/registration",
+  /** Where an image build records the app image's own user (docker/app/Dockerfile.example). */
+  appUserFile: "/etc/bastionless/app-user",
 };
 
 export const USAGE = `Usage: ENTRYPOINT ["tini", "--", "bastionless-entrypoint"] with the app's CMD after it (or none: a pure bastion).
@@ -46,6 +51,9 @@ Configuration, from the environment only:
   BASTION_SHUTDOWN_TIMEOUT        time from a stop signal to exit, e.g. 8s (default 8s)
   BASTION_DISABLED=true           run the CMD and nothing else (local runs)
   BASTION_REQUIRED=true           fail the container when registration fails
+  BASTION_APP_USER                who the CMD runs as when the entrypoint is root: name, uid, name:group
+                                  or uid:gid (default: the app image's user, as its build recorded it
+                                  in /etc/bastionless/app-user; without either, the entrypoint's own)
   SSM_AGENT_BIN                   the agent binary (default amazon-ssm-agent)
   SSM_REGISTRATION_FILE           the agent's registration file (default /var/lib/amazon/ssm/registration)
   BASTIONLESS_CONFIG              a bastionless.config.json baked into the image: envs.<env>.region and
@@ -101,12 +109,15 @@ export function parseEntrypointConfig(env: NodeJS.ProcessEnv, argv: readonly str
 
   const command = argv[0] === "--" ? argv.slice(1) : [...argv];
   const disabled = bool("BASTION_DISABLED", false);
+  const appUser = get("BASTION_APP_USER");
+  if (appUser !== undefined && !parseUserSpec(appUser)) problems.push(`BASTION_APP_USER=${appUser} is not a user: use name, uid, name:group or uid:gid`);
+  const appUserField = appUser !== undefined ? { appUser } : {};
   const shutdownTimeoutMs = duration("BASTION_SHUTDOWN_TIMEOUT", DEFAULTS.shutdownTimeoutMs, 100, 3_600_000, "100ms and 1h");
 
   if (disabled) {
     if (command.length === 0) problems.push("BASTION_DISABLED=true needs a CMD to run: there is nothing else to do");
     if (problems.length) throw configError(problems);
-    return { command, disabled, env: "", iamRole: "", region: "", tags: {}, activationTtlMs: DEFAULTS.activationTtlMs, shutdownTimeoutMs, required: false, agentBin: DEFAULTS.agentBin, registrationFile: DEFAULTS.registrationFile };
+    return { command, disabled, env: "", iamRole: "", region: "", tags: {}, activationTtlMs: DEFAULTS.activationTtlMs, shutdownTimeoutMs, required: false, agentBin: DEFAULTS.agentBin, registrationFile: DEFAULTS.registrationFile, ...appUserField };
   }
 
   const envName = get("BASTION_ENV", "ENV");
@@ -155,6 +166,7 @@ export function parseEntrypointConfig(env: NodeJS.ProcessEnv, argv: readonly str
     required: required || command.length === 0,
     agentBin: get("SSM_AGENT_BIN") ?? DEFAULTS.agentBin,
     registrationFile: get("SSM_REGISTRATION_FILE") ?? DEFAULTS.registrationFile,
+    ...appUserField,
   };
 }
 

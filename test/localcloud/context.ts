@@ -58,6 +58,8 @@ export interface CloudContext {
   inFlight: { calls: number; lastMs: number };
   /** Tells the watchdog about a process group to kill if our process dies without stop(). */
   trackProcessGroup(pgid: number): void;
+  /** Tells the watchdog about a command that removes something no process group holds (a real container). */
+  trackCleanupCommand(argv: string[], env?: Record<string, string>): void;
   /** Moves task lifecycles to the current simulated time (starts/stops processes). */
   tick(): void;
 }

@@ -146,6 +146,7 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
       state: emptyState(), clock, moto, faults, dataPlane, options, hostMap, secrets, inFlight: { calls: 0, lastMs: Date.now() },
       tick: () => tickTasks(ctx),
       trackProcessGroup: (pgid) => reaper.addGroup(pgid),
+      trackCleanupCommand: (argv, env) => reaper.addCommand(argv, env),
     };
     cleanups.push(async () => {
       await stopEverything(ctx);

@@ -6,12 +6,15 @@ import { join } from "node:path";
 
 export interface ReaperManifest {
   groups: number[];
+  /** Commands that remove what no process group holds (a real container: `podman rm --force …`). */
+  commands?: Array<{ argv: string[]; env?: Record<string, string> }>;
   postgres?: { data: string; asPostgresUser: boolean };
   dirs: string[];
 }
 
 export interface Reaper {
   addGroup(pgid: number): void;
+  addCommand(argv: string[], env?: Record<string, string>): void;
   setPostgres(p: { data: string; asPostgresUser: boolean; dir: string }): void;
   /** Normal shutdown: the cloud cleans up itself; the watchdog goes. */
   stop(): Promise<void>;
@@ -30,6 +33,10 @@ export function startReaper(tmpRoot: string): Reaper {
   return {
     addGroup(pgid) {
       manifest.groups.push(pgid);
+      save();
+    },
+    addCommand(argv, env) {
+      (manifest.commands ??= []).push({ argv, ...(env ? { env } : {}) });
       save();
     },
     setPostgres({ data, asPostgresUser, dir }) {

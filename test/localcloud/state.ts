@@ -78,6 +78,8 @@ export interface ContainerRecord {
   process?: ChildProcess;
   dir?: string;
   output: string;
+  /** A real container (image localhost/…, run by podman): `env` is what runs inside it. */
+  real?: { image: string; containerName: string };
 }
 
 export interface TaskRecord {

@@ -2,6 +2,7 @@
 // combines the image's ENTRYPOINT/CMD with the task definition's entryPoint/command.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { isLocalImage, localImageExists } from "./podman.ts";
 
 export interface ImageSpec {
   entrypoint: string[];
@@ -13,8 +14,12 @@ export function standIn(repoRoot: string): string[] {
   return [process.execPath, join(repoRoot, "test/localcloud/bin/localcloud-app")];
 }
 
-/** undefined = not a local image (no process; the task still goes through its lifecycle). */
-export function findImage(image: string, repoRoot: string): ImageSpec | "unknown" | undefined {
+/**
+ * undefined = not a local image (no process; the task still goes through its lifecycle);
+ * "real" = an image built with podman here (localhost/…), run as a container (./podman.ts).
+ */
+export function findImage(image: string, repoRoot: string): ImageSpec | "real" | "unknown" | undefined {
+  if (isLocalImage(image)) return localImageExists(image) ? "real" : "unknown";
   const m = /^localcloud\/([a-z0-9._-]+)(:[\w.-]+)?$/.exec(image);
   if (!m) return undefined;
   switch (m[1]) {

@@ -3,6 +3,7 @@
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import type { ContainerRecord } from "../state.ts";
+import { podmanProcessEnv, removeRealContainer, stopRealContainer } from "./podman.ts";
 
 const OUTPUT_CAP = 256 * 1024;
 
@@ -13,7 +14,8 @@ export function startContainerProcess(c: ContainerRecord, onExit: ExitListener):
   if (!c.argv?.length || !c.dir) return;
   mkdirSync(c.dir, { recursive: true });
   const [file, ...args] = c.argv;
-  const child = spawn(file, args, { cwd: c.dir, env: c.env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const env = c.real ? podmanProcessEnv(c) : c.env;
+  const child = spawn(file, args, { cwd: c.dir, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   c.process = child;
   const keep = (chunk: Buffer) => {
     c.output = (c.output + chunk.toString()).slice(-OUTPUT_CAP);
@@ -50,6 +52,12 @@ function signalGroup(c: ContainerRecord, signal: NodeJS.Signals, wholeGroup: boo
 /** `docker stop`: SIGTERM to the main process, SIGKILL to the whole group after stopTimeout. */
 export function stopContainerProcess(c: ContainerRecord): void {
   if (!isAlive(c)) return;
+  if (c.real) {
+    // podman stop does the SIGTERM, the wait and the SIGKILL to the container itself.
+    stopRealContainer(c);
+    c.process!.once("exit", () => signalGroup(c, "SIGKILL", true));
+    return;
+  }
   signalGroup(c, "SIGTERM", false);
   const timer = setTimeout(() => signalGroup(c, "SIGKILL", true), c.stopTimeoutMs);
   timer.unref();
@@ -64,6 +72,7 @@ export function stopContainerProcess(c: ContainerRecord): void {
 export async function killContainerProcess(c: ContainerRecord): Promise<void> {
   const child = c.process;
   if (!child?.pid) return;
+  await removeRealContainer(c);
   signalGroup(c, "SIGKILL", true);
   if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once("exit", r));
 }

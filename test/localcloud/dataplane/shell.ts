@@ -88,7 +88,8 @@ export class ShellAgent implements Agent {
 
   private startPty(): void {
     if (this.stopped) return;
-    const command = this.spec.command === undefined ? ["/bin/sh"] : ["/bin/sh", "-c", this.spec.command];
+    const shell = this.spec.command === undefined ? ["/bin/sh"] : ["/bin/sh", "-c", this.spec.command];
+    const command = [...(this.spec.inside ?? []), ...shell];
     const env = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", TERM: "xterm-256color", ...this.spec.env };
     const child = spawn("python3", [PTY_HELPER, String(INITIAL_SIZE.rows), String(INITIAL_SIZE.cols), ...command], {
       cwd: this.spec.cwd,

@@ -28,6 +28,8 @@ export type SessionSpec =
       command?: string;
       cwd: string;
       env: Record<string, string>;
+      /** An argv prefix that runs the shell inside a real container (`podman exec -it <name>`); env is then podman's. */
+      inside?: string[];
       /** ECS cluster executeCommandConfiguration.kmsKeyId: a KMS handshake is performed. */
       kmsKeyId?: string;
       /** Overrides DataPlaneOptions.agentVersion for this session. */

@@ -2,6 +2,7 @@
 // local process per localcloud/* container, StopTask as `docker stop`, stopCode/stoppedReason.
 import type { CloudContext } from "../context.ts";
 import { isAlive, startContainerProcess, stopContainerProcess } from "../containers/process.ts";
+import { removeRealContainerCommand } from "../containers/podman.ts";
 import { endSessionsTo } from "../ssm/sessions.ts";
 import type { ContainerRecord, TaskRecord } from "../state.ts";
 
@@ -61,6 +62,10 @@ function startContainers(ctx: CloudContext, task: TaskRecord): void {
   for (const c of task.containers) {
     startContainerProcess(c, (code, signal, error) => onContainerExit(ctx, task, c, code, signal, error));
     if (c.process?.pid) ctx.trackProcessGroup(c.process.pid);
+    if (c.real) {
+      const remove = removeRealContainerCommand(c);
+      ctx.trackCleanupCommand(remove.argv, remove.env);
+    }
   }
 }
 

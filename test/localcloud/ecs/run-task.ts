@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { AwsError } from "../aws-errors.ts";
 import type { CloudContext, Handler } from "../context.ts";
 import { containerArgv, findImage } from "../containers/images.ts";
+import { containerName, isLocalImage, podmanRunArgv } from "../containers/podman.ts";
 import { ACCOUNT_ID, hex, newRuntimeId } from "../ids.ts";
 import type { ContainerRecord, TaskRecord } from "../state.ts";
 import { scheduleTicks } from "./lifecycle.ts";
@@ -53,7 +54,12 @@ function buildContainer(ctx: CloudContext, region: string, taskArn: string, task
     output: "",
   };
   if (image === "unknown") {
-    c.reason = `CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref docker.io/${cd.image}: not found`;
+    const ref = isLocalImage(cd.image) ? cd.image : `docker.io/${cd.image}`;
+    c.reason = `CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref ${ref}: not found`;
+  } else if (image === "real") {
+    c.real = { image: cd.image, containerName: containerName(taskId, cd.name) };
+    c.argv = podmanRunArgv(c, { image: cd.image, taskId, entryPoint: cd.entryPoint, command, user: cd.user });
+    c.dir = dir;
   } else if (image) {
     c.argv = containerArgv(image, cd.entryPoint, command);
     c.dir = dir;

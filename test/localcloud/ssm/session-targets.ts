@@ -4,11 +4,13 @@ import type { CloudContext } from "../context.ts";
 import type { SessionSpec } from "../dataplane/types.ts";
 import type { ContainerRecord, TaskRecord } from "../state.ts";
 import { pingStatus } from "./instances.ts";
+import { realAgentShell, realContainerShell } from "../containers/podman.ts";
 
 export interface ResolvedTarget {
   /** cwd and env for shell sessions: the agent's process (mi-) or the simulated container (ecs:). */
   cwd: string;
   env: Record<string, string>;
+  inside?: string[];
   kmsKeyId?: string;
 }
 
@@ -39,7 +41,20 @@ export async function findClusterKmsKey(ctx: CloudContext, region: string, clust
   return out.clusters?.[0]?.configuration?.executeCommandConfiguration?.kmsKeyId || undefined;
 }
 
-export function containerShell(ctx: CloudContext, c: ContainerRecord): { cwd: string; env: Record<string, string> } {
+/**
+ * The real container an agent runs in, from the ECS metadata endpoint in its env (the entrypoint
+ * passes its own env on): its shell sessions then run inside that container.
+ */
+function findRealContainerOfAgent(ctx: CloudContext, env: Record<string, string> | undefined): ContainerRecord | undefined {
+  const m = /\/v4\/([0-9a-f-]{32,36})\/([^/]+)$/.exec(env?.ECS_CONTAINER_METADATA_URI_V4 ?? "");
+  if (!m) return undefined;
+  const task = [...ctx.state.tasks.values()].find((t) => t.id === m[1]);
+  return task?.containers.find((c) => c.real && c.name === decodeURIComponent(m[2]));
+}
+
+/** A simulated container's shell runs on the host in its dir and env; a real one's inside it, as its user. */
+export function containerShell(ctx: CloudContext, c: ContainerRecord): { cwd: string; env: Record<string, string>; inside?: string[] } {
+  if (c.real) return { cwd: c.dir ?? ctx.options.tmpRoot, ...realContainerShell(c) };
   return { cwd: c.dir ?? ctx.options.tmpRoot, env: { ...c.env } };
 }
 
@@ -47,6 +62,8 @@ export async function resolveTarget(ctx: CloudContext, region: string, target: s
   if (target.startsWith("mi-")) {
     const mi = ctx.state.instances.get(target);
     if (!mi || mi.region !== region || pingStatus(ctx, mi) !== "Online") throw notConnected(target);
+    const container = findRealContainerOfAgent(ctx, mi.agent?.env);
+    if (container) return { cwd: ctx.options.tmpRoot, ...realAgentShell(container, mi.agent?.cwd) };
     // Before the agent's first heartbeat we only know the cloud's temp dir.
     return { cwd: mi.agent?.cwd ?? ctx.options.tmpRoot, env: mi.agent?.env ?? { PATH: process.env.PATH ?? "/usr/bin:/bin" } };
   }
@@ -96,12 +113,12 @@ export function buildSpec(sessionId: string, target: string, documentName: strin
   const doc = documentName ?? "SSM-SessionManagerRunShell";
   switch (doc) {
     case "SSM-SessionManagerRunShell":
-      return { kind: "shell", sessionId, target, cwd: t.cwd, env: t.env, kmsKeyId: t.kmsKeyId };
+      return { kind: "shell", sessionId, target, cwd: t.cwd, env: t.env, ...(t.inside ? { inside: t.inside } : {}), kmsKeyId: t.kmsKeyId };
     case "AWS-StartInteractiveCommand":
     case "AWS-StartNonInteractiveCommand": {
       const command = one(params, "command");
       if (!command) throw new AwsError("InvalidParameters", 'Parameter "command" is required by ' + doc + ".");
-      return { kind: "shell", sessionId, target, command, cwd: t.cwd, env: t.env, kmsKeyId: t.kmsKeyId };
+      return { kind: "shell", sessionId, target, command, cwd: t.cwd, env: t.env, ...(t.inside ? { inside: t.inside } : {}), kmsKeyId: t.kmsKeyId };
     }
     case "AWS-StartPortForwardingSession":
       return { kind: "port", sessionId, target, documentName: doc, host: "localhost", port: portNumber(params), localPortNumber: one(params, "localPortNumber") };
