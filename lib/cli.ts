@@ -213,7 +213,9 @@ export async function runMain(main: () => Promise<number | void>, options: RunOp
     code = (await main()) ?? EXIT_OK;
   } catch (error) {
     code = exitCodeOf(error);
-    if (code !== EXIT_OK) {
+    // Ctrl-C at a prompt: the terminal already shows ^C; the library's "User force closed the prompt" is noise.
+    const quiet = (error as { name?: string } | undefined)?.name === "ExitPromptError";
+    if (code !== EXIT_OK && !quiet) {
       write(redactText(`${options.name}: ${describeError(error)}`) + "\n");
       if ((options.debug ?? wantsDebug)()) write(redactText(stackOf(error)) + "\n");
     }

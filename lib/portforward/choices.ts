@@ -3,12 +3,23 @@
 import type { Choice } from "../prompts.ts";
 import type { DatabaseTarget } from "../aws/rds.ts";
 import { TAG_ENV } from "../constants.ts";
-import { belongsToEnv, envSuggestedBy } from "../envs.ts";
+import { belongsToEnv, envSuggestedBy, nameWords } from "../envs.ts";
 
-/** Envs for the prompt: the config's, else the first word of each cluster name (stg-main → stg). */
+const PRODUCTION_WORDS = new Set(["prod", "prd", "production", "live"]);
+
+/** prod, prd-eu, production, live: an env a stray Enter must never pick. */
+export function looksLikeProduction(env: string): boolean {
+  return nameWords(env).some((w) => PRODUCTION_WORDS.has(w));
+}
+
+/**
+ * Envs for the prompt: the config's, else the first word of each cluster name (stg-main → stg);
+ * sorted, production-like ones last, so the prompt's first (default) choice is never production.
+ */
 export function envChoices(configured: string[], clusterNames: string[]): string[] {
-  if (configured.length) return [...configured].sort();
-  return [...new Set(clusterNames.map(envSuggestedBy).filter((e): e is string => Boolean(e)))].sort();
+  const envs = configured.length ? [...configured] : [...new Set(clusterNames.map(envSuggestedBy).filter((e): e is string => Boolean(e)))];
+  const rank = (e: string) => (looksLikeProduction(e) ? 1 : 0);
+  return envs.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
 /** Databases of the env: tagged with it (bastionless:env, env, Environment) or named after it. */

@@ -1,6 +1,6 @@
 // The session log of each run: a 0600 file under $XDG_STATE_HOME/bastionless/ (default
 // ~/.local/state/bastionless/), one JSON object per event; files older than 7 days are pruned.
-import { readdirSync, statSync, unlinkSync } from "node:fs";
+import { readdirSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { stateDir } from "../local.ts";
 import { createLogger, openPrivateLog, type Logger } from "../log.ts";
@@ -52,7 +52,14 @@ export function openRunLog(options: { dir?: string; now?: Date; pid?: number; ba
   // Opening checks the directory first: nothing is deleted in a directory that is not ours.
   const file = openPrivateLog(path);
   pruneOldLogs(dir, now.getTime());
-  return { path, log: createLogger({ format: "json", write: file.write, debug: true, base: options.base }), close: file.close };
+  let written = false;
+  const write = (line: string) => ((written = true), file.write(line));
+  const close = () => {
+    file.close();
+    // A run that ended before it had anything to say (a usage error, a refusal) leaves no empty file behind.
+    if (!written) rmSync(path, { force: true });
+  };
+  return { path, log: createLogger({ format: "json", write, debug: true, base: options.base }), close };
 }
 
 /** Both loggers at once: the operator's lines and the file's events. */

@@ -1,7 +1,7 @@
 // The rules every program shares, held by each program: the config file named by BASTIONLESS_CONFIG,
 // the region's fallbacks, which clusters belong to an env, and `make cleanup` as the README gives it.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateActivationCommand, DeleteActivationCommand, DeregisterManagedInstanceCommand, SSMClient } from "@aws-sdk/client-ssm";
@@ -55,11 +55,13 @@ afterAll(async () => {
 });
 
 describe("BASTIONLESS_CONFIG names the config of every program", () => {
-  it("portforward takes its cluster from the named file", async () => {
+  it("portforward takes its cluster from the named file (and its failed run leaves no empty session log)", async () => {
+    const state = mkdtempSync(join(dir, "state-"));
     const r = await runScript("scripts/portforward.mts", ["--env", "stg", "--yes", "--target", "stg-db", "--json"], {
       cwd: elsewhere(),
-      env: env({ BASTIONLESS_CONFIG: teamConfig({ envs: { stg: { cluster: "from-team-config" } } }) }),
+      env: env({ XDG_STATE_HOME: state, BASTIONLESS_CONFIG: teamConfig({ envs: { stg: { cluster: "from-team-config" } } }) }),
     });
+    expect(readdirSync(join(state, "bastionless"))).toEqual([]);
     expect({ code: r.code, line: lastLine(r.stderr) }).toEqual({ code: 2, line: "portforward: Cluster from-team-config was not found: check --cluster (or the config's cluster; leave both out to pick one of the env's clusters), --profile and --region." });
   }, 60_000);
 

@@ -74,9 +74,10 @@ describe("runMain", () => {
     expect(await run(async () => { throw new Error("boom"); })).toEqual({ code: 1, out: "exec: boom\n" });
   });
 
-  it("treats a prompt's Ctrl-C as 130", () => {
+  it("treats a prompt's Ctrl-C as a quiet 130", async () => {
     const err = Object.assign(new Error("User force closed the prompt with SIGINT"), { name: "ExitPromptError" });
     expect(exitCodeOf(err)).toBe(130);
+    expect(await run(async () => { throw err; })).toEqual({ code: 130, out: "" });
   });
 
   it("shows the stack and causes only with --debug, redacted", async () => {

@@ -89,7 +89,9 @@ describe("--address", () => {
 describe("choices by env", () => {
   it("offers the config's envs, else the first word of each cluster", () => {
     expect(envChoices(["stg", "dev"], ["x"])).toEqual(["dev", "stg"]);
-    expect(envChoices([], ["stg-main", "prod-main", "stg-batch", "STG.eu"])).toEqual(["prod", "stg"]);
+    // Production-like envs come last: the prompt's first choice, what Enter picks, is never production.
+    expect(envChoices([], ["stg-main", "prod-main", "stg-batch", "STG.eu"])).toEqual(["stg", "prod"]);
+    expect(envChoices(["prod", "production", "dev", "live", "prd-eu", "qa", "products"], [])).toEqual(["dev", "products", "qa", "live", "prd-eu", "prod", "production"]);
   });
 
   it("keeps the env's databases: by tag when tagged, else by name", () => {

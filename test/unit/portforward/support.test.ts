@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { startedByUser } from "../../../lib/portforward/bastion.ts";
 import { decideInterrupt, STOP_WARNING, watchInterrupts } from "../../../lib/portforward/interrupts.ts";
 import { keptLines, reportLeftovers } from "../../../lib/portforward/leftovers.ts";
@@ -117,6 +117,20 @@ describe("progress", () => {
 });
 
 describe("the session log", () => {
+  it("is removed at close when the run wrote nothing to it (a failed run leaves no empty file)", () => {
+    const dir = join(mkdtempSync(join(tmpdir(), "pf-log-")), "bastionless");
+    try {
+      const silent = openRunLog({ dir, pid: 7 });
+      silent.close();
+      const spoken = openRunLog({ dir, pid: 8 });
+      spoken.log.event("task_launched", { taskArn: "t" });
+      spoken.close();
+      expect(readdirSync(dir)).toEqual([basename(spoken.path)]);
+    } finally {
+      rmSync(dirname(dir), { recursive: true, force: true });
+    }
+  });
+
   it("lives under $XDG_STATE_HOME/bastionless, else ~/.local/state/bastionless", () => {
     expect(stateDir({ XDG_STATE_HOME: "/x/state" }, "/home/u")).toBe("/x/state/bastionless");
     expect(stateDir({ XDG_STATE_HOME: "relative" }, "/home/u")).toBe("/home/u/.local/state/bastionless");
@@ -129,6 +143,7 @@ describe("the session log", () => {
     try {
       const now = new Date("2026-11-22T12:00:00Z");
       const old = openRunLog({ dir, now: new Date("2026-11-10T12:00:00Z"), pid: 1 });
+      old.log.event("session", { sessionId: "s-0" });
       old.close();
       utimesSync(join(dir, runLogName(new Date("2026-11-10T12:00:00Z"), 1)), new Date("2026-11-10T12:00:00Z"), new Date("2026-11-10T12:00:00Z"));
       writeFileSync(join(dir, "notes.txt"), "mine");
@@ -145,7 +160,7 @@ describe("the session log", () => {
       expect(line).toMatchObject({ event: "session", TokenValue: "***", sessionId: "s-1" });
       expect(pruneOldLogs(dir, now.getTime() + 8 * 86_400_000)).toEqual(["portforward-20261122-120000-2.log"]);
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dirname(dir), { recursive: true, force: true });
     }
   });
 });
