@@ -50,6 +50,7 @@ const cloud = await startLocalCloud(flags).catch((err) => {
   console.error(`localcloud: could not start: ${err.message}`);
   process.exit(1);
 });
+console.log("# Paste these lines into another shell: its bastionless programs then talk to this local cloud.");
 for (const [k, v] of Object.entries(cloud.env)) console.log(`export ${k}=${v}`);
 if (cloud.postgres) console.log(`# PostgreSQL behind the demo Aurora endpoints: ${cloud.postgres.url}`);
 console.log(`# admin: curl ${cloud.endpoint}/_localcloud/state — Ctrl-C stops the local cloud`);
