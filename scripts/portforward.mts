@@ -10,7 +10,7 @@ import { formatDuration } from "../lib/duration.ts";
 import { createLogger, type Logger } from "../lib/log.ts";
 import { canPrompt, confirm, selectOne, type PromptContext } from "../lib/prompts.ts";
 import { startPortForward, type ClientChoice, type PortForward } from "../lib/session/index.ts";
-import { describeBastion, findReusableBastion, launchBastion, observeBastion, resolvePlacement, stopBastion, StopNotConfirmed, unknownClusterIsUsage, type Placement } from "../lib/portforward/bastion.ts";
+import { describeBastion, launchBastion, listOwnBastions, otherBastionsLine, observeBastion, resolvePlacement, stopBastion, StopNotConfirmed, unknownClusterIsUsage, type Placement } from "../lib/portforward/bastion.ts";
 import { databaseChoice, databasesOfEnv, envChoices, nameChoices } from "../lib/portforward/choices.ts";
 import { belongsToEnv, namesOfEnv } from "../lib/envs.ts";
 import { localUser } from "../lib/local.ts";
@@ -153,13 +153,20 @@ async function checkThisMachine(run: Run, forwards: PlannedForward[]): Promise<v
 /** --reuse: this user's running bastion in the cluster; otherwise (or when there is none) RunTask. */
 async function launchOrReuseBastion(run: Run, placement: Placement): Promise<TaskInfo> {
   const who = { env: run.settings.env, localUser: run.user, owner: (await getCallerIdentity(run.clients.sts)).arn, defaulted: run.settings.taskDefinitionDefaulted };
+  // Bastions cost money while they run: a second one is never launched, or reused, without saying so.
+  const mine = await listOwnBastions(run.clients.ecs, placement.cluster, who).catch(() => []);
   if (run.settings.reuse) {
-    const task = await findReusableBastion(run.clients.ecs, placement.cluster, who);
+    const [task, ...others] = mine;
     if (task) {
       run.log.info(`Reusing bastion task ${task.taskId} (${task.lastStatus}) in ${placement.cluster}.`);
+      const also = otherBastionsLine(others, placement.cluster, true);
+      if (also) run.log.info(also);
       return task;
     }
     run.log.info(`No running bastion task of ${run.user} in ${placement.cluster}: launching one.`);
+  } else {
+    const already = otherBastionsLine(mine, placement.cluster, false);
+    if (already) run.log.info(already);
   }
   run.log.info(describeScope({ configPath: run.configPath, env: run.settings.env, profile: run.settings.profile ?? process.env.AWS_PROFILE, region: run.region, cluster: placement.cluster }));
   const task = await launchBastion(run.clients.ecs, placement, who);

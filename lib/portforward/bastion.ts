@@ -93,17 +93,27 @@ export async function launchBastion(ecs: Clients["ecs"], placement: Placement, w
 }
 
 /**
- * The newest running bastion this launcher started in the cluster, if any: the same AWS identity and
+ * The running bastions this launcher started in the cluster, newest first: the same AWS identity and
  * the same local user by their tags (startedBy alone maps alice.smith and alice-smith to one name).
  */
-export async function findReusableBastion(ecs: Clients["ecs"], cluster: string, who: Pick<Launcher, "localUser" | "owner">): Promise<TaskInfo | undefined> {
+export async function listOwnBastions(ecs: Clients["ecs"], cluster: string, who: Pick<Launcher, "localUser" | "owner">): Promise<TaskInfo[]> {
   const label = startedBy(startedByUser(who.localUser));
   const arns = await listTaskArns(ecs, cluster, { startedBy: label });
-  if (!arns.length) return undefined;
+  if (!arns.length) return [];
   const { tasks } = await describeTasks(ecs, cluster, arns);
   const mine = (t: TaskInfo) => t.startedBy === label && t.tags[TAG_OWNER] === who.owner && t.tags[TAG_LOCAL_USER] === who.localUser;
   const live = tasks.filter((t) => t.desiredStatus === "RUNNING" && t.lastStatus !== "STOPPED" && mine(t));
-  return live.sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0))[0];
+  return live.sort((a, b) => (b.createdAt?.getTime() ?? 0) - (a.createdAt?.getTime() ?? 0));
+}
+
+/** One line about this user's other running bastions (they cost money), or undefined when there are none. */
+export function otherBastionsLine(others: TaskInfo[], cluster: string, reusing: boolean): string | undefined {
+  if (!others.length) return undefined;
+  const ids = others.map((t) => t.taskId).join(", ");
+  const n = others.length === 1 ? "1 bastion task" : `${others.length} bastion tasks`;
+  return reusing
+    ? `Also running in ${cluster}, started by you: ${n} (${ids}); Ctrl-C here stops only the one reused.`
+    : `You already have ${n} running in ${cluster}: ${ids}. Attach with --reuse instead of launching another.`;
 }
 
 export async function describeBastion(ecs: Clients["ecs"], task: Pick<TaskInfo, "cluster" | "taskArn">): Promise<TaskInfo | undefined> {

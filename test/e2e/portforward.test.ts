@@ -141,6 +141,13 @@ describe("--reuse is per user and per AWS identity", () => {
     const tags = (await cloud.state()).tasks.find((t) => t.taskId === kept);
     expect(tags?.startedBy).toBe("bastionless:alice-smith");
 
+    // A new launch says that one is already running, and how to attach to it instead.
+    const second = startPortforward(cloud, JSON_ARGS, { XDG_STATE_HOME: state.dir, USER: "alice.smith" });
+    expect((await second.ready).task).not.toBe(kept);
+    expect(second.stderr()).toContain(`You already have 1 bastion task running in stg-main: ${kept}. Attach with --reuse instead of launching another.\n`);
+    second.interrupt();
+    expect((await second.exited).code).toBe(0);
+
     const other = startPortforward(cloud, [...JSON_ARGS, "--reuse"], { XDG_STATE_HOME: state.dir, USER: "alice-smith" });
     const ready = await other.ready;
     expect(ready.task).not.toBe(kept);

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
-import { startedByUser } from "../../../lib/portforward/bastion.ts";
+import { otherBastionsLine, startedByUser } from "../../../lib/portforward/bastion.ts";
 import { decideInterrupt, STOP_WARNING, watchInterrupts } from "../../../lib/portforward/interrupts.ts";
 import { keptLines, reportLeftovers } from "../../../lib/portforward/leftovers.ts";
 import { resolveSettings } from "../../../lib/portforward/options.ts";
@@ -39,6 +39,16 @@ describe("settings", () => {
     expect(() => resolveSettings("stg", { ...flags, via: "ssh", client: "go", timeout: "soon", keep: true, stop: true }, {})).toThrow(
       "--via ssh must be one of auto, ecs-exec, instance; --client go must be one of auto, native, plugin; --timeout soon is not a duration (e.g. 90s, 5m); --keep and --stop contradict each other: pick one.",
     );
+  });
+});
+
+describe("the user's other running bastions", () => {
+  const task = (id: string) => ({ taskId: id }) as Parameters<typeof otherBastionsLine>[0][number];
+  it("are named before another launch, and beside the one reused", () => {
+    expect(otherBastionsLine([], "stg-main", false)).toBeUndefined();
+    expect(otherBastionsLine([task("t1")], "stg-main", false)).toBe("You already have 1 bastion task running in stg-main: t1. Attach with --reuse instead of launching another.");
+    expect(otherBastionsLine([task("t1"), task("t2")], "stg-main", false)).toBe("You already have 2 bastion tasks running in stg-main: t1, t2. Attach with --reuse instead of launching another.");
+    expect(otherBastionsLine([task("t2")], "stg-main", true)).toBe("Also running in stg-main, started by you: 1 bastion task (t2); Ctrl-C here stops only the one reused.");
   });
 });
 
