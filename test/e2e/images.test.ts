@@ -10,6 +10,7 @@ import { podman } from "../../docker/podman.ts";
 import { eventually, leftovers, NOTHING_LEFT, psql, REPO, seededRows, startPortforward, stateHome } from "./portforward-harness.ts";
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
+import { runScript, type RunResult } from "../support/run.ts";
 
 const ARCH = "amd64" as const;
 const BASTION = IMAGES.bastion(ARCH);
@@ -75,20 +76,9 @@ async function containersNamed(prefix: string): Promise<string[]> {
   return out.stdout.trim().split("\n").filter(Boolean);
 }
 
-function runProgram(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    // Outside the repository (no team config applies): tsx by its path, as test/e2e/exec.test.ts runs it.
-    const child = spawn(join(REPO, "node_modules/.bin/tsx"), [join(REPO, script), ...args], {
-      cwd: state.dir,
-      env: { ...process.env, ...cloud.env, XDG_STATE_HOME: state.dir, BASTIONLESS_CONFIG: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function runProgram(script: string, args: string[]): Promise<RunResult> {
+  // Outside the repository (no team config applies).
+  return runScript(script, args, { cwd: state.dir, env: { ...cloud.env, XDG_STATE_HOME: state.dir, BASTIONLESS_CONFIG: "" }, timeoutMs: 180_000 });
 }
 
 /** podman run of an image with no cloud, as a laptop or a CI job runs it: `flags` before the image, `cmd` after. */

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { LocalCloud } from "../localcloud/index.ts";
+import { run, type RunResult } from "../support/run.ts";
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), "../..");
 export const PORTFORWARD = join(REPO, "scripts/portforward.mts");
@@ -68,18 +69,8 @@ export function startPortforward(cloud: LocalCloud, args: string[], env: Record<
 }
 
 /** Runs psql against a local port without blocking the event loop (the cloud answers from this process). */
-export function psql(port: number, user: string, database: string, sql: string, host = "127.0.0.1"): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn("psql", ["-X", "-tA", "-F", "|", "-h", host, "-p", String(port), "-U", user, "-d", database, "-c", sql], {
-      env: { ...process.env, PGCONNECT_TIMEOUT: "10" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-  });
+export function psql(port: number, user: string, database: string, sql: string, host = "127.0.0.1"): Promise<RunResult> {
+  return run("psql", ["-X", "-tA", "-F", "|", "-h", host, "-p", String(port), "-U", user, "-d", database, "-c", sql], { env: { PGCONNECT_TIMEOUT: "10" } });
 }
 
 /** The rows of the demo table, read straight from the local PostgreSQL (what the tunnel must return). */

@@ -1,6 +1,6 @@
 // Who the CMD runs as: the rules (Docker's USER syntax over passwd/group), the plan (only a root
 // entrypoint switches), and the entrypoint itself spawning a tiny real child that reports its uid.
-import { spawn } from "node:child_process";
+import { runScript, type RunResult } from "../../support/run.ts";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -102,20 +102,9 @@ describe("findAppUserSpec and appEnv", () => {
 });
 
 /** The entrypoint (BASTION_DISABLED: no cloud needed) running a child that prints who it is. */
-function runEntrypoint(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runEntrypoint(env: NodeJS.ProcessEnv): Promise<RunResult> {
   const report = "console.log(JSON.stringify({ uid: process.getuid(), gid: process.getgid(), groups: process.getgroups(), home: process.env.HOME }))";
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "scripts/entrypoint.mts"), process.execPath, "-e", report], {
-      cwd: ROOT,
-      env: { ...process.env, BASTION_DISABLED: "true", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runScript("scripts/entrypoint.mts", [process.execPath, "-e", report], { cwd: ROOT, env: { BASTION_DISABLED: "true", ...env } });
 }
 
 const events = (stderr: string) => stderr.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
