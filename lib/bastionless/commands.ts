@@ -86,7 +86,7 @@ export function topUsage(): string {
     "      --version  print the version",
     "",
     "Examples:",
-    "  bastionless tunnel --env stg --target stg-db      # localhost:15432 → stg-db through a throw-away bastion task",
+    "  bastionless tunnel --env stg --target stg-db      # 127.0.0.1:15432 → stg-db through a throw-away bastion task",
     "  bastionless tunnel stg-db                         # a connection named in bastionless.config.json",
     "  bastionless exec --env stg                        # ECS Exec into a task of the env",
     "  bastionless cleanup --env stg --dry-run           # what crashed containers and forgotten tunnels left",
