@@ -13,6 +13,7 @@ import { SSMClient, TerminateSessionCommand } from "@aws-sdk/client-ssm";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
 import { sdkConfig } from "../localcloud/test-helpers.ts";
 import { HAS_IPV6_LOOPBACK } from "../support/ipv6.ts";
+import { shareRepository } from "../support/unix-users.ts";
 import { NOTHING_LEFT, eventually, freePort, leftovers, psql, seededRows, startPortforward, type Portforward } from "./portforward-harness.ts";
 
 const isRoot = process.getuid?.() === 0;
@@ -26,8 +27,11 @@ let home: string;
 const ids: Record<string, { uid: number; gid: number }> = {};
 const children: ChildProcess[] = [];
 
+let releaseRepository: (() => void) | undefined;
+
 beforeAll(async () => {
   if (!isRoot) return;
+  releaseRepository = shareRepository();
   for (const user of [VICTIM, MALLORY]) {
     execFileSync("useradd", ["--no-create-home", "--shell", "/usr/sbin/nologin", user]);
     ids[user] = { uid: Number(execFileSync("id", ["-u", user]).toString()), gid: Number(execFileSync("id", ["-g", user]).toString()) };
@@ -44,6 +48,7 @@ afterAll(async () => {
   await cloud?.stop();
   if (home) rmSync(home, { recursive: true, force: true });
   for (const user of [VICTIM, MALLORY]) if (ids[user]) execFileSync("userdel", [user]);
+  releaseRepository?.();
 });
 
 /** portforward --json as the victim (its own uid, HOME and state directory). */

@@ -2,6 +2,43 @@
 // CI: `useradd` them (retried while another useradd or userdel holds /etc/passwd's lock), run one side as that
 // user with `setpriv` (the environment is kept as given, unlike su/runuser), `userdel` them after.
 import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), "../..");
+let shared: { count: number; restore: Array<[string, number]> } | undefined;
+
+/**
+ * Lets other users reach this checkout, for as long as a test needs them to run our programs: each
+ * directory above it without the search bit for others (a clone under `mktemp -d` is 0700) gets o+x —
+ * traversal only, no listing — until the last user of it is released, then its mode is put back.
+ */
+export function shareRepository(): () => void {
+  if (!shared) {
+    const restore: Array<[string, number]> = [];
+    for (let dir = REPO; ; dir = dirname(dir)) {
+      const mode = statSync(dir).mode & 0o7777;
+      if (!(mode & 0o001)) {
+        chmodSync(dir, mode | 0o001);
+        restore.push([dir, mode]);
+      }
+      if (dirname(dir) === dir) break;
+    }
+    shared = { count: 0, restore };
+  }
+  shared.count++;
+  let released = false;
+  return () => {
+    if (released || !shared) return;
+    released = true;
+    if (--shared.count > 0) return;
+    for (const [dir, mode] of shared.restore) chmodSync(dir, mode);
+    shared = undefined;
+  };
+}
+
+const releases = new Map<string, () => void>();
 
 export interface UnixUser {
   name: string;
@@ -27,11 +64,14 @@ export function createUser(prefix: string): UnixUser {
     execFileSync("sleep", ["0.2"]);
   }
   const [uid, gid, home] = execFileSync("sh", ["-c", `id -u "$1"; id -g "$1"; getent passwd "$1" | cut -d: -f6`, "sh", name], { encoding: "utf8" }).trim().split("\n");
+  releases.set(name, shareRepository());
   return { name, uid: Number(uid), gid: Number(gid), home };
 }
 
 export function removeUser(user: UnixUser | undefined): void {
   if (!user) return;
+  releases.get(user.name)?.();
+  releases.delete(user.name);
   const deadline = Date.now() + 30_000;
   for (;;) {
     const run = spawnSync("userdel", ["--remove", user.name], { encoding: "utf8" });
