@@ -63,7 +63,18 @@ export function redactKnownSecrets(text: string): string {
 export function redactText(text: string): string {
   let out = redactKnownSecrets(text);
   for (const [pattern, replacement] of TEXT_PATTERNS) out = out.replace(pattern, replacement);
-  return out.replace(SECRET_ACCESS_KEY, (m) => (/[a-z]/.test(m) && /[A-Z]/.test(m) && /[0-9/+]/.test(m) ? MASK : m));
+  return out.replace(SECRET_ACCESS_KEY, (m) => (looksLikeSecretKey(m) ? MASK : m));
+}
+
+/**
+ * A 40-character run of the key alphabet is a secret when it has both cases and a digit or /+, and is
+ * not a file path: a path such as `cyOZIhGmBx/test/reliability/fixtures/bad` (a mktemp directory
+ * under a repository) has several lower-case words between its slashes, which a random key does not.
+ */
+function looksLikeSecretKey(run: string): boolean {
+  if (!(/[a-z]/.test(run) && /[A-Z]/.test(run) && /[0-9/+]/.test(run))) return false;
+  const words = run.split("/").filter((part) => /^[a-z][a-z0-9_-]{2,}$/.test(part));
+  return words.length < 2;
 }
 
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/g;

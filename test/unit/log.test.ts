@@ -71,6 +71,14 @@ describe("redaction", () => {
     expect(redactText("wss://h/v1?X-Amz-Security-Token=abc%2Fdef&X-Amz-Date=1")).toBe("wss://h/v1?X-Amz-Security-Token=***&X-Amz-Date=1");
   });
 
+  it("leaves file paths alone that happen to be 40 characters of the key alphabet (a mktemp checkout)", () => {
+    const path = "/tmp/tmp.cyOZIhGmBx/test/reliability/fixtures/bad-input/invalid-json/bastionless.config.json";
+    expect(redactText(`${path}: is not valid JSON`)).toBe(`${path}: is not valid JSON`);
+    for (const key of [SECRET_KEY, "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789+/Ab", "Xq7/ab/Kz9PLmnOPqrSTuvWXyz0123456789ABCD"]) {
+      expect(redactText(`secret ${key} end`)).toBe("secret *** end");
+    }
+  });
+
   it("masks the secret shapes people type: PASSWORD=…, mysql -p…, a URL's password, a Bearer token — and names them", () => {
     const cases: Array<[string, string, string]> = [
       ["PGPASSWORD=hunter2hunter2 psql -h db", "PGPASSWORD=*** psql -h db", "a PASSWORD=… assignment"],
