@@ -2,7 +2,9 @@
 # Each target installs what it needs first (`make setup`), so a fresh clone needs nothing else.
 
 SHELL := /bin/bash
-.SHELLFLAGS := -eu -o pipefail -c
+# --norc: bash reads /etc/bash.bashrc also when stdin is a socket (a Node child's pipes) and SHLVL is
+# unset, and under -u that file fails on PS1; a recipe never wants an rc file.
+.SHELLFLAGS := --norc -eu -o pipefail -c
 .DEFAULT_GOAL := help
 MAKEFLAGS += --no-print-directory
 
@@ -11,19 +13,31 @@ ARGS ?=
 # Every program runs as `node --import tsx FILE`: no parent process in between (the tsx CLI or npx)
 # that would relay Ctrl-C a second time, SIGKILL a slow child, or swallow a signal.
 RUN := node --import tsx
+# $(call program,FILE): FILE with ENV and ARGS exactly as typed. ARGS is split into words as a shell
+# splits them (quotes keep spaces in one argument) but never expanded, by make or by the shell:
+# ARGS='--target $$HOSTNAME' passes $$HOSTNAME. exec leaves no shell between make and the program.
+# make still reports a failure its own way (`Error N`, then exit 2), and dies of the terminal's
+# Ctrl-C itself (130) whatever the program did: scripts run the program, or `bastionless`, directly.
+# BASTIONLESS_MAKE_PID tells the program that its parent is make (its own parent pid), so that it
+# ends what it opened if make dies; a program started some other way under make is never watched.
+# Plain bash 3.2 (macOS's): no mapfile, and an empty array expanded as $${a[@]+"$${a[@]}"} under -u.
+program = args='$(subst ','\'',$(value ARGS))'; \
+	printf '%s' "$$args" | xargs -r printf '%s\0' >/dev/null 2>&1 || { echo "make: ARGS has an unmatched quote: $$args" >&2; exit 2; }; \
+	argv=(); while IFS= read -r -d '' word; do argv+=("$$word"); done < <(printf '%s' "$$args" | xargs -r printf '%s\0'); \
+	BASTIONLESS_MAKE_PID=$$PPID exec $(RUN) $(1) $(if $(value ENV),--env '$(subst ','\'',$(value ENV))') $${argv[@]+"$${argv[@]}"}
 export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ?= true
 export npm_config_update_notifier := false
 export npm_config_fund := false
 export npm_config_audit := false
 
-.PHONY: help setup deps system demo test typecheck unit tunnel exec cleanup localcloud bench soak iam build sea images
+.PHONY: help setup deps system demo test typecheck format unit tunnel exec cleanup localcloud bench soak iam build sea images conformance schema
 
 help: ## List the targets
 	@echo "bastionless — bastion-less access to private AWS resources through Session Manager and ECS Exec"
 	@echo
 	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{ printf "  make %-12s %s\n", $$1, $$2 }'
 	@echo
-	@echo "  Variables: ENV=<env> (tunnel, exec, cleanup), ARGS=\"<extra flags>\""
+	@echo "  Variables: ENV=<env> (tunnel, exec, cleanup), ARGS='<extra flags>' (passed as typed: quotes group, \$$ stays)"
 
 setup: deps system ## Install npm dependencies and check (in CI: install) the system pieces
 
@@ -57,11 +71,19 @@ system: ## Check moto_server, PostgreSQL, psql, tmux, zsh, podman and the AWS CL
 	  echo 'Missing: the AWS CLI (used by the local cloud tests). Install with: python3 -m pip install awscli' >&2; exit 1; \
 	fi
 
-typecheck: deps ## Strict TypeScript check of lib/, scripts/ and test/
+typecheck: deps ## Strict TypeScript check, ESLint and prettier --check of lib/, scripts/, docker/ and test/
 	@npx tsc -p . --noEmit
+	@npx eslint --max-warnings 0 .
+	@npx prettier --check --log-level warn "**/*.{ts,mts,mjs,js,cjs}"
+
+format: deps ## Rewrite the code as prettier formats it (make typecheck checks it)
+	@npx prettier --write --log-level warn "**/*.{ts,mts,mjs,js,cjs}"
 
 unit: deps ## Run the unit tests only (no local cloud)
 	@npx vitest run test/unit
+
+schema: deps ## Rewrite bastionless.config.schema.json, the config file's JSON Schema, from lib/config-schema.ts
+	@$(RUN) --input-type=module -e 'import { writeFileSync } from "node:fs"; import { CONFIG_SCHEMA_FILE, configJsonSchemaText } from "./lib/config-json-schema.ts"; writeFileSync(CONFIG_SCHEMA_FILE, configJsonSchemaText()); console.log(`Wrote $${CONFIG_SCHEMA_FILE}.`);'
 
 test: setup typecheck ## Typecheck and run the whole test suite against the local cloud
 	@npx vitest run
@@ -70,13 +92,13 @@ demo: setup ## The main job on the local cloud: tunnel to a database, query thro
 	@$(RUN) test/demo.mts $(ARGS)
 
 tunnel: deps ## Open a tunnel to a private database: make tunnel ENV=stg [ARGS="--target stg-db"]
-	@$(RUN) scripts/portforward.mts $(if $(ENV),--env $(ENV)) $(ARGS)
+	@$(call program,scripts/portforward.mts)
 
 exec: deps ## ECS Exec into a task with discovery and pre-flight checks: make exec ENV=stg [ARGS="--check"]
-	@$(RUN) scripts/exec.mts $(if $(ENV),--env $(ENV)) $(ARGS)
+	@$(call program,scripts/exec.mts)
 
 cleanup: deps ## Remove orphaned instances, activations, parameters and tasks: a dry run without a terminal; ARGS=--yes applies
-	@$(RUN) scripts/cleanup-orphans.mts $(if $(ENV),--env $(ENV)) $(ARGS)
+	@$(call program,scripts/cleanup-orphans.mts)
 
 localcloud: setup ## Run the local cloud with the demo world on :4566 (Ctrl-C stops it)
 	@$(RUN) test/localcloud/cli.mts --world demo $(ARGS)
@@ -108,5 +130,9 @@ soak: setup ## The long reliability run (~30 min): 300 chaos lifecycles, 10 min 
 images: setup ## Build the bastion image and the app example with podman (no daemon, no registry; cached in /var/tmp/bastionless-images) [ARCH=arm64]
 	@$(RUN) docker/images.mts $(if $(ARCH),--arch $(ARCH))
 
-iam: ## Print the IAM policies filled in: make iam ENV=stg ACCOUNT=123456789012 REGION=ap-northeast-1
-	@$(RUN) docker/iam/render.mts --env "$(ENV)" --account "$(ACCOUNT)" --region "$(REGION)"
+iam: ## Print the IAM policies filled in: make iam ENV=stg ACCOUNT=123456789012 REGION=ap-northeast-1 [KMS_KEY=<key id>] [EXEC_LOG_BUCKET=<bucket>]
+	@$(RUN) docker/iam/render.mts --env "$(ENV)" --account "$(ACCOUNT)" --region "$(REGION)" --kms-key "$(KMS_KEY)" --exec-log-bucket "$(EXEC_LOG_BUCKET)"
+
+# AWS's own agent and plugin beside ours, on the local cloud; never part of make test (CI has no AWS binaries).
+conformance: setup ## AWS's plugin and agent against the local cloud, beside the native client and the emulated agent: make conformance PLUGIN=<path> AGENT_DIR=<dir> [MIB=1]
+	@$(RUN) test/conformance/run.mts --plugin '$(PLUGIN)' --agent-dir '$(AGENT_DIR)' --mib '$(or $(MIB),1)' $(ARGS)

@@ -16,7 +16,11 @@ if (why) {
 }
 try {
   const built = await buildImages({ arch, say });
-  say(`Built ${built.bastion} and ${built.appExample} in ${((Date.now() - started) / 1000).toFixed(1)}s (${Object.entries(built.timings).map(([step, s]) => `${step} ${s}s`).join(", ")}).`);
+  say(
+    `Built ${built.bastion} and ${built.appExample} in ${((Date.now() - started) / 1000).toFixed(1)}s (${Object.entries(built.timings)
+      .map(([step, s]) => `${step} ${s}s`)
+      .join(", ")}).`,
+  );
 } catch (error) {
   process.stderr.write(`images: ${(error as Error).message}\n`);
   process.exit(1);

@@ -154,7 +154,10 @@ export async function buildStandInAgentDeb(out: string): Promise<void> {
       '#!/bin/sh\n# The stand-in keeps its registration where the real agent does.\nexport SSM_REGISTRATION_FILE="${SSM_REGISTRATION_FILE:-/var/lib/amazon/ssm/registration}"\nexec node /usr/lib/amazon-ssm-agent-standin/amazon-ssm-agent.mjs "$@"\n',
     );
     chmodSync(join(dir, "usr/bin/amazon-ssm-agent"), 0o755);
-    await must("dpkg-deb", run("dpkg-deb", ["--root-owner-group", "-Zgzip", "--build", dir, out], { env: { ...process.env, SOURCE_DATE_EPOCH: String(FIXED_MTIME) } }));
+    await must(
+      "dpkg-deb",
+      run("dpkg-deb", ["--root-owner-group", "-Zgzip", "--build", dir, out], { env: { ...process.env, SOURCE_DATE_EPOCH: String(FIXED_MTIME) } }),
+    );
     utimesSync(out, FIXED_MTIME, FIXED_MTIME);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -224,9 +227,23 @@ export async function buildImages(options: BuildOptions): Promise<BuiltImages> {
     });
   const common = ["--build-arg", `TARGETARCH=${options.arch}`, "--build-arg", `SSM_AGENT_DEB=${STANDIN_DEB}`];
   try {
-    await build(IMAGES.bastion(options.arch), ["-f", join(context.dir, "docker/bastion/Dockerfile"), "--build-arg", `NODE_IMAGE=${node}`, ...common, context.dir]);
+    await build(IMAGES.bastion(options.arch), [
+      "-f",
+      join(context.dir, "docker/bastion/Dockerfile"),
+      "--build-arg",
+      `NODE_IMAGE=${node}`,
+      ...common,
+      context.dir,
+    ]);
     await build(IMAGES.tinyApp(options.arch), ["--build-arg", `NODE_IMAGE=${node}`, join(ROOT, "docker/app/tiny-app")]);
-    await build(IMAGES.appExample(options.arch), ["-f", join(context.dir, "docker/app/Dockerfile.example"), "--build-arg", `APP_IMAGE=${IMAGES.tinyApp(options.arch)}`, ...common, context.dir]);
+    await build(IMAGES.appExample(options.arch), [
+      "-f",
+      join(context.dir, "docker/app/Dockerfile.example"),
+      "--build-arg",
+      `APP_IMAGE=${IMAGES.tinyApp(options.arch)}`,
+      ...common,
+      context.dir,
+    ]);
   } finally {
     context.remove();
   }

@@ -1,52 +1,14 @@
 // bastionless.config.json: optional per-env team defaults, so that `make tunnel ENV=stg` needs no prompt.
 // Flags beat env vars beat this file beat prompts. Unknown keys are errors: a typo must not be ignored.
+// Its keys, types and messages are lib/config-schema.ts; this file finds, trusts and reads it.
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { CONFIG_FILE } from "./constants.ts";
-import { UsageError } from "./cli.ts";
-import { parseDuration } from "./duration.ts";
+import { UsageError } from "./errors.ts";
+import { checkConfigFile, type ConnectionConfig, type EnvConfig } from "./config-schema.ts";
 
-export interface ExecConfig {
-  /** Commands allowed in this env; anything else is refused before any AWS call. */
-  allow?: string[];
-  /** Default --command. */
-  shell?: string;
-}
-
-export interface EnvConfig {
-  profile?: string;
-  region?: string;
-  cluster?: string;
-  service?: string;
-  taskDefinition?: string;
-  /** Default --target: an RDS cluster/instance id, an endpoint, or host:port. */
-  target?: string;
-  localPort?: number;
-  /** Extra tunnels, "LOCAL:HOST:REMOTE". */
-  forwards?: string[];
-  via?: "auto" | "ecs-exec" | "instance";
-  client?: "auto" | "native" | "plugin";
-  /** Readiness timeout, e.g. "5m". */
-  timeout?: string;
-  exec?: ExecConfig;
-}
-
-/**
- * A named tunnel, as basti users know them: `bastionless tunnel stg-db` opens it. Its keys are
- * portforward's flags (flags given on the command line beat them); the env's own section still
- * supplies the profile, region and the rest.
- */
-export interface ConnectionConfig {
-  env: string;
-  target?: string;
-  localPort?: number;
-  forwards?: string[];
-  cluster?: string;
-  service?: string;
-  taskDefinition?: string;
-  via?: "auto" | "ecs-exec" | "instance";
-}
+export type { ConnectionConfig, EnvConfig, ExecConfig } from "./config-schema.ts";
 
 export interface Config {
   /** The file it came from. */
@@ -61,106 +23,12 @@ export class ConfigError extends UsageError {
   override name = "ConfigError";
 }
 
-type Check = (value: unknown) => string | undefined; // undefined = ok, else "what was expected"
-
-const isString: Check = (v) => (typeof v === "string" && v.length > 0 ? undefined : "a non-empty string");
-const isPort: Check = (v) => (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535 ? undefined : "an integer from 0 to 65535");
-const oneOf = (...values: string[]): Check => (v) => (values.includes(v as string) ? undefined : `one of ${values.map((x) => `"${x}"`).join(", ")}`);
-const stringList: Check = (v) => (Array.isArray(v) && v.every((x) => typeof x === "string" && x.length > 0) ? undefined : "an array of non-empty strings");
-const forwardList: Check = (v) =>
-  stringList(v) ?? ((v as string[]).every((f) => /^\d{1,5}:[^:\s]+:\d{1,5}$/.test(f)) ? undefined : 'an array of "LOCAL:HOST:REMOTE" strings, e.g. "15432:db.internal:5432"');
-const duration: Check = (v) => (typeof v === "string" && parseDuration(v) !== undefined ? undefined : 'a duration like "90s", "5m" or "1h"');
-
-const ENV_KEYS: Record<keyof EnvConfig, Check | Record<string, Check>> = {
-  profile: isString,
-  region: (v) => (typeof v === "string" && /^[a-z]{2}(-[a-z]+)+-\d$/.test(v) ? undefined : 'an AWS region like "ap-northeast-1"'),
-  cluster: isString,
-  service: isString,
-  taskDefinition: isString,
-  target: isString,
-  localPort: isPort,
-  forwards: forwardList,
-  via: oneOf("auto", "ecs-exec", "instance"),
-  client: oneOf("auto", "native", "plugin"),
-  timeout: duration,
-  exec: { allow: stringList, shell: isString },
-};
-
-const ENV_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/;
-
-const CONNECTION_KEYS: Record<keyof ConnectionConfig, Check> = {
-  env: (v) => (typeof v === "string" && ENV_NAME.test(v) ? undefined : 'the name of an env, e.g. "stg"'),
-  target: ENV_KEYS.target as Check,
-  localPort: isPort,
-  forwards: forwardList,
-  cluster: isString,
-  service: isString,
-  taskDefinition: isString,
-  via: ENV_KEYS.via as Check,
-};
-
-/** Validates parsed JSON; throws one ConfigError naming the file, the key and what was expected. */
+/** Validates parsed JSON against the schema; throws one ConfigError naming the file, the key and what was expected. */
 export function parseConfig(raw: unknown, path: string): Config {
-  const fail = (key: string, expected: string, got?: unknown): never => {
-    const shown = got === undefined ? "" : ` (got ${JSON.stringify(got)?.slice(0, 60)})`;
-    throw new ConfigError(`${path}: ${key} must be ${expected}${shown}.`);
-  };
-  if (!isPlainObject(raw)) fail("the top level", 'an object like {"envs": {"stg": {…}}}');
-  const top = raw as Record<string, unknown>;
-  for (const key of Object.keys(top)) {
-    if (!["$schema", "defaults", "envs", "connections"].includes(key)) fail(`"${key}"`, 'one of "defaults", "envs", "connections" (unknown key)');
-  }
-  const defaults = top.defaults === undefined ? {} : checkEnv(top.defaults, "defaults", fail);
-  if (top.envs !== undefined && !isPlainObject(top.envs)) fail("envs", "an object keyed by env name", top.envs);
-  const envs: Record<string, EnvConfig> = {};
-  for (const [name, value] of Object.entries((top.envs ?? {}) as Record<string, unknown>)) {
-    if (!ENV_NAME.test(name)) fail(`envs."${name}"`, "named with letters, digits, - and _ only");
-    envs[name] = checkEnv(value, `envs.${name}`, fail);
-  }
-  if (top.connections !== undefined && !isPlainObject(top.connections)) fail("connections", "an object keyed by connection name", top.connections);
-  const connections: Record<string, ConnectionConfig> = {};
-  for (const [name, value] of Object.entries((top.connections ?? {}) as Record<string, unknown>)) {
-    if (!ENV_NAME.test(name)) fail(`connections."${name}"`, "named with letters, digits, - and _ only");
-    connections[name] = checkConnection(value, `connections.${name}`, fail);
-  }
+  const checked = checkConfigFile(raw);
+  if ("problem" in checked) throw new ConfigError(`${path}: ${checked.problem}`);
+  const { defaults = {}, envs = {}, connections = {} } = checked.config;
   return { path, defaults, envs, connections };
-}
-
-function checkConnection(value: unknown, at: string, fail: (key: string, expected: string, got?: unknown) => never): ConnectionConfig {
-  if (!isPlainObject(value)) fail(at, 'an object like {"env": "stg", "target": "stg-db", "localPort": 15432}', value);
-  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-    const rule = CONNECTION_KEYS[key as keyof ConnectionConfig];
-    if (!rule) fail(`${at}.${key}`, `one of ${Object.keys(CONNECTION_KEYS).join(", ")} (unknown key)`);
-    const expected = rule(v);
-    if (expected) fail(`${at}.${key}`, expected, v);
-  }
-  if ((value as Record<string, unknown>).env === undefined) fail(`${at}.env`, 'the name of the env it opens in, e.g. "stg" (missing)');
-  return value as unknown as ConnectionConfig;
-}
-
-function checkEnv(value: unknown, at: string, fail: (key: string, expected: string, got?: unknown) => never): EnvConfig {
-  if (!isPlainObject(value)) fail(at, "an object", value);
-  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
-    const rule = ENV_KEYS[key as keyof EnvConfig];
-    if (!rule) fail(`${at}.${key}`, `one of ${Object.keys(ENV_KEYS).join(", ")} (unknown key)`);
-    if (typeof rule === "function") {
-      const expected = rule(v);
-      if (expected) fail(`${at}.${key}`, expected, v);
-    } else {
-      if (!isPlainObject(v)) fail(`${at}.${key}`, "an object", v);
-      for (const [sub, sv] of Object.entries(v as Record<string, unknown>)) {
-        const subRule = rule[sub];
-        if (!subRule) fail(`${at}.${key}.${sub}`, `one of ${Object.keys(rule).join(", ")} (unknown key)`);
-        const expected = subRule(sv);
-        if (expected) fail(`${at}.${key}.${sub}`, expected, sv);
-      }
-    }
-  }
-  return value as EnvConfig;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /**
@@ -225,7 +93,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Config | undefined 
     text = readFileSync(fd, "utf8");
   } catch (error) {
     if (error instanceof ConfigError) throw error;
-    throw new ConfigError(`${path}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}). Fix the path in BASTIONLESS_CONFIG or remove it.`, { cause: error });
+    throw new ConfigError(
+      `${path}: cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}). Fix the path in BASTIONLESS_CONFIG or remove it.`,
+      { cause: error },
+    );
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
@@ -233,7 +104,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Config | undefined 
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`${path}: is not valid JSON${jsonErrorWhere(text, (error as Error).message)}: expected a JSON object like {"envs": {"stg": {"cluster": "stg-main"}}}.`, { cause: error });
+    throw new ConfigError(
+      `${path}: is not valid JSON${jsonErrorWhere(text, (error as Error).message)}: expected a JSON object like {"envs": {"stg": {"cluster": "stg-main"}}}.`,
+      { cause: error },
+    );
   }
   return parseConfig(raw, path);
 }
@@ -266,7 +140,7 @@ export function describeScope(scope: { configPath?: string; env?: string; profil
 /** The settings of one env: its own keys over `defaults`. */
 export function envConfig(config: Config | undefined, env: string | undefined): EnvConfig {
   if (!config) return {};
-  const own = env ? config.envs[env] ?? {} : {};
+  const own = env ? (config.envs[env] ?? {}) : {};
   return { ...config.defaults, ...own, exec: { ...config.defaults.exec, ...own.exec } };
 }
 

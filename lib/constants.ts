@@ -1,8 +1,10 @@
-// Names shared by every program: DESIGN.md "Conventions shared by the programs".
+// Names shared by every program: the tags, the parameter path and the labels that say what is ours.
 
 export const TAG_MANAGED_BY = "bastionless:managed-by";
 export const TAG_ENV = "bastionless:env";
 export const TAG_SOURCE = "bastionless:source";
+/** On an instance parameter: the aws:userid of the container that wrote it, the only one docker/iam/ lets rewrite or delete it. */
+export const TAG_WRITER_ID = "bastionless:writer-id";
 export const TAG_CREATED_AT = "bastionless:created-at";
 /** On bastion tasks: the caller's AWS identity (STS ARN) that launched it, and the local user; --reuse matches both. */
 export const TAG_OWNER = "bastionless:owner";
@@ -13,6 +15,9 @@ export const MANAGED_BY_VALUE = "bastionless";
 export const STARTED_BY_PREFIX = "bastionless:";
 
 export const CONFIG_FILE = "bastionless.config.json";
+
+/** portforward --sessions: at most this many sessions per forward (each an audit-trail entry and a WebSocket). */
+export const MAX_SESSIONS = 16;
 
 export const DOC_PORT_FORWARD_REMOTE = "AWS-StartPortForwardingSessionToRemoteHost";
 export const DOC_PORT_FORWARD = "AWS-StartPortForwardingSession";
@@ -26,12 +31,12 @@ export function parameterPrefix(env: string): string {
 
 /** `/<env>/portforward/instances/<source id>`; the source id is sanitised to Parameter Store's alphabet. */
 export function parameterName(env: string, sourceId: string): string {
-  return parameterPrefix(env) + sourceId.replace(/[^a-zA-Z0-9_.\-]/g, "_");
+  return parameterPrefix(env) + sourceId.replace(/[^a-zA-Z0-9_.-]/g, "_");
 }
 
 export function startedBy(user: string): string {
   // ECS caps startedBy at 128 characters; the user part keeps to letters, digits, "-" and "_".
-  return (STARTED_BY_PREFIX + user.replace(/[^a-zA-Z0-9_\-]/g, "-")).slice(0, 128);
+  return (STARTED_BY_PREFIX + user.replace(/[^a-zA-Z0-9_-]/g, "-")).slice(0, 128);
 }
 
 export type Tags = Record<string, string>;

@@ -4,7 +4,10 @@
 
 /** The words of a name: split on anything but letters and digits, lower-cased (`main-stg-eu` → main, stg, eu). */
 export function nameWords(name: string): string[] {
-  return name.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+  return name
+    .toLowerCase()
+    .split(/[^a-z0-9]+/)
+    .filter(Boolean);
 }
 
 /**
@@ -29,4 +32,16 @@ export function namesOfEnvs(names: string[], envs: string[]): string[] {
 /** The env a name suggests when nothing else says: its first word (`stg-main` → stg). */
 export function envSuggestedBy(name: string): string | undefined {
   return nameWords(name)[0];
+}
+
+const PRODUCTION_WORDS = new Set(["prod", "prd", "production", "live"]);
+
+/** prod, prd-eu, production, live-main: a name a stray Enter must never pick. */
+export function looksLikeProduction(name: string): boolean {
+  return nameWords(name).some((w) => PRODUCTION_WORDS.has(w));
+}
+
+/** `names` in their order, production-like ones moved last: a prompt's first (default) choice is never production. */
+export function productionLast(names: string[]): string[] {
+  return [...names.filter((n) => !looksLikeProduction(n)), ...names.filter(looksLikeProduction)];
 }

@@ -18,12 +18,17 @@ export function registerSecret(value: string | undefined | null): void {
 }
 
 // Field names whose values are secrets in AWS APIs, the agent's argv and credential files.
-const SECRET_KEY = /^(activation_?code|token_?value|session_?token|secret_?access_?key|aws_secret_access_key|aws_session_token|password|authorization|x-amz-security-token|plaintext|ciphertext_?blob|data_?key|private_?key)$/i;
+const SECRET_KEY =
+  /^(activation_?code|token_?value|session_?token|secret_?access_?key|aws_secret_access_key|aws_session_token|password|authorization|x-amz-security-token|plaintext|ciphertext_?blob|data_?key|private_?key)$/i;
 
 // Secrets people put in commands and URLs, each with the name a warning gives it.
 const SECRET_SHAPES: Array<[string, RegExp, string]> = [
   // PGPASSWORD=…, DB_PASSWORD='…', --password=…, MYSQL_PWD=…, API_SECRET="…"
-  ["a PASSWORD=… assignment", /(\b[A-Za-z_][A-Za-z0-9_]*(?:PASSWORD|PASSWD|SECRET)[A-Za-z0-9_]*\s*=\s*|\bMYSQL_PWD\s*=\s*)('[^']*'|"[^"]*"|[^\s'"]+)/gi, `$1${MASK}`],
+  [
+    "a PASSWORD=… assignment",
+    /(\b[A-Za-z_][A-Za-z0-9_]*(?:PASSWORD|PASSWD|SECRET)[A-Za-z0-9_]*\s*=\s*|\bMYSQL_PWD\s*=\s*)('[^']*'|"[^"]*"|[^\s'"]+)/gi,
+    `$1${MASK}`,
+  ],
   // mysql -uroot -pS3cr3t (mysql, mysqldump, mysqladmin take the password glued to -p)
   ["a mysql -p<password>", /(\bmysql(?:dump|admin|sh)?\b[^|;&\n]*?\s-p)([^\s'"]+)/g, `$1${MASK}`],
   // postgres://app:S3cr3t@db.internal/app
@@ -40,7 +45,10 @@ export function findSecretShape(text: string): string | undefined {
 // Secrets recognisable by their surroundings in free text.
 const TEXT_PATTERNS: Array<[RegExp, string]> = [
   // JSON / key=value forms: "ActivationCode":"…", TokenValue=…, aws_secret_access_key = …
-  [/("?(?:ActivationCode|TokenValue|tokenValue|SessionToken|sessionToken|SecretAccessKey|secretAccessKey|Plaintext|KMSCipherTextKey)"?\s*[:=]\s*"?)([^"\s,}&]+)/g, `$1${MASK}`],
+  [
+    /("?(?:ActivationCode|TokenValue|tokenValue|SessionToken|sessionToken|SecretAccessKey|secretAccessKey|Plaintext|KMSCipherTextKey)"?\s*[:=]\s*"?)([^"\s,}&]+)/g,
+    `$1${MASK}`,
+  ],
   [/((?:aws_secret_access_key|aws_session_token|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN)\s*[=:]\s*)(\S+)/g, `$1${MASK}`],
   [/([?&]X-Amz-(?:Security-Token|Signature|Credential)=)([^&\s"]+)/gi, `$1${MASK}`],
   [/(Authorization:\s*AWS4-HMAC-SHA256\s+)(.+)/gi, `$1${MASK}`],
@@ -77,6 +85,7 @@ function looksLikeSecretKey(run: string): boolean {
   return words.length < 2;
 }
 
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/g;
 const NAMED_CONTROLS: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\u001b": "\\e" };
 
@@ -183,7 +192,8 @@ export function openPrivateLog(path: string): { write: (line: string) => void; c
     fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ELOOP") throw new Error(`Refusing to write the log ${path}: it is a symbolic link. Remove it (rm ${path}); bastionless creates it again.`, { cause: error });
+    if (code === "ELOOP")
+      throw new Error(`Refusing to write the log ${path}: it is a symbolic link. Remove it (rm ${path}); bastionless creates it again.`, { cause: error });
     throw new Error(`Could not open the log ${path}: ${code ?? (error as Error).message}. Is ${dir} writable?`, { cause: error });
   }
   const problem = fileProblem(fstatSync(fd));

@@ -75,25 +75,11 @@ export function startChild(argv: readonly string[], options: StartChildOptions =
     });
   });
 
-  const signal = (sig: Signal): boolean => {
-    if (outcome || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return false;
-    try {
-      return child.kill(sig);
-    } catch {
-      return false;
-    }
-  };
+  const signal = (sig: Signal): boolean => !outcome && signalProcess(child, sig);
 
   const waitUntil = async (deadline: number) => {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<"deadline">((resolve) => {
-      timer = setTimeout(() => resolve("deadline"), Math.max(0, deadline - Date.now()));
-    });
-    const first = await Promise.race([exited, timedOut]);
-    clearTimeout(timer);
-    if (first !== "deadline") return { ...first, killed: false };
-    signal("SIGKILL");
-    return { ...(await exited), killed: true };
+    const { exit, killed } = await waitOrKill(exited, deadline, () => signal("SIGKILL"));
+    return { ...exit, killed };
   };
 
   return {
@@ -108,6 +94,29 @@ export function startChild(argv: readonly string[], options: StartChildOptions =
       return waitUntil(Date.now() + timeoutMs);
     },
   };
+}
+
+/** Sends a signal to `child` if it is still there; false when it is already gone. */
+export function signalProcess(child: ChildProcess, sig: Signal): boolean {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return false;
+  try {
+    return child.kill(sig);
+  } catch {
+    return false;
+  }
+}
+
+/** Waits for `exited` until `deadline` (epoch ms), then calls `kill` (a SIGKILL) and waits for the exit. */
+export async function waitOrKill<T>(exited: Promise<T>, deadline: number, kill: () => void): Promise<{ exit: T; killed: boolean }> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<"deadline">((resolve) => {
+    timer = setTimeout(() => resolve("deadline"), Math.max(0, deadline - Date.now()));
+  });
+  const first = await Promise.race([exited.then((exit) => ({ exit })), timedOut]);
+  clearTimeout(timer);
+  if (first !== "deadline") return { exit: first.exit, killed: false };
+  kill();
+  return { exit: await exited, killed: true };
 }
 
 /** The exit code an init reports for a child: its own code, or 128 + the number of the signal that ended it. */
@@ -162,7 +171,10 @@ export interface RunResult extends ChildExit {
 }
 
 /** Runs a one-shot command without a shell and collects its output; `abortSignal` SIGKILLs it. */
-export async function runCommand(argv: readonly string[], options: { env?: NodeJS.ProcessEnv; abortSignal?: AbortSignal; onLine?: StartChildOptions["onLine"] } = {}): Promise<RunResult> {
+export async function runCommand(
+  argv: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; abortSignal?: AbortSignal; onLine?: StartChildOptions["onLine"] } = {},
+): Promise<RunResult> {
   const out: Record<"stdout" | "stderr", string[]> = { stdout: [], stderr: [] };
   const child = startChild(argv, {
     env: options.env,
@@ -245,4 +257,22 @@ export function startRestarting(argv: readonly string[], options: StartRestartin
       return stopping;
     },
   };
+}
+
+/** Set by the Makefile's program macro to make's pid, which is then our parent's. */
+export const MAKE_PID_ENV = "BASTIONLESS_MAKE_PID";
+
+/**
+ * The parent watch for a program that make started itself (`make tunnel`, `make exec`): make's pid
+ * in BASTIONLESS_MAKE_PID is our parent's, so a change of parent means make died. Anything else —
+ * a program started in the background by a recipe, or by a script under make — is not watched. The
+ * variable is taken out of our environment, so nothing we start inherits it.
+ */
+export function makeParentWatch(
+  env: NodeJS.ProcessEnv = process.env,
+  ppid: () => number = () => process.ppid,
+): { ppid: () => number; everyMs: number } | undefined {
+  const makePid = env[MAKE_PID_ENV];
+  delete env[MAKE_PID_ENV];
+  return makePid !== undefined && makePid === String(ppid()) ? { ppid, everyMs: 500 } : undefined;
 }

@@ -2,7 +2,6 @@
 // that must not give up after the SDK's three tries: the entrypoint's (its clients run with
 // maxAttempts 1, so this loop alone decides how long a call may take: long enough at start, never
 // past the grace period at shutdown) and portforward's StopTask, which is what stops the billing.
-import { isAccessDenied, isTransient } from "./aws/errors.ts";
 
 export interface RetryPolicy {
   /** Total attempts, the first included. */
@@ -23,18 +22,13 @@ export interface Attempt {
   abortSignal: AbortSignal;
 }
 
-/** Throttling, 5xx, timeouts and network errors are worth another try; AccessDenied never is. */
-export function isRetryable(error: unknown): boolean {
-  if (isAccessDenied(error)) return false;
-  return isTransient(error);
-}
-
+/** Runs `run` until it succeeds, or until a failure `retryable` refuses (lib/aws/errors.ts: isRetryable for AWS calls). */
 export async function withRetries<T>(
   run: (attempt: Attempt) => Promise<T>,
   policy: RetryPolicy,
-  options: { retryable?: (error: unknown) => boolean; onRetry?: (error: unknown, attempt: number, delayMs: number) => void } = {},
+  options: { retryable: (error: unknown) => boolean; onRetry?: (error: unknown, attempt: number, delayMs: number) => void },
 ): Promise<T> {
-  const retryable = options.retryable ?? isRetryable;
+  const { retryable } = options;
   for (let attempt = 1; ; attempt++) {
     const abortSignal = attemptSignal(policy);
     try {

@@ -18,27 +18,34 @@ const PROGRAMS: Record<Program, () => Promise<unknown>> = {
 };
 
 // No top-level await here: the single-executable build turns this bundle into CommonJS.
-void runMain(async () => {
-  const route = routeCommand(process.argv.slice(2));
-  switch (route.kind) {
-    case "help":
-      return void process.stdout.write(route.text);
-    case "version":
-      return void process.stdout.write(VERSION + "\n");
-    case "completion":
-      return void process.stdout.write(completionScript(route.shell));
-    case "complete":
-      return void process.stdout.write(completeWords(route.words, quietConfig()).map((c) => c + "\n").join(""));
-    case "list":
-      return void process.stdout.write(formatConnections(loadConfig()));
-    case "run": {
-      const connection = route.connection ? connectionArgv(route.connection, loadConfig(), route.given) : [];
-      process.argv.splice(2, Infinity, ...connection, ...route.argv);
-      await PROGRAMS[route.program]();
-      return new Promise<never>(() => {}); // the program ends the process with its own code
+void runMain(
+  async () => {
+    const route = routeCommand(process.argv.slice(2));
+    switch (route.kind) {
+      case "help":
+        return void process.stdout.write(route.text);
+      case "version":
+        return void process.stdout.write(VERSION + "\n");
+      case "completion":
+        return void process.stdout.write(completionScript(route.shell));
+      case "complete":
+        return void process.stdout.write(
+          completeWords(route.words, quietConfig())
+            .map((c) => c + "\n")
+            .join(""),
+        );
+      case "list":
+        return void process.stdout.write(formatConnections(loadConfig()));
+      case "run": {
+        const connection = route.connection ? connectionArgv(route.connection, loadConfig(), route.given) : [];
+        process.argv.splice(2, Infinity, ...connection, ...route.argv);
+        await PROGRAMS[route.program]();
+        return new Promise<never>(() => {}); // the program ends the process with its own code
+      }
     }
-  }
-}, { name: "bastionless" });
+  },
+  { name: "bastionless" },
+);
 
 /** A Tab press must never print: a config that does not load completes nothing from it. */
 function quietConfig() {

@@ -11,7 +11,12 @@ import { leftoversOf, psql, startPortforward, type Portforward } from "./e2e/por
 
 const DEADLINE_MS = 60_000;
 const say = (line: string) => process.stdout.write(line + "\n");
-const indent = (text: string) => text.trimEnd().split("\n").map((l) => `    ${l}`).join("\n");
+const indent = (text: string) =>
+  text
+    .trimEnd()
+    .split("\n")
+    .map((l) => `    ${l}`)
+    .join("\n");
 
 let cloud: LocalCloud | undefined;
 let tunnel: Portforward | undefined;
@@ -36,7 +41,15 @@ async function main(): Promise<number> {
   say(`3. Querying through the tunnel: psql -h 127.0.0.1 -p ${forward.localPort} -U ${cloud.postgres!.user} ${cloud.postgres!.database} -c "${sql}"`);
   const query = await psql(forward.localPort, cloud.postgres!.user, cloud.postgres!.database, sql);
   if (query.code !== 0 || !query.stdout.trim()) throw new Error(`psql through the tunnel failed (exit ${query.code}): ${query.stderr.trim()}`);
-  say(indent(query.stdout.split("\n").filter(Boolean).map((row) => row.split("|").join("  ")).join("\n")));
+  say(
+    indent(
+      query.stdout
+        .split("\n")
+        .filter(Boolean)
+        .map((row) => row.split("|").join("  "))
+        .join("\n"),
+    ),
+  );
 
   say("4. Closing the tunnel (Ctrl-C): the bastion task is stopped and checked for leftovers…");
   tunnel.interrupt();
@@ -46,7 +59,9 @@ async function main(): Promise<number> {
   say(`5. What is left, according to GET ${cloud.endpoint}/_localcloud/state:`);
   const state = (await (await fetch(`${cloud.endpoint}/_localcloud/state`)).json()) as Parameters<typeof leftoversOf>[0];
   const left = leftoversOf(state);
-  const counts = Object.entries(left).map(([kind, items]) => `${items.length} ${kind === "tasks" ? "running bastion tasks" : kind === "sessions" ? "open sessions" : kind}`);
+  const counts = Object.entries(left).map(
+    ([kind, items]) => `${items.length} ${({ tasks: "running bastion tasks", sessions: "open sessions" } as Record<string, string>)[kind] ?? kind}`,
+  );
   say(`   ${counts.join(", ")}`);
   const anything = Object.values(left).some((items) => items.length > 0);
   if (anything) {
@@ -82,5 +97,5 @@ try {
   say("6. Stopping the local cloud.");
   await shutdown();
 }
-say(code === 0 ? `Demo passed in ${elapsed()}. The same script runs against AWS: make tunnel ENV=stg (see README).` : "Demo FAILED.");
+say(code === 0 ? `Demo passed in ${elapsed()}. The same script runs against AWS: make tunnel ENV=stg (see docs/aws.md).` : "Demo FAILED.");
 process.exit(code);

@@ -1,4 +1,4 @@
-// AWS clients built once per run from { profile, region } and passed down (STYLE.md §3).
+// AWS clients built once per run from { profile, region } and passed down, never made per call.
 // The SDK itself reads the standard credential chain and AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE>.
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { ECSClient } from "@aws-sdk/client-ecs";
@@ -8,13 +8,9 @@ import { IAMClient } from "@aws-sdk/client-iam";
 import { STSClient } from "@aws-sdk/client-sts";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { S3Client } from "@aws-sdk/client-s3";
-import { UsageError } from "../cli.ts";
+import { UsageError } from "../errors.ts";
 import { escapeControl } from "../log.ts";
-import { setRunProfile } from "./errors.ts";
-
-// The SDK warns on every start under Node 20 that releases after January 2027 need Node 22; the
-// versions pinned here run on Node 20, so the warning is noise for operators and cron logs.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+import { withClientProfile } from "./errors.ts";
 
 export interface AwsOptions {
   profile?: string;
@@ -63,22 +59,41 @@ export interface AwsClients {
 /** Clients are created on first use, so a script pays only for the services it calls. */
 export function createClients(options: AwsOptions = {}): AwsClients {
   const config = clientConfig(options);
+  // The SDK warns, as each client is made under Node 20, that releases after January 2027 need Node 22;
+  // the versions pinned here run on Node 20, so the warning is noise for operators and cron logs.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   // An expired-credentials line then names the profile to log in again with.
-  setRunProfile(options.profile ?? process.env.AWS_PROFILE);
+  const profile = options.profile ?? process.env.AWS_PROFILE;
   const made = new Map<string, { destroy(): void }>();
   const lazy = <T extends { destroy(): void; middlewareStack: MiddlewareStackLike }>(key: string, make: () => T): T => {
-    if (!made.has(key)) made.set(key, withControlsEscaped(make()));
+    if (!made.has(key)) made.set(key, withProfileNoted(withControlsEscaped(make()), profile));
     return made.get(key) as T;
   };
   return {
-    get ssm() { return lazy("ssm", () => new SSMClient(config)); },
-    get ecs() { return lazy("ecs", () => new ECSClient(config)); },
-    get rds() { return lazy("rds", () => new RDSClient(config)); },
-    get kms() { return lazy("kms", () => new KMSClient(config)); },
-    get iam() { return lazy("iam", () => new IAMClient(config)); },
-    get sts() { return lazy("sts", () => new STSClient(config)); },
-    get logs() { return lazy("logs", () => new CloudWatchLogsClient(config)); },
-    get s3() { return lazy("s3", () => new S3Client(config)); },
+    get ssm() {
+      return lazy("ssm", () => new SSMClient(config));
+    },
+    get ecs() {
+      return lazy("ecs", () => new ECSClient(config));
+    },
+    get rds() {
+      return lazy("rds", () => new RDSClient(config));
+    },
+    get kms() {
+      return lazy("kms", () => new KMSClient(config));
+    },
+    get iam() {
+      return lazy("iam", () => new IAMClient(config));
+    },
+    get sts() {
+      return lazy("sts", () => new STSClient(config));
+    },
+    get logs() {
+      return lazy("logs", () => new CloudWatchLogsClient(config));
+    },
+    get s3() {
+      return lazy("s3", () => new S3Client(config));
+    },
     destroy() {
       for (const client of made.values()) client.destroy();
       made.clear();
@@ -107,6 +122,19 @@ export function withControlsEscaped<T extends { middlewareStack: MiddlewareStack
     }
   };
   client.middlewareStack.add(middleware, { step: "initialize", name: "bastionlessEscapeControl" });
+  return client;
+}
+
+/** Every failure of the client's calls carries `profile` (withClientProfile), so that explainAwsError can name it. */
+function withProfileNoted<T extends { middlewareStack: MiddlewareStackLike }>(client: T, profile: string | undefined): T {
+  const middleware = (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+    try {
+      return await next(args);
+    } catch (error) {
+      throw withClientProfile(error, profile);
+    }
+  };
+  client.middlewareStack.add(middleware, { step: "initialize", name: "bastionlessClientProfile" });
   return client;
 }
 

@@ -1,4 +1,4 @@
-// Turning AWS failures into one line that names the operation, the object and the fix (STYLE.md §6).
+// Turning AWS failures into one line that names the operation, the object and the fix.
 // Only the error names we act on are mapped; anything else keeps AWS's own message.
 
 export interface AwsErrorLike {
@@ -47,7 +47,17 @@ export function isExpiredCredentials(error: unknown): boolean {
 export function isTransient(error: unknown): boolean {
   const e = awsErrorOf(error);
   const status = httpStatusOf(error) ?? 0;
-  return status >= 500 || isThrottling(error) || ["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "TimeoutError", "RequestTimeout"].includes(e?.code ?? e?.name ?? "");
+  return (
+    status >= 500 ||
+    isThrottling(error) ||
+    ["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "TimeoutError", "RequestTimeout"].includes(e?.code ?? e?.name ?? "")
+  );
+}
+
+/** Throttling, 5xx, timeouts and network errors are worth another try; AccessDenied never is. */
+export function isRetryable(error: unknown): boolean {
+  if (isAccessDenied(error)) return false;
+  return isTransient(error);
 }
 
 export function isNotFound(error: unknown, ...names: string[]): boolean {
@@ -76,16 +86,23 @@ export interface CallContext {
   profile?: string;
 }
 
-/** The profile of this run's clients (set by createClients), for the credentials remedy. */
-let runProfile: string | undefined;
+const CLIENT_PROFILE = Symbol("bastionless.clientProfile");
 
-export function setRunProfile(profile: string | undefined): void {
-  runProfile = profile;
+/** Marks a failure with the profile of the client it came from (createClients' clients do), for the credentials remedy. */
+export function withClientProfile<E>(error: E, profile: string | undefined): E {
+  if (profile !== undefined && typeof error === "object" && error !== null)
+    Object.defineProperty(error, CLIENT_PROFILE, { value: profile, configurable: true });
+  return error;
+}
+
+function clientProfileOf(error: unknown): string | undefined {
+  const e = awsErrorOf(error) as { [CLIENT_PROFILE]?: string } | undefined;
+  return typeof e === "object" && e !== null ? e[CLIENT_PROFILE] : undefined;
 }
 
 /** One line naming the operation, the object and the fix. */
 export function explainAwsError(error: unknown, context: CallContext): string {
-  const profile = context.profile ?? runProfile;
+  const profile = context.profile ?? clientProfileOf(error);
   const name = awsErrorName(error);
   const on = context.object ? ` on ${context.object}` : "";
   const original = firstLine((error as AwsErrorLike)?.message ?? String(error));
@@ -119,6 +136,23 @@ export async function call<T>(context: CallContext, run: () => Promise<T>): Prom
   } catch (error) {
     if (error instanceof AwsCallError) throw error;
     throw new AwsCallError(explainAwsError(error, context), context.action, awsErrorName(error), { cause: error });
+  }
+}
+
+/**
+ * The pages of an SDK paginator (`paginateListTasks({ client }, input)`), each request run by call():
+ * a failed page is explained and wrapped as one call would be. Stopping early ends the paginator.
+ */
+export async function* callPages<T>(context: CallContext, paginator: AsyncIterable<T>): AsyncGenerator<T, void, undefined> {
+  const pages = paginator[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const next = await call(context, () => pages.next());
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    await pages.return?.();
   }
 }
 

@@ -37,10 +37,32 @@ export function principalOf(callerArn: string): { arn: string; roleName?: string
 
 export type Decision = "allowed" | "implicitDeny" | "explicitDeny";
 
-/** IAM's decision for each action on `resource`, from the principal's identity policies. */
-export async function simulatePrincipalPolicy(iam: IAMClient, principalArn: string, actions: string[], resource = "*"): Promise<Record<string, Decision>> {
+/**
+ * IAM's decision for each action on `resource`, from the principal's identity policies, with the
+ * condition keys the real request would carry (`context`, string values): a policy scoped to a log
+ * group, key or bucket is judged on that ARN, and a Condition on the context is evaluated.
+ */
+export async function simulatePrincipalPolicy(
+  iam: IAMClient,
+  principalArn: string,
+  actions: string[],
+  resource = "*",
+  context: Record<string, string> = {},
+): Promise<Record<string, Decision>> {
+  const ContextEntries = Object.entries(context).map(([ContextKeyName, value]) => ({
+    ContextKeyName,
+    ContextKeyValues: [value],
+    ContextKeyType: "string" as const,
+  }));
   const out = await call({ action: "iam:SimulatePrincipalPolicy", object: principalArn }, () =>
-    iam.send(new SimulatePrincipalPolicyCommand({ PolicySourceArn: principalArn, ActionNames: actions, ResourceArns: [resource] })),
+    iam.send(
+      new SimulatePrincipalPolicyCommand({
+        PolicySourceArn: principalArn,
+        ActionNames: actions,
+        ResourceArns: [resource],
+        ...(ContextEntries.length ? { ContextEntries } : {}),
+      }),
+    ),
   );
   const decisions: Record<string, Decision> = {};
   for (const r of out.EvaluationResults ?? []) if (r.EvalActionName && r.EvalDecision) decisions[r.EvalActionName] = r.EvalDecision as Decision;

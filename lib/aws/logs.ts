@@ -1,6 +1,6 @@
 // CloudWatch Logs: whether a log group exists (where ECS Exec writes session transcripts).
-import { DescribeLogGroupsCommand, type CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
-import { call } from "./errors.ts";
+import { paginateDescribeLogGroups, type CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
+import { callPages } from "./errors.ts";
 
 export interface LogGroupInfo {
   name: string;
@@ -10,14 +10,10 @@ export interface LogGroupInfo {
 
 /** The log group of exactly that name, or undefined (DescribeLogGroups matches by prefix; paging inside). */
 export async function findLogGroup(logs: CloudWatchLogsClient, name: string): Promise<LogGroupInfo | undefined> {
-  let nextToken: string | undefined;
-  do {
-    const page = await call({ action: "logs:DescribeLogGroups", object: `log group ${name}` }, () =>
-      logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: name, nextToken })),
-    );
+  const pages = paginateDescribeLogGroups({ client: logs }, { logGroupNamePrefix: name });
+  for await (const page of callPages({ action: "logs:DescribeLogGroups", object: `log group ${name}` }, pages)) {
     const group = page.logGroups?.find((g) => g.logGroupName === name);
     if (group) return { name, arn: group.arn, kmsKeyId: group.kmsKeyId };
-    nextToken = page.nextToken;
-  } while (nextToken);
+  }
   return undefined;
 }

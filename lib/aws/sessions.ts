@@ -31,9 +31,7 @@ export async function startSession(ssm: SSMClient, input: StartSessionInput): Pr
 /** A fresh token for a live session, or undefined when the session is gone (timed out, terminated). */
 export async function resumeSession(ssm: SSMClient, sessionId: string): Promise<SessionGrant | undefined> {
   try {
-    const out = await call({ action: "ssm:ResumeSession", object: `session ${sessionId}` }, () =>
-      ssm.send(new ResumeSessionCommand({ SessionId: sessionId })),
-    );
+    const out = await call({ action: "ssm:ResumeSession", object: `session ${sessionId}` }, () => ssm.send(new ResumeSessionCommand({ SessionId: sessionId })));
     if (!out.TokenValue || !out.StreamUrl) return undefined;
     return grantOf(out.SessionId ?? sessionId, out.StreamUrl, out.TokenValue, `ssm:ResumeSession of ${sessionId}`);
   } catch (error) {
@@ -43,9 +41,7 @@ export async function resumeSession(ssm: SSMClient, sessionId: string): Promise<
 }
 
 export async function terminateSession(ssm: SSMClient, sessionId: string): Promise<void> {
-  await call({ action: "ssm:TerminateSession", object: `session ${sessionId}` }, () =>
-    ssm.send(new TerminateSessionCommand({ SessionId: sessionId })),
-  );
+  await call({ action: "ssm:TerminateSession", object: `session ${sessionId}` }, () => ssm.send(new TerminateSessionCommand({ SessionId: sessionId })));
 }
 
 export interface ExecuteCommandInput {
@@ -66,6 +62,8 @@ export async function executeCommand(ecs: ECSClient, input: ExecuteCommandInput)
 export interface DataKey {
   plaintext: Buffer;
   ciphertextBlob: Buffer;
+  /** The key's ARN as KMS answers it (the request may name an id or an alias). */
+  keyArn?: string;
 }
 
 /** kms:GenerateDataKey of 64 bytes with the session's encryption context (reference §3). */
@@ -77,7 +75,7 @@ export async function generateDataKey(kms: KMSClient, input: { keyId: string; co
   const plaintext = Buffer.from(out.Plaintext);
   registerSecret(plaintext.toString("base64"));
   registerSecret(plaintext.toString("hex"));
-  return { plaintext, ciphertextBlob: Buffer.from(out.CiphertextBlob) };
+  return { plaintext, ciphertextBlob: Buffer.from(out.CiphertextBlob), keyArn: out.KeyId };
 }
 
 function grantOf(sessionId: string | undefined, streamUrl: string | undefined, tokenValue: string | undefined, what: string): SessionGrant {

@@ -1,24 +1,24 @@
 // Every SSM call the programs make: activations, managed instances, the instance-id parameters.
-// Verb-first, client first, paging inside, plain camelCase results (STYLE.md §3).
+// Verb-first, client first, paging inside, plain camelCase results.
 import {
   AddTagsToResourceCommand,
   CreateActivationCommand,
   DeleteActivationCommand,
   DeleteParameterCommand,
   DeregisterManagedInstanceCommand,
-  DescribeActivationsCommand,
-  DescribeInstanceInformationCommand,
-  DescribeParametersCommand,
   GetParameterCommand,
-  GetParametersByPathCommand,
   ListTagsForResourceCommand,
   PutParameterCommand,
+  paginateDescribeActivations,
+  paginateDescribeInstanceInformation,
+  paginateDescribeParameters,
+  paginateGetParametersByPath,
   type InstanceInformationStringFilter,
   type SSMClient,
-  type Tag,
 } from "@aws-sdk/client-ssm";
 import type { Tags } from "../constants.ts";
-import { AwsCallError, call } from "./errors.ts";
+import { AwsCallError, call, callPages } from "./errors.ts";
+import { fromAwsTags, toAwsTags } from "./tags.ts";
 
 /** Per call: an AbortSignal that cancels the request (a deadline on the shutdown path). */
 export interface CallOptions {
@@ -27,14 +27,6 @@ export interface CallOptions {
 
 function sendOptions(options: CallOptions): { abortSignal?: AbortSignal } {
   return options.abortSignal ? { abortSignal: options.abortSignal } : {};
-}
-
-export function toAwsTags(tags: Tags): Tag[] {
-  return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
-}
-
-export function fromAwsTags(tags: Tag[] | undefined): Tags {
-  return Object.fromEntries((tags ?? []).map((t) => [t.Key ?? "", t.Value ?? ""]));
 }
 
 /** True when `error` (raw or wrapped by `call`) is one of the AWS error `names`. */
@@ -121,11 +113,8 @@ export async function listActivations(ssm: SSMClient, filter: ActivationFilter =
     ...(filter.defaultInstanceName ? [{ FilterKey: "DefaultInstanceName" as const, FilterValues: [filter.defaultInstanceName] }] : []),
   ];
   const found: ActivationInfo[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await call({ action: "ssm:DescribeActivations" }, () =>
-      ssm.send(new DescribeActivationsCommand({ ...(filters.length ? { Filters: filters } : {}), MaxResults: 50, NextToken: nextToken }), sendOptions(options)),
-    );
+  const pages = paginateDescribeActivations({ client: ssm }, { ...(filters.length ? { Filters: filters } : {}), MaxResults: 50 }, sendOptions(options));
+  for await (const page of callPages({ action: "ssm:DescribeActivations" }, pages)) {
     for (const a of page.ActivationList ?? []) {
       if (!a.ActivationId) continue;
       found.push({
@@ -141,8 +130,7 @@ export async function listActivations(ssm: SSMClient, filter: ActivationFilter =
         tags: fromAwsTags(a.Tags),
       });
     }
-    nextToken = page.NextToken;
-  } while (nextToken);
+  }
   return found;
 }
 
@@ -165,8 +153,7 @@ export interface ManagedInstanceInfo {
 
 /** What to look for; AWS does not let tag filters be combined with the others. */
 export type InstanceFilter =
-  | { tags: Record<string, string | string[]>; activationIds?: never; instanceIds?: never }
-  | { tags?: never; activationIds?: string[]; instanceIds?: string[] };
+  { tags: Record<string, string | string[]>; activationIds?: never; instanceIds?: never } | { tags?: never; activationIds?: string[]; instanceIds?: string[] };
 
 /** Every managed instance matching the filter (all pages). */
 export async function listManagedInstances(ssm: SSMClient, filter: InstanceFilter = {}, options: CallOptions = {}): Promise<ManagedInstanceInfo[]> {
@@ -175,11 +162,8 @@ export async function listManagedInstances(ssm: SSMClient, filter: InstanceFilte
   if (filter.activationIds?.length) filters.push({ Key: "ActivationIds", Values: filter.activationIds });
   if (filter.instanceIds?.length) filters.push({ Key: "InstanceIds", Values: filter.instanceIds });
   const found: ManagedInstanceInfo[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await call({ action: "ssm:DescribeInstanceInformation" }, () =>
-      ssm.send(new DescribeInstanceInformationCommand({ ...(filters.length ? { Filters: filters } : {}), MaxResults: 50, NextToken: nextToken }), sendOptions(options)),
-    );
+  const pages = paginateDescribeInstanceInformation({ client: ssm }, { ...(filters.length ? { Filters: filters } : {}), MaxResults: 50 }, sendOptions(options));
+  for await (const page of callPages({ action: "ssm:DescribeInstanceInformation" }, pages)) {
     for (const i of page.InstanceInformationList ?? []) {
       if (!i.InstanceId) continue;
       found.push({
@@ -197,8 +181,7 @@ export async function listManagedInstances(ssm: SSMClient, filter: InstanceFilte
         sourceId: i.SourceId,
       });
     }
-    nextToken = page.NextToken;
-  } while (nextToken);
+  }
   return found;
 }
 
@@ -268,7 +251,9 @@ export async function findInstanceParameter(ssm: SSMClient, name: string, option
 export async function getInstanceParameter(ssm: SSMClient, name: string, options: CallOptions = {}): Promise<string> {
   const value = await findInstanceParameter(ssm, name, options);
   if (value === undefined) {
-    throw new Error(`Parameter ${name} does not exist: no container has registered under that name. Is the entrypoint running in the container, with BASTION_ENV set?`);
+    throw new Error(
+      `Parameter ${name} does not exist: no container has registered under that name. Is the entrypoint running in the container, with BASTION_ENV set?`,
+    );
   }
   return value;
 }
@@ -283,30 +268,26 @@ export interface ParameterInfo {
 /** Every parameter under `path` (recursive, all pages). */
 export async function listInstanceParameters(ssm: SSMClient, path: string, options: CallOptions = {}): Promise<ParameterInfo[]> {
   const found: ParameterInfo[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await call({ action: "ssm:GetParametersByPath", object: `path ${path}` }, () =>
-      ssm.send(new GetParametersByPathCommand({ Path: path, Recursive: true, MaxResults: 10, NextToken: nextToken }), sendOptions(options)),
-    );
+  const pages = paginateGetParametersByPath({ client: ssm }, { Path: path, Recursive: true, MaxResults: 10 }, sendOptions(options));
+  for await (const page of callPages({ action: "ssm:GetParametersByPath", object: `path ${path}` }, pages)) {
     for (const p of page.Parameters ?? []) {
       if (p.Name) found.push({ name: p.Name, value: p.Value ?? "", lastModifiedAt: p.LastModifiedDate, version: p.Version });
     }
-    nextToken = page.NextToken;
-  } while (nextToken);
+  }
   return found;
 }
 
 /** The names of the parameters carrying tag `key` = `value` (DescribeParameters, every path). */
 export async function listTaggedParameterNames(ssm: SSMClient, key: string, value: string, options: CallOptions = {}): Promise<string[]> {
   const names: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await call({ action: "ssm:DescribeParameters", object: `parameters tagged ${key}=${value}` }, () =>
-      ssm.send(new DescribeParametersCommand({ ParameterFilters: [{ Key: `tag:${key}`, Values: [value] }], MaxResults: 50, NextToken: nextToken }), sendOptions(options)),
-    );
+  const pages = paginateDescribeParameters(
+    { client: ssm },
+    { ParameterFilters: [{ Key: `tag:${key}`, Values: [value] }], MaxResults: 50 },
+    sendOptions(options),
+  );
+  for await (const page of callPages({ action: "ssm:DescribeParameters", object: `parameters tagged ${key}=${value}` }, pages)) {
     for (const p of page.Parameters ?? []) if (p.Name) names.push(p.Name);
-    nextToken = page.NextToken;
-  } while (nextToken);
+  }
   return names;
 }
 

@@ -3,7 +3,8 @@
 // says what to answer without running a program: --help, --version, completion, tunnel --list.
 import { parseArgs } from "node:util";
 import pkg from "../../package.json" with { type: "json" };
-import { UsageError, argOptions, parseFlags, usage, type CliSpec, type FlagSpec } from "../cli.ts";
+import { argOptions, parseFlags, usage, type CliSpec, type FlagSpec } from "../cli.ts";
+import { UsageError } from "../errors.ts";
 import { cli as cleanupCli } from "../cleanup/cli.ts";
 import { cli as execCli } from "../exec/cli.ts";
 import { cli as tunnelCli } from "../portforward/cli.ts";
@@ -51,7 +52,12 @@ export const COMMANDS: Command[] = [
   { name: "tunnel", program: "portforward", synopsis: "tunnel [connection]", summary: tunnelCli.summary, spec: TUNNEL },
   { name: "exec", program: "exec", synopsis: "exec", summary: execCli.summary, spec: asSubcommand(execCli, "bastionless exec") },
   { name: "cleanup", program: "cleanup-orphans", synopsis: "cleanup", summary: cleanupCli.summary, spec: asSubcommand(cleanupCli, "bastionless cleanup") },
-  { name: "entrypoint", program: "entrypoint", synopsis: "entrypoint [CMD…]", summary: "A container's ENTRYPOINT: starts the CMD at once and makes the container an SSM managed instance until it stops (configured by env only)." },
+  {
+    name: "entrypoint",
+    program: "entrypoint",
+    synopsis: "entrypoint [CMD…]",
+    summary: "A container's ENTRYPOINT: starts the CMD at once and makes the container an SSM managed instance until it stops (configured by env only).",
+  },
 ];
 
 export const SHELLS = ["bash", "zsh"] as const;
@@ -109,9 +115,14 @@ export function routeCommand(argv: string[]): Route {
   if (first === "help") return rest.length ? routeCommand([rest[0], "--help"]) : { kind: "help", text: topUsage() };
   if (first === "__complete") return { kind: "complete", words: rest[0] === "--" ? rest.slice(1) : rest };
   if (first === "completion") {
-    if (rest[0] === "--help" || rest[0] === "-h") return { kind: "help", text: "Usage: bastionless completion bash|zsh\n\nPrints the completion script for the shell. Load it from your shell's rc file:\n  bash: source <(bastionless completion bash)\n  zsh:  source <(bastionless completion zsh)   (after compinit)\n" };
+    if (rest[0] === "--help" || rest[0] === "-h")
+      return {
+        kind: "help",
+        text: "Usage: bastionless completion bash|zsh\n\nPrints the completion script for the shell. Load it from your shell's rc file:\n  bash: source <(bastionless completion bash)\n  zsh:  source <(bastionless completion zsh)   (after compinit)\n",
+      };
     const shell = SHELLS.find((s) => s === rest[0]);
-    if (!shell || rest.length > 1) throw new UsageError(`completion needs one shell, bash or zsh${rest.length ? ` (got ${rest.join(" ")})` : ""}: bastionless completion bash`);
+    if (!shell || rest.length > 1)
+      throw new UsageError(`completion needs one shell, bash or zsh${rest.length ? ` (got ${rest.join(" ")})` : ""}: bastionless completion bash`);
     return { kind: "completion", shell };
   }
   const command = COMMANDS.find((c) => c.name === first);
@@ -125,7 +136,8 @@ export function routeCommand(argv: string[]): Route {
   // The connection's name is the one positional; everything else goes to portforward as given.
   const { tokens } = parseArgs({ args: rest, options: argOptions(command.spec), allowPositionals: true, strict: true, tokens: true });
   const positionals = tokens.filter((t) => t.kind === "positional");
-  if (positionals.length > 1) throw new UsageError(`one connection at a time (got ${positionals.map((t) => t.value).join(", ")}). Run bastionless tunnel --help for usage.`);
+  if (positionals.length > 1)
+    throw new UsageError(`one connection at a time (got ${positionals.map((t) => t.value).join(", ")}). Run bastionless tunnel --help for usage.`);
   const given = new Set(tokens.flatMap((t) => (t.kind === "option" ? [t.name] : [])));
   const at = positionals[0]?.index;
   const forwarded = rest.filter((arg, i) => i !== at && !(arg === "--" && positionals.length));

@@ -66,13 +66,20 @@ export function completeWords(words: string[], config: Config | undefined): stri
   const previous = args.at(-1) === "=" ? args.at(-2) : args.at(-1);
   const pending = previous?.startsWith("--") ? flags[previous.slice(2)] : undefined;
   if (pending?.type === "string") return starting(valuesOf(previous!.slice(2), pending.placeholder, config));
-  const positional = name === "tunnel" && !current.startsWith("-") && !args.some((a, i) => !a.startsWith("-") && !(args[i - 1]?.startsWith("--") && flags[args[i - 1].slice(2)]?.type === "string"));
+  const positional =
+    name === "tunnel" &&
+    !current.startsWith("-") &&
+    !args.some((a, i) => !a.startsWith("-") && !(args[i - 1]?.startsWith("--") && flags[args[i - 1].slice(2)]?.type === "string"));
   if (positional) {
     const connections = Object.keys(connectionsOf(config));
     if (connections.length || current) return starting(connections);
   }
   const given = new Set(args.filter((a) => a.startsWith("--")).map((a) => a.slice(2)));
-  return starting(Object.entries(flags).filter(([flag, def]) => def.multiple || !given.has(flag)).map(([flag]) => `--${flag}`));
+  return starting(
+    Object.entries(flags)
+      .filter(([flag, def]) => def.multiple || !given.has(flag))
+      .map(([flag]) => `--${flag}`),
+  );
 }
 
 /** What a string flag may be: the config's envs, clusters…, or the choices its placeholder lists (auto|native|plugin). */

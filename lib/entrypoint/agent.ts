@@ -1,5 +1,5 @@
 // The SSM agent's side of registration: clear stale state, run `amazon-ssm-agent -register`, read
-// the managed instance id it got (session-protocol.md §7), and keep the agent itself running.
+// the managed instance id it got (docs/session-protocol.md §7), and keep the agent itself running.
 import { lstat, readFile, rm, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { MANAGED_INSTANCE_ID } from "../constants.ts";
@@ -15,13 +15,17 @@ import { runCommand, startRestarting, type Backoff, type ChildExit, type Restart
 export async function clearAgentState(registrationFile: string): Promise<string[]> {
   const registration = await kindOf(registrationFile);
   if (registration && registration !== "file") {
-    throw new Error(`Could not clear the stale agent state: SSM_REGISTRATION_FILE ${registrationFile} is a ${registration}, not the agent's registration file, so nothing was removed. Point SSM_REGISTRATION_FILE at the agent's registration file (default /var/lib/amazon/ssm/registration).`);
+    throw new Error(
+      `Could not clear the stale agent state: SSM_REGISTRATION_FILE ${registrationFile} is a ${registration}, not the agent's registration file, so nothing was removed. Point SSM_REGISTRATION_FILE at the agent's registration file (default /var/lib/amazon/ssm/registration).`,
+    );
   }
   const dataDir = dirname(registrationFile);
   const ipc = join(dataDir, "ipc");
   const ipcKind = AGENT_DATA_DIR.test(dataDir) ? await kindOf(ipc) : undefined;
   if (ipcKind && ipcKind !== "directory") {
-    throw new Error(`Could not clear the stale agent state: ${ipc} is a ${ipcKind}, not the agent's ipc directory, so nothing was removed. Remove it, or point SSM_REGISTRATION_FILE at the agent's registration file.`);
+    throw new Error(
+      `Could not clear the stale agent state: ${ipc} is a ${ipcKind}, not the agent's ipc directory, so nothing was removed. Remove it, or point SSM_REGISTRATION_FILE at the agent's registration file.`,
+    );
   }
   const removed: string[] = [];
   if (ipcKind) {
@@ -42,7 +46,10 @@ const AGENT_DATA_DIR = /(^|\/)amazon\/ssm$/;
 async function kindOf(path: string): Promise<"file" | "directory" | "symbolic link" | "special file" | undefined> {
   const stat = await lstat(path).catch((error: NodeJS.ErrnoException) => (error.code === "ENOENT" ? undefined : failedToRemove(path, error)));
   if (!stat) return undefined;
-  return stat.isFile() ? "file" : stat.isDirectory() ? "directory" : stat.isSymbolicLink() ? "symbolic link" : "special file";
+  if (stat.isFile()) return "file";
+  if (stat.isDirectory()) return "directory";
+  if (stat.isSymbolicLink()) return "symbolic link";
+  return "special file";
 }
 
 function failedToRemove(path: string, error: NodeJS.ErrnoException): never {
@@ -64,7 +71,11 @@ export class RegisterFailed extends Error {
   override name = "RegisterFailed";
   /** Retrying cannot help: the binary is missing or AWS refused the registration itself. */
   readonly final: boolean;
-  constructor(message: string, readonly exit?: ChildExit, options: { final?: boolean } = {}) {
+  constructor(
+    message: string,
+    readonly exit?: ChildExit,
+    options: { final?: boolean } = {},
+  ) {
     super(message);
     this.final = options.final ?? false;
   }
@@ -75,14 +86,21 @@ export async function registerAgent(options: RegisterOptions): Promise<string> {
   const argv = [options.agentBin, "-register", "-code", options.activationCode, "-id", options.activationId, "-region", options.region, "-y"];
   const result = await runCommand(argv, { env: options.env, abortSignal: options.abortSignal, onLine: options.onLine });
   if (result.error) {
-    throw new RegisterFailed(`Could not run the SSM agent ${options.agentBin}: ${(result.error as NodeJS.ErrnoException).code ?? result.error.message}. Is amazon-ssm-agent installed in the image, or SSM_AGENT_BIN set?`, result);
+    throw new RegisterFailed(
+      `Could not run the SSM agent ${options.agentBin}: ${(result.error as NodeJS.ErrnoException).code ?? result.error.message}. Is amazon-ssm-agent installed in the image, or SSM_AGENT_BIN set?`,
+      result,
+    );
   }
   if (result.code !== 0) {
     const reason = /Registration failed due to (.*)$/m.exec(result.stdout + "\n" + result.stderr)?.[1] ?? lastLine(result.stderr || result.stdout);
     const exited = `${options.agentBin} -register exited ${result.code ?? result.signal}`;
     if (!reason) throw new RegisterFailed(`${exited} without saying why: is SSM_AGENT_BIN (${options.agentBin}) the amazon-ssm-agent binary?`, result);
     if (isRefusal(reason)) {
-      throw new RegisterFailed(`${exited}: ${reason}. Its RegisterManagedInstance call was refused: check the proxy or VPC endpoint policy between the container and Systems Manager.`, result, { final: true });
+      throw new RegisterFailed(
+        `${exited}: ${reason}. Its RegisterManagedInstance call was refused: check the proxy or VPC endpoint policy between the container and Systems Manager.`,
+        result,
+        { final: true },
+      );
     }
     throw new RegisterFailed(`${exited}: ${reason}`, result);
   }
@@ -114,7 +132,9 @@ export function parseInstanceId(registrationFile: string | undefined, stdout: st
     throw new RegisterFailed(`The agent reported success, but ${file} and its output names none.${where}`);
   }
   if (!MANAGED_INSTANCE_ID.test(candidate)) {
-    throw new RegisterFailed(`The agent reported the managed instance id ${JSON.stringify(candidate.slice(0, 40))}, which is not mi- followed by 17 hex characters.${where}`);
+    throw new RegisterFailed(
+      `The agent reported the managed instance id ${JSON.stringify(candidate.slice(0, 40))}, which is not mi- followed by 17 hex characters.${where}`,
+    );
   }
   return candidate;
 }

@@ -5,7 +5,7 @@
 // app image's user (docker/app/Dockerfile.example), and follows Docker's USER: name, uid, name:group,
 // uid:gid; a uid without a passwd entry gets gid 0, as Docker gives it.
 import { readFileSync } from "node:fs";
-import { UsageError } from "../cli.ts";
+import { UsageError } from "../errors.ts";
 
 export interface AppIdentity {
   uid: number;
@@ -15,9 +15,7 @@ export interface AppIdentity {
   name?: string;
 }
 
-export type AppUserPlan =
-  | { switch: AppIdentity }
-  | { keep: string };
+export type AppUserPlan = { switch: AppIdentity } | { keep: string };
 
 const SPEC = /^([a-z_][a-z0-9_.-]*\$?|\d+)(?::([a-z_][a-z0-9_.-]*\$?|\d+))?$/i;
 
@@ -105,7 +103,10 @@ export function planAppUserHere(spec: string | undefined): AppUserPlan {
   try {
     return planAppUser(spec, process.getuid?.() ?? -1, (s) => resolveAppUser(s, read("/etc/passwd"), read("/etc/group")));
   } catch (error) {
-    throw new UsageError(`The app user ${spec} (BASTION_APP_USER, else the image's /etc/bastionless/app-user) cannot be used: ${(error as Error).message}; no CMD was started.`, { cause: error });
+    throw new UsageError(
+      `The app user ${spec} (BASTION_APP_USER, else the image's /etc/bastionless/app-user) cannot be used: ${(error as Error).message}; no CMD was started.`,
+      { cause: error },
+    );
   }
 }
 

@@ -1,6 +1,7 @@
 // The entrypoint's configuration: env only (an ENTRYPOINT takes no flags; argv is the app's CMD),
-// validated at once, every problem reported in one message (STYLE.md §11).
-import { UsageError, parseBoolean } from "../cli.ts";
+// validated at once, every problem reported in one message.
+import { parseBoolean } from "../cli.ts";
+import { UsageError } from "../errors.ts";
 import { envConfig, type Config } from "../config.ts";
 import { parseDuration } from "../duration.ts";
 import { TAG_MANAGED_BY } from "../constants.ts";
@@ -66,15 +67,20 @@ const OUR_TAG_PREFIX = TAG_MANAGED_BY.slice(0, TAG_MANAGED_BY.indexOf(":") + 1);
 export function parseTags(text: string): { tags: Record<string, string>; problems: string[] } {
   const tags: Record<string, string> = {};
   const problems: string[] = [];
-  for (const pair of text.split(",").map((p) => p.trim()).filter(Boolean)) {
+  for (const pair of text
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const eq = pair.indexOf("=");
     const key = eq < 0 ? "" : pair.slice(0, eq).trim();
     const value = eq < 0 ? "" : pair.slice(eq + 1).trim();
     if (eq <= 0 || !key) problems.push(`"${pair}" is not key=value`);
-    else if (key.length > 128 || !/^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$/u.test(key)) problems.push(`tag key "${key}" must be 1–128 letters, digits, spaces or _.:/=+-@`);
+    else if (key.length > 128 || !/^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$/u.test(key))
+      problems.push(`tag key "${key}" must be 1–128 letters, digits, spaces or _.:/=+-@`);
     else if (/^aws:/i.test(key)) problems.push(`tag key "${key}": the aws: prefix is reserved`);
     else if (key.startsWith(OUR_TAG_PREFIX)) problems.push(`tag key "${key}": ${OUR_TAG_PREFIX} tags are set by the entrypoint itself`);
-    else if (value.length > 256 || !/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u.test(value)) problems.push(`tag value "${value}" of ${key} must be up to 256 letters, digits, spaces or _.:/=+-@`);
+    else if (value.length > 256 || !/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u.test(value))
+      problems.push(`tag value "${value}" of ${key} must be up to 256 letters, digits, spaces or _.:/=+-@`);
     else if (key in tags) problems.push(`tag key "${key}" appears twice`);
     else tags[key] = value;
   }
@@ -86,72 +92,23 @@ export function parseTags(text: string): { tags: Record<string, string>; problem
  * file BASTIONLESS_CONFIG names, if any: the environment beats it, as flags beat it elsewhere.
  */
 export function parseEntrypointConfig(env: NodeJS.ProcessEnv, argv: readonly string[], team?: Config): EntrypointConfig {
-  const problems: string[] = [];
-  const get = (...names: string[]): string | undefined => {
-    for (const name of names) if (env[name] !== undefined && env[name]!.trim() !== "") return env[name]!.trim();
-    return undefined;
-  };
-  const bool = (name: string, fallback: boolean): boolean => {
-    const raw = get(name);
-    if (raw === undefined) return fallback;
-    const value = parseBoolean(raw);
-    if (value === undefined) problems.push(`${name}=${raw} is not a boolean: use true or false`);
-    return value ?? fallback;
-  };
-  const duration = (name: string, fallback: number, minMs: number, maxMs: number, range: string): number => {
-    const raw = get(name);
-    if (raw === undefined) return fallback;
-    const value = parseDuration(raw, { bareUnit: "s" });
-    if (value === undefined) problems.push(`${name}=${raw} is not a duration such as 8s, 30m or 1h`);
-    else if (value < minMs || value > maxMs) problems.push(`${name}=${raw} must be between ${range}`);
-    return value ?? fallback;
-  };
-
+  const vars = new EnvReader(env);
   const command = argv[0] === "--" ? argv.slice(1) : [...argv];
-  const disabled = bool("BASTION_DISABLED", false);
-  const appUser = get("BASTION_APP_USER");
-  if (appUser !== undefined && !parseUserSpec(appUser)) problems.push(`BASTION_APP_USER=${appUser} is not a user: use name, uid, name:group or uid:gid`);
-  const appUserField = appUser !== undefined ? { appUser } : {};
-  const shutdownTimeoutMs = duration("BASTION_SHUTDOWN_TIMEOUT", DEFAULTS.shutdownTimeoutMs, 100, 3_600_000, "100ms and 1h");
+  const disabled = vars.bool("BASTION_DISABLED", false);
+  const appUserField = readAppUser(vars);
+  const shutdownTimeoutMs = vars.duration("BASTION_SHUTDOWN_TIMEOUT", DEFAULTS.shutdownTimeoutMs, 100, 3_600_000, "100ms and 1h");
+  if (disabled) return disabledConfig(vars, command, shutdownTimeoutMs, appUserField);
 
-  if (disabled) {
-    if (command.length === 0) problems.push("BASTION_DISABLED=true needs a CMD to run: there is nothing else to do");
-    if (problems.length) throw configError(problems);
-    return { command, disabled, env: "", iamRole: "", region: "", tags: {}, activationTtlMs: DEFAULTS.activationTtlMs, shutdownTimeoutMs, required: false, agentBin: DEFAULTS.agentBin, registrationFile: DEFAULTS.registrationFile, ...appUserField };
-  }
+  const envName = readEnvName(vars);
+  const iamRole = readIamRole(vars);
+  const region = readRegion(vars, team, envName);
+  const instanceName = readInstanceName(vars);
+  const parameterName = readParameterName(vars);
+  const tags = readTags(vars);
+  const activationTtlMs = vars.duration("BASTION_ACTIVATION_TTL", DEFAULTS.activationTtlMs, 60_000, 30 * 86_400_000, "1m and 30d");
+  const required = vars.bool("BASTION_REQUIRED", false);
 
-  const envName = get("BASTION_ENV", "ENV");
-  if (envName === undefined) problems.push("BASTION_ENV (or ENV) is missing: the environment name, e.g. stg");
-  else if (!/^[a-zA-Z0-9_.\-]{1,64}$/.test(envName)) problems.push(`BASTION_ENV=${envName} must be 1–64 letters, digits or _.-`);
-
-  const iamRole = get("BASTION_IAM_ROLE");
-  if (iamRole === undefined) problems.push("BASTION_IAM_ROLE is missing: the IAM role for the managed instance, trusted by ssm.amazonaws.com");
-  else if (!/^[\w+=,.@\/-]{1,64}$/.test(iamRole)) problems.push(`BASTION_IAM_ROLE=${iamRole} is not an IAM role name (up to 64 characters, path allowed)`);
-
-  const region = get("BASTION_REGION", "AWS_REGION", "AWS_DEFAULT_REGION") ?? envConfig(team, envName).region;
-  if (region === undefined) problems.push("BASTION_REGION (or AWS_REGION) is missing: the region to register in");
-  else if (!/^[a-z]{2}(-[a-z0-9]+)+-\d+$/.test(region)) problems.push(`BASTION_REGION=${region} is not a region name such as eu-west-1`);
-
-  const instanceName = get("BASTION_INSTANCE_NAME");
-  if (instanceName !== undefined && (instanceName.length > 256 || !/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u.test(instanceName))) {
-    problems.push(`BASTION_INSTANCE_NAME=${instanceName} must be up to 256 letters, digits, spaces or _.:/=+-@`);
-  }
-
-  const parameterName = get("BASTION_PARAMETER_NAME");
-  if (parameterName !== undefined && (parameterName.length > 1011 || !/^\/[a-zA-Z0-9_.\-\/]+$/.test(parameterName) || parameterName.includes("//"))) {
-    problems.push(`BASTION_PARAMETER_NAME=${parameterName} must be a path such as /stg/portforward/instances/app (letters, digits, _.-/)`);
-  }
-
-  const rawTags = get("BASTION_TAGS");
-  const parsedTags = rawTags === undefined ? { tags: {}, problems: [] } : parseTags(rawTags);
-  if (parsedTags.problems.length) problems.push(`BASTION_TAGS is malformed (k=v,k=v): ${parsedTags.problems.join("; ")}`);
-  // Parameters take at most 50 tags, and ours are four.
-  else if (Object.keys(parsedTags.tags).length > 46) problems.push("BASTION_TAGS has more than 46 tags (a parameter takes 50, four are ours)");
-
-  const activationTtlMs = duration("BASTION_ACTIVATION_TTL", DEFAULTS.activationTtlMs, 60_000, 30 * 86_400_000, "1m and 30d");
-  const required = bool("BASTION_REQUIRED", false);
-
-  if (problems.length) throw configError(problems);
+  if (vars.problems.length) throw configError(vars.problems);
   return {
     command,
     disabled,
@@ -160,18 +117,122 @@ export function parseEntrypointConfig(env: NodeJS.ProcessEnv, argv: readonly str
     region: region!,
     ...(instanceName ? { instanceName } : {}),
     ...(parameterName ? { parameterName } : {}),
-    tags: parsedTags.tags,
+    tags,
     activationTtlMs,
     shutdownTimeoutMs,
     required: required || command.length === 0,
-    agentBin: get("SSM_AGENT_BIN") ?? DEFAULTS.agentBin,
-    registrationFile: get("SSM_REGISTRATION_FILE") ?? DEFAULTS.registrationFile,
+    agentBin: vars.get("SSM_AGENT_BIN") ?? DEFAULTS.agentBin,
+    registrationFile: vars.get("SSM_REGISTRATION_FILE") ?? DEFAULTS.registrationFile,
     ...appUserField,
   };
 }
 
+/** The environment's variables, trimmed, with every problem found while reading them. */
+class EnvReader {
+  readonly problems: string[] = [];
+
+  constructor(private readonly env: NodeJS.ProcessEnv) {}
+
+  /** The first of `names` that is set and not blank. */
+  get(...names: string[]): string | undefined {
+    for (const name of names) if (this.env[name] !== undefined && this.env[name]!.trim() !== "") return this.env[name]!.trim();
+    return undefined;
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const raw = this.get(name);
+    if (raw === undefined) return fallback;
+    const value = parseBoolean(raw);
+    if (value === undefined) this.problems.push(`${name}=${raw} is not a boolean: use true or false`);
+    return value ?? fallback;
+  }
+
+  duration(name: string, fallback: number, minMs: number, maxMs: number, range: string): number {
+    const raw = this.get(name);
+    if (raw === undefined) return fallback;
+    const value = parseDuration(raw, { bareUnit: "s" });
+    if (value === undefined) this.problems.push(`${name}=${raw} is not a duration such as 8s, 30m or 1h`);
+    else if (value < minMs || value > maxMs) this.problems.push(`${name}=${raw} must be between ${range}`);
+    return value ?? fallback;
+  }
+}
+
+function readAppUser(vars: EnvReader): { appUser?: string } {
+  const appUser = vars.get("BASTION_APP_USER");
+  if (appUser !== undefined && !parseUserSpec(appUser)) vars.problems.push(`BASTION_APP_USER=${appUser} is not a user: use name, uid, name:group or uid:gid`);
+  return appUser !== undefined ? { appUser } : {};
+}
+
+/** BASTION_DISABLED=true: only the CMD runs, so nothing else is required. */
+function disabledConfig(vars: EnvReader, command: string[], shutdownTimeoutMs: number, appUserField: { appUser?: string }): EntrypointConfig {
+  if (command.length === 0) vars.problems.push("BASTION_DISABLED=true needs a CMD to run: there is nothing else to do");
+  if (vars.problems.length) throw configError(vars.problems);
+  return {
+    command,
+    disabled: true,
+    env: "",
+    iamRole: "",
+    region: "",
+    tags: {},
+    activationTtlMs: DEFAULTS.activationTtlMs,
+    shutdownTimeoutMs,
+    required: false,
+    agentBin: DEFAULTS.agentBin,
+    registrationFile: DEFAULTS.registrationFile,
+    ...appUserField,
+  };
+}
+
+function readEnvName(vars: EnvReader): string | undefined {
+  const envName = vars.get("BASTION_ENV", "ENV");
+  if (envName === undefined) vars.problems.push("BASTION_ENV (or ENV) is missing: the environment name, e.g. stg");
+  else if (!/^[a-zA-Z0-9_.-]{1,64}$/.test(envName)) vars.problems.push(`BASTION_ENV=${envName} must be 1–64 letters, digits or _.-`);
+  return envName;
+}
+
+function readIamRole(vars: EnvReader): string | undefined {
+  const iamRole = vars.get("BASTION_IAM_ROLE");
+  if (iamRole === undefined) vars.problems.push("BASTION_IAM_ROLE is missing: the IAM role for the managed instance, trusted by ssm.amazonaws.com");
+  else if (!/^[\w+=,.@/-]{1,64}$/.test(iamRole)) vars.problems.push(`BASTION_IAM_ROLE=${iamRole} is not an IAM role name (up to 64 characters, path allowed)`);
+  return iamRole;
+}
+
+function readRegion(vars: EnvReader, team: Config | undefined, envName: string | undefined): string | undefined {
+  const region = vars.get("BASTION_REGION", "AWS_REGION", "AWS_DEFAULT_REGION") ?? envConfig(team, envName).region;
+  if (region === undefined) vars.problems.push("BASTION_REGION (or AWS_REGION) is missing: the region to register in");
+  else if (!/^[a-z]{2}(-[a-z0-9]+)+-\d+$/.test(region)) vars.problems.push(`BASTION_REGION=${region} is not a region name such as eu-west-1`);
+  return region;
+}
+
+function readInstanceName(vars: EnvReader): string | undefined {
+  const instanceName = vars.get("BASTION_INSTANCE_NAME");
+  if (instanceName !== undefined && (instanceName.length > 256 || !/^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$/u.test(instanceName))) {
+    vars.problems.push(`BASTION_INSTANCE_NAME=${instanceName} must be up to 256 letters, digits, spaces or _.:/=+-@`);
+  }
+  return instanceName;
+}
+
+function readParameterName(vars: EnvReader): string | undefined {
+  const parameterName = vars.get("BASTION_PARAMETER_NAME");
+  if (parameterName !== undefined && (parameterName.length > 1011 || !/^\/[a-zA-Z0-9_.\-/]+$/.test(parameterName) || parameterName.includes("//"))) {
+    vars.problems.push(`BASTION_PARAMETER_NAME=${parameterName} must be a path such as /stg/portforward/instances/app (letters, digits, _.-/)`);
+  }
+  return parameterName;
+}
+
+function readTags(vars: EnvReader): Record<string, string> {
+  const rawTags = vars.get("BASTION_TAGS");
+  const parsedTags = rawTags === undefined ? { tags: {}, problems: [] } : parseTags(rawTags);
+  if (parsedTags.problems.length) vars.problems.push(`BASTION_TAGS is malformed (k=v,k=v): ${parsedTags.problems.join("; ")}`);
+  // Parameters take at most 50 tags, and ours are four.
+  else if (Object.keys(parsedTags.tags).length > 46) vars.problems.push("BASTION_TAGS has more than 46 tags (a parameter takes 50, four are ours)");
+  return parsedTags.tags;
+}
+
 function configError(problems: string[]): UsageError {
-  const error = new UsageError(`The entrypoint's configuration has ${problems.length === 1 ? "a problem" : `${problems.length} problems`}; no CMD was started: ${problems.map((p, i) => `(${i + 1}) ${p}`).join(" ")}`);
+  const error = new UsageError(
+    `The entrypoint's configuration has ${problems.length === 1 ? "a problem" : `${problems.length} problems`}; no CMD was started: ${problems.map((p, i) => `(${i + 1}) ${p}`).join(" ")}`,
+  );
   (error as UsageError & { problems: string[] }).problems = problems;
   return error;
 }

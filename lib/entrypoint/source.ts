@@ -42,7 +42,7 @@ export async function findSource(options: FindSourceOptions = {}): Promise<Sourc
     const base = env.GCE_METADATA_HOST ? `http://${env.GCE_METADATA_HOST}` : "http://metadata.google.internal";
     try {
       const id = (await fetchJson(`${base}/computeMetadata/v1/instance/id`, { "Metadata-Flavor": "Google" })).trim();
-      if (!/^[\w.\-]+$/.test(id)) throw new Error(`unexpected instance id ${JSON.stringify(id.slice(0, 80))}`);
+      if (!/^[\w.-]+$/.test(id)) throw new Error(`unexpected instance id ${JSON.stringify(id.slice(0, 80))}`);
       return { platform: "cloudrun", source: `cloudrun:${env.K_SERVICE}/${id}`, sourceId: id };
     } catch (error) {
       fallbackReason = `the Cloud Run metadata server (${base}) could not be read: ${(error as Error).message}`;

@@ -41,7 +41,7 @@ export interface AuditStart {
 export type AuditRecord =
   | ({ event: "exec.start" } & AuditStart)
   | { event: "exec.session"; auditId: string; sessionId: string; client: string }
-  | { event: "exec.end"; auditId: string; sessionId?: string; exitCode: number; error?: string };
+  | { event: "exec.end"; auditId: string; sessionId?: string; exitCode: number; error?: string; endedBy?: string };
 
 export interface AuditLog {
   path: string;
@@ -87,12 +87,18 @@ export function sha256(text: string): string {
  * Where ECS Exec will keep the session's transcript, or undefined when it keeps none. The log
  * stream / object is named after the session id, known once ExecuteCommand answers.
  */
-export function transcriptLocation(cluster: ClusterInfo, region: string, containerAwslogsGroup: string | undefined, sessionId = "<session id>"): string | undefined {
+export function transcriptLocation(
+  cluster: ClusterInfo,
+  region: string,
+  containerAwslogsGroup: string | undefined,
+  sessionId = "<session id>",
+): string | undefined {
   const logging = cluster.execLogging ?? "DEFAULT";
   if (logging === "NONE") return undefined;
   const group = logging === "OVERRIDE" ? cluster.execLogGroup : containerAwslogsGroup;
   const parts: string[] = [];
   if (group) parts.push(`CloudWatch Logs ${region} group ${group}, stream ${sessionId}`);
-  if (logging === "OVERRIDE" && cluster.execS3Bucket) parts.push(`S3 bucket ${cluster.execS3Bucket}, object ${sessionId}.log (under the cluster's s3KeyPrefix, if any)`);
+  if (logging === "OVERRIDE" && cluster.execS3Bucket)
+    parts.push(`S3 bucket ${cluster.execS3Bucket}, object ${sessionId}.log (under the cluster's s3KeyPrefix, if any)`);
   return parts.length ? parts.join("; ") : undefined;
 }

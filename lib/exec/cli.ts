@@ -1,6 +1,6 @@
 // exec's CLI, declared once: scripts/exec.mts parses it; `bastionless exec` and the shell completion read
 // the same flags without running the program.
-import { AWS_FLAGS, SHARED_FLAGS, defineCli } from "../cli.ts";
+import { AWS_FLAGS, SHARED_FLAGS, defineCli, type Flags } from "../cli.ts";
 import { auditLogPath } from "./audit.ts";
 import { DEFAULT_SHELL } from "./command.ts";
 
@@ -21,12 +21,14 @@ export const cli = defineCli({
   details: `Examples:
   make exec ENV=stg                                      # pick service, task, container; open a shell
   make exec ENV=prod ARGS="--check"                      # why does ECS Exec fail on this task?
-  exec --env stg --yes --task 5f2e… --command 'bin/rails runner "p User.count"'
+  bastionless exec --env stg --yes --task 5f2e… --command 'bin/rails runner "p User.count"'
 
 A command other than a bare shell is wrapped, /bin/sh -c '<printf "# bastionless exec <id>: <command>">; <command>'
-(the exact form is in README "exec"), so the cluster's session transcript shows the command line. Every run is recorded first in
+(the exact form is in docs/exec.md), so the cluster's session transcript shows the command line. Every run is recorded first in
 ${auditLogPath()} (0600). bastionless.config.json's envs.<env>.exec.allow restricts --command.
 
 Exit: 0 the session ended normally (or --check found nothing failing), 1 it failed (the pre-flight
 report says why), 2 usage errors and refused commands, 130 interrupted.`,
 });
+
+export type ExecFlags = Flags<typeof cli.flags>;

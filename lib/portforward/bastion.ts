@@ -4,11 +4,11 @@ import { hostname } from "node:os";
 import { localUser } from "../local.ts";
 import type { AwsClients } from "../aws/clients.ts";
 import { describeService, describeTasks, listTaskArns, runBastionTask, stopTask, type TaskInfo } from "../aws/ecs.ts";
-import { AwsCallError, awsErrorName } from "../aws/errors.ts";
+import { awsErrorName, isRetryable } from "../aws/errors.ts";
 import { findInstanceParameter, listManagedInstances } from "../aws/ssm.ts";
-import { UsageError } from "../cli.ts";
+import { isInterruption, UsageError } from "../errors.ts";
 import { withRetries } from "../retry.ts";
-import { TAG_LOCAL_USER, TAG_OWNER, ourTags, parameterName, startedBy } from "../constants.ts";
+import { TAG_LOCAL_USER, TAG_OWNER, TAG_SOURCE, ourTags, parameterName, startedBy } from "../constants.ts";
 import { abortableSleep, pollDelay, type BastionObservation, type Via } from "./readiness.ts";
 import type { AfterStop } from "./leftovers.ts";
 import type { NetworkConfiguration, CapacityProviderStrategyItem } from "@aws-sdk/client-ecs";
@@ -34,7 +34,10 @@ export interface Placement {
 export function unknownClusterIsUsage(cluster: string): (error: unknown) => never {
   return (error) => {
     if (awsErrorName(error) === "ClusterNotFoundException") {
-      throw new UsageError(`Cluster ${cluster} was not found: check --cluster (or the config's cluster; leave both out to pick one of the env's clusters), --profile and --region.`, { cause: error });
+      throw new UsageError(
+        `Cluster ${cluster} was not found: check --cluster (or the config's cluster; leave both out to pick one of the env's clusters), --profile and --region.`,
+        { cause: error },
+      );
     }
     throw error;
   };
@@ -53,6 +56,29 @@ export async function resolvePlacement(ecs: Clients["ecs"], input: { cluster: st
     capacityProviderStrategy: service.capacityProviderStrategy,
     platformVersion: service.platformVersion,
   };
+}
+
+/**
+ * Why `--via instance` cannot work with this task definition, in one line, or undefined when it can:
+ * a managed instance registers only from a container that runs the bastionless entrypoint with an
+ * env (BASTION_ENV, or ENV), and its parameter is /<that env>/portforward/instances/<task id> — an
+ * env that differs from --env, if only in case, is a parameter portforward would wait 5 minutes for.
+ */
+export function instancePathProblem(
+  taskDefinition: string,
+  containers: Array<{ name: string; environment?: Record<string, string>; hiddenEnvironment?: boolean }>,
+  env: string,
+): string | undefined {
+  const registering = containers.map((c) => ({ name: c.name, env: c.environment?.BASTION_ENV ?? c.environment?.ENV })).filter((c) => c.env !== undefined);
+  if (!registering.length) {
+    // An env file or a secret may set it where the definition does not show it: no refusal on a guess.
+    if (containers.some((c) => c.hiddenEnvironment)) return undefined;
+    return `--via instance: task definition ${taskDefinition} does not run the bastionless entrypoint with an env (no container sets BASTION_ENV or ENV in its environment, env files or secrets), so no managed instance will register: pass --via ecs-exec, or a bastion task definition (docker/bastion/) that sets BASTION_ENV=${env} (an env baked into the image alone is not seen here: set it in the definition too).`;
+  }
+  if (registering.some((c) => c.env === env)) return undefined;
+  const [first] = registering;
+  const caseOnly = first.env!.toLowerCase() === env.toLowerCase();
+  return `--via instance with --env ${env}: task definition ${taskDefinition} registers its instance under env ${first.env} (container ${first.name}, BASTION_ENV=${first.env}), at /${first.env}/portforward/instances/…, never /${env}/…${caseOnly ? " (env names are case-sensitive)" : ""}: pass --env ${first.env}${caseOnly ? "" : `, or a task definition of env ${env}`}.`;
 }
 
 /** Who launches a bastion: the local user (startedBy, sanitized) and the AWS identity vouched for by STS. */
@@ -121,15 +147,31 @@ export async function describeBastion(ecs: Clients["ecs"], task: Pick<TaskInfo, 
   return tasks[0];
 }
 
-/** One readiness poll: the task, and (instance path, once RUNNING) its parameter and the instance's ping. */
-export async function observeBastion(clients: Clients, task: Pick<TaskInfo, "cluster" | "taskArn" | "taskId">, options: { env: string; via: Via }): Promise<BastionObservation> {
+/**
+ * One readiness poll: the task, and (instance path, once RUNNING) its managed instance. The instance
+ * is the one tagged with this task's ARN as its source (AWS copies the activation's tags onto it), and
+ * the parameter must name that one: a parameter anyone with ssm:PutParameter could rewrite is never
+ * enough to send a tunnel (and the database password typed into it) to another machine.
+ */
+export async function observeBastion(
+  clients: Clients,
+  task: Pick<TaskInfo, "cluster" | "taskArn" | "taskId">,
+  options: { env: string; via: Via },
+): Promise<BastionObservation> {
   const current = await describeBastion(clients.ecs, task);
   if (!current || current.lastStatus !== "RUNNING" || options.via === "ecs-exec") return { task: current };
   if (options.via === "auto" && current.containers.some((c) => c.execAgentStatus === "RUNNING" && c.runtimeId)) return { task: current };
-  const instanceId = await findInstanceParameter(clients.ssm, parameterName(options.env, task.taskId));
-  if (!instanceId) return { task: current };
-  const [instance] = await listManagedInstances(clients.ssm, { instanceIds: [instanceId] });
-  return { task: current, instanceId, pingStatus: instance?.pingStatus };
+  const name = parameterName(options.env, task.taskId);
+  const named = await findInstanceParameter(clients.ssm, name);
+  if (!named) return { task: current };
+  const tagged = await listManagedInstances(clients.ssm, { tags: { [TAG_SOURCE]: task.taskArn } });
+  const instance = tagged.find((i) => i.instanceId === named);
+  if (instance) return { task: current, instanceId: instance.instanceId, pingStatus: instance.pingStatus, iamRole: instance.iamRole };
+  // Not tagged as this task's: registered under another source (refused), or not listed yet (wait).
+  if (!(await listManagedInstances(clients.ssm, { instanceIds: [named] })).length) return { task: current };
+  throw new Error(
+    `Refusing managed instance ${named}: parameter ${name} names it, but its ${TAG_SOURCE} tag is not this bastion's task ${task.taskArn}. Nothing was opened; see who wrote the parameter (CloudTrail ssm:PutParameter).`,
+  );
 }
 
 export interface StopOptions {
@@ -156,7 +198,8 @@ export async function stopBastion(clients: Clients, task: Pick<TaskInfo, "cluste
   const deadline = Date.now() + (options.timeoutMs ?? 120_000);
   // The stop is what ends the billing: throttling, 5xx and network errors are waited out past the
   // SDK's three tries, until the deadline or a second Ctrl-C; AccessDenied is reported at once.
-  const persist = <T>(run: () => Promise<T>) => withRetries(run, { attempts: Number.POSITIVE_INFINITY, baseMs: 250, capMs: 4_000, deadline, signal: options.signal });
+  const persist = <T>(run: () => Promise<T>) =>
+    withRetries(run, { attempts: Number.POSITIVE_INFINITY, baseMs: 250, capMs: 4_000, deadline, signal: options.signal }, { retryable: isRetryable });
   await persist(() => stopTask(clients.ecs, task.cluster, task.taskArn, options.reason));
   try {
     let current: TaskInfo | undefined;
@@ -168,19 +211,28 @@ export async function stopBastion(clients: Clients, task: Pick<TaskInfo, "cluste
     const lastStatus = current?.lastStatus ?? "MISSING";
     return await persist(() => checkLeftovers(clients, task, { env: options.env, instanceId, lastStatus }));
   } catch (error) {
-    if ((error as Error).name === "AbortError") throw error;
+    if (isInterruption(error)) throw error;
     throw new StopNotConfirmed(error as Error);
   }
 }
 
 /** What is still there of a bastion: the task if not STOPPED, its instance-id parameter, its managed instance. */
-export async function checkLeftovers(clients: Clients, task: Pick<TaskInfo, "cluster" | "taskId">, options: { env: string; instanceId?: string; lastStatus: string }): Promise<AfterStop> {
+export async function checkLeftovers(
+  clients: Clients,
+  task: Pick<TaskInfo, "cluster" | "taskId">,
+  options: { env: string; instanceId?: string; lastStatus: string },
+): Promise<AfterStop> {
   const name = parameterName(options.env, task.taskId);
   const value = await findInstanceParameter(clients.ssm, name);
   const instanceId = options.instanceId ?? value;
   const registered = instanceId ? (await listManagedInstances(clients.ssm, { instanceIds: [instanceId] })).length > 0 : false;
   return {
-    task: { taskId: task.taskId, cluster: task.cluster, lastStatus: options.lastStatus, stopped: options.lastStatus === "STOPPED" || options.lastStatus === "MISSING" },
+    task: {
+      taskId: task.taskId,
+      cluster: task.cluster,
+      lastStatus: options.lastStatus,
+      stopped: options.lastStatus === "STOPPED" || options.lastStatus === "MISSING",
+    },
     parameter: { name, present: value !== undefined },
     ...(instanceId ? { instance: { instanceId, registered } } : {}),
   };

@@ -3,14 +3,9 @@
 import type { Choice } from "../prompts.ts";
 import type { DatabaseTarget } from "../aws/rds.ts";
 import { TAG_ENV } from "../constants.ts";
-import { belongsToEnv, envSuggestedBy, nameWords } from "../envs.ts";
+import { belongsToEnv, envSuggestedBy, looksLikeProduction } from "../envs.ts";
 
-const PRODUCTION_WORDS = new Set(["prod", "prd", "production", "live"]);
-
-/** prod, prd-eu, production, live: an env a stray Enter must never pick. */
-export function looksLikeProduction(env: string): boolean {
-  return nameWords(env).some((w) => PRODUCTION_WORDS.has(w));
-}
+export { looksLikeProduction } from "../envs.ts";
 
 /**
  * Envs for the prompt: the config's, else the first word of each cluster name (stg-main → stg);

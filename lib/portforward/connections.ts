@@ -1,7 +1,7 @@
 // Named connections (`bastionless tunnel stg-db`): a connection of bastionless.config.json is a set of
 // portforward's flags under a name, as basti users expect. It becomes those flags, each one only when
 // the command line does not give it: flags given beat the connection, which beats the env's section.
-import { UsageError } from "../cli.ts";
+import { UsageError } from "../errors.ts";
 import type { Config, ConnectionConfig } from "../config.ts";
 import { CONFIG_FILE } from "../constants.ts";
 import type { cli } from "./cli.ts";
@@ -16,6 +16,7 @@ export const CONNECTION_FLAGS = {
   service: "service",
   taskDefinition: "task-definition",
   via: "via",
+  sessions: "sessions",
 } as const satisfies Record<keyof ConnectionConfig, keyof typeof cli.flags>;
 
 /** The connections a config declares, by name (none without a config). */
@@ -28,8 +29,13 @@ export function connectionArgv(name: string, config: Config | undefined, given: 
   const connection = connectionsOf(config)[name];
   if (!connection) {
     const names = Object.keys(connectionsOf(config));
-    if (!config) throw new UsageError(`No connection named ${name}: no ${CONFIG_FILE} was found here (this directory, up to the repository root or $HOME). Declare "connections" in one, or pass --env and --target.`);
-    throw new UsageError(`No connection named ${name} in ${config.path} (${names.length ? `connections: ${names.join(", ")}` : "it declares none"}). See them with: bastionless tunnel --list`);
+    if (!config)
+      throw new UsageError(
+        `No connection named ${name}: no ${CONFIG_FILE} was found here (this directory, up to the repository root or $HOME). Declare "connections" in one, or pass --env and --target.`,
+      );
+    throw new UsageError(
+      `No connection named ${name} in ${config.path} (${names.length ? `connections: ${names.join(", ")}` : "it declares none"}). See them with: bastionless tunnel --list`,
+    );
   }
   const argv: string[] = [];
   for (const [key, flag] of Object.entries(CONNECTION_FLAGS) as Array<[keyof ConnectionConfig, string]>) {
@@ -44,7 +50,8 @@ export function connectionArgv(name: string, config: Config | undefined, given: 
 export function formatConnections(config: Config | undefined): string {
   if (!config) return `No ${CONFIG_FILE} here (this directory, up to the repository root or $HOME): declare "connections" in one to name your tunnels.\n`;
   const entries = Object.entries(connectionsOf(config));
-  if (!entries.length) return `No connections in ${config.path}: add "connections": {"<name>": {"env": "<env>", "target": "<id|host:port>", "localPort": <port>}}.\n`;
+  if (!entries.length)
+    return `No connections in ${config.path}: add "connections": {"<name>": {"env": "<env>", "target": "<id|host:port>", "localPort": <port>}}.\n`;
   const rows = entries.map(([name, c]) => [name, c.env, c.target ?? "-", c.localPort === undefined ? "-" : String(c.localPort), c.forwards?.join(" ") ?? "-"]);
   const header = ["NAME", "ENV", "TARGET", "LOCAL PORT", "FORWARDS"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));

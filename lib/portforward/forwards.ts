@@ -3,7 +3,7 @@
 // (`--address`, default 127.0.0.1), and the line printed per forward.
 import { isIP } from "node:net";
 import { resolve } from "node:path";
-import { UsageError } from "../cli.ts";
+import { UsageError } from "../errors.ts";
 import type { DatabaseTarget } from "../aws/rds.ts";
 import { DEFAULT_ADDRESS, isLoopbackAddress } from "../address.ts";
 
@@ -24,14 +24,15 @@ export interface PlannedForward {
 
 const PORT = /^\d{1,5}$/;
 
-
 /** `--address`: an IPv4 or IPv6 literal, or "localhost" (= 127.0.0.1), like kubectl port-forward's. */
 export function parseBindAddress(text: string | undefined): string {
   if (text === undefined) return DEFAULT_ADDRESS;
   const address = text.trim();
   if (address.toLowerCase() === "localhost") return DEFAULT_ADDRESS;
   if (isIP(address) === 0) {
-    throw new UsageError(`--address ${JSON.stringify(text)} is not an IP address: use 127.0.0.1 (the default, this machine only), 0.0.0.0 (every interface) or one of this machine's addresses.`);
+    throw new UsageError(
+      `--address ${JSON.stringify(text)} is not an IP address: use 127.0.0.1 (the default, this machine only), 0.0.0.0 (every interface) or one of this machine's addresses.`,
+    );
   }
   return address;
 }
@@ -116,11 +117,28 @@ export function formatLocalAddress(address: string, port: number): string {
 }
 
 /** `127.0.0.1:15432 → stg-db.cluster-….rds.amazonaws.com:5432 via ecs:stg-main_5f2e…` (`0.0.0.0:15432`, `[::]:15432` with --address, `unix:/path` with --socket). */
-export function formatForwardLine(localPort: number, forward: { host: string; remotePort: number; socketPath?: string }, target: string, address: string = DEFAULT_ADDRESS): string {
+export function formatForwardLine(
+  localPort: number,
+  forward: { host: string; remotePort: number; socketPath?: string },
+  target: string,
+  address: string = DEFAULT_ADDRESS,
+): string {
   return `${formatLocalEnd(forward, localPort, address)} → ${forward.host}:${forward.remotePort} via ${target}`;
 }
 
 /** Where a forward's clients connect: `127.0.0.1:15432`, or `unix:/path` with --socket. */
 export function formatLocalEnd(forward: { socketPath?: string }, localPort: number, address: string = DEFAULT_ADDRESS): string {
   return forward.socketPath ? `unix:${forward.socketPath}` : formatLocalAddress(address, localPort);
+}
+
+/**
+ * The line under the forwards saying how many sessions carry each (none with one session: today's
+ * output): `Up to 4 Session Manager sessions per forward (1 open now; …)`.
+ */
+export function formatSessionsLine(sessions: Array<{ open: number; max: number }>): string | undefined {
+  const max = Math.max(0, ...sessions.map((s) => s.max));
+  if (max <= 1) return undefined;
+  const open = sessions.map((s) => s.open);
+  const now = open.every((n) => n === open[0]) ? `${open[0]} open now` : `${open.join(", ")} open now`;
+  return `Up to ${max} Session Manager sessions per forward (${now}; another opens when every one carries a connection, each about 0.65 MB/s).`;
 }

@@ -27,8 +27,12 @@ export function reportLeftovers(after: AfterStop, scope: AwsCliScope): LeftoverR
   const args = scopeArgs(scope);
   const lines: string[] = [];
   const { task } = after;
-  if (!task.stopped) lines.push(`Bastion task ${task.taskId} is still ${task.lastStatus}: aws ecs stop-task --cluster ${task.cluster} --task ${task.taskId}${args}`);
-  if (after.instance?.registered) lines.push(`Managed instance ${after.instance.instanceId} is still registered: aws ssm deregister-managed-instance --instance-id ${after.instance.instanceId}${args}`);
+  if (!task.stopped)
+    lines.push(`Bastion task ${task.taskId} is still ${task.lastStatus}: aws ecs stop-task --cluster ${task.cluster} --task ${task.taskId}${args}`);
+  if (after.instance?.registered)
+    lines.push(
+      `Managed instance ${after.instance.instanceId} is still registered: aws ssm deregister-managed-instance --instance-id ${after.instance.instanceId}${args}`,
+    );
   if (after.parameter?.present) lines.push(`Parameter ${after.parameter.name} is still there: aws ssm delete-parameter --name ${after.parameter.name}${args}`);
   if (lines.length) lines.push(`Or remove every orphan of ${scope.env} at once: make cleanup ENV=${scope.env} ARGS=--yes`);
   return { clean: lines.length === 0, lines };

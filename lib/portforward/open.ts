@@ -28,6 +28,8 @@ export interface OpenTunnelOptions {
   forwards: PlannedForward[];
   /** Where the local ports listen (--address); default 127.0.0.1. */
   address?: string;
+  /** Sessions per forward (native client); default 1. */
+  sessions?: number;
   log: Logger;
   signal?: AbortSignal;
   /** Injected by tests; default lib/session's. */
@@ -58,7 +60,8 @@ export async function listenForwards(forwards: PlannedForward[], address: string
   } catch (error) {
     for (const l of listeners) l.close();
     const flag = forwards[listeners.length]?.flag ?? "--local-port";
-    if (error instanceof PortBusyError) throw new Error(`${error.message}: another program listens there. Pass ${flag} with a free port, or 0 for any free port.`, { cause: error });
+    if (error instanceof PortBusyError)
+      throw new Error(`${error.message}: another program listens there. Pass ${flag} with a free port, or 0 for any free port.`, { cause: error });
     throw error;
   }
 }
@@ -75,7 +78,12 @@ export async function openTunnel(options: OpenTunnelOptions): Promise<OpenedTunn
   }
 }
 
-async function openSessions(options: OpenTunnelOptions, client: ClientChoice, address: string, listeners: LocalListener[]): Promise<{ forward: PortForward; forwards: PlannedForward[] }> {
+async function openSessions(
+  options: OpenTunnelOptions,
+  client: ClientChoice,
+  address: string,
+  listeners: LocalListener[],
+): Promise<{ forward: PortForward; forwards: PlannedForward[] }> {
   const start = options.start ?? startPortForward;
   for (let attempt = 0; ; attempt++) {
     let forward: PortForward | undefined;
@@ -89,6 +97,7 @@ async function openSessions(options: OpenTunnelOptions, client: ClientChoice, ad
         forwards: options.forwards.map((f) => ({ localPort: f.localPort, host: f.host, remotePort: f.remotePort })),
         bindAddress: address,
         listeners,
+        sessions: options.sessions,
         log: options.log,
       });
       await forward.ready;

@@ -2,8 +2,8 @@
 // this machine's, the local ports are free there (and on [::1] for the default address) and, with --client plugin, session-manager-plugin
 // is installed, new enough, and asked for nothing it cannot do.
 import { createServer } from "node:net";
-import { UsageError } from "../cli.ts";
-import { assertPluginVersion, getPluginVersion } from "../plugin.ts";
+import { UsageError } from "../errors.ts";
+import { assertPluginVersion, getPluginVersion } from "../session/plugin.ts";
 import { assertSocketPathUsable } from "../session/listeners.ts";
 import type { ClientChoice } from "../session/index.ts";
 import { DEFAULT_ADDRESS } from "./forwards.ts";
@@ -25,7 +25,9 @@ export async function isPortFree(port: number, host: string = DEFAULT_ADDRESS): 
 /** --address must be an address of this machine (or 0.0.0.0 / ::). */
 export async function assertAddressUsable(address: string): Promise<void> {
   if ((await probeListen(0, address)) === "EADDRNOTAVAIL") {
-    throw new UsageError(`--address ${address} is not an address of this machine: pass one of its addresses (ip -brief address), 0.0.0.0 for every interface, or leave --address out for 127.0.0.1.`);
+    throw new UsageError(
+      `--address ${address} is not an address of this machine: pass one of its addresses (ip -brief address), 0.0.0.0 for every interface, or leave --address out for 127.0.0.1.`,
+    );
   }
 }
 
@@ -35,7 +37,8 @@ export async function assertPortsFree(ports: Array<{ port: number; flag: string 
     if (port === 0) continue;
     const code = await probeListen(port, host);
     if (code === undefined) continue;
-    if (code === "EACCES") throw new UsageError(`Local port ${port} needs privileges to listen on ${host}: pass ${flag} with a port above 1023, or 0 for any free port.`);
+    if (code === "EACCES")
+      throw new UsageError(`Local port ${port} needs privileges to listen on ${host}: pass ${flag} with a port above 1023, or 0 for any free port.`);
     if (code === "EADDRNOTAVAIL") await assertAddressUsable(host);
     throw new UsageError(`Local port ${port} is busy (another program listens on ${host}:${port}): pass ${flag} with a free port, or 0 for any free port.`);
   }
@@ -51,7 +54,9 @@ async function assertFreeOnIpv6Loopback(ports: Array<{ port: number; flag: strin
     if (port === 0) continue;
     const code = await probeListen(port, "::1");
     if (code === undefined || code === "EADDRNOTAVAIL" || code === "EAFNOSUPPORT") continue;
-    throw new UsageError(`Local port ${port} is busy on [::1] (another program listens on [::1]:${port}, where clients that resolve localhost to ::1 would connect): pass ${flag} with a free port, or 0 for any free port.`);
+    throw new UsageError(
+      `Local port ${port} is busy on [::1] (another program listens on [::1]:${port}, where clients that resolve localhost to ::1 would connect): pass ${flag} with a free port, or 0 for any free port.`,
+    );
   }
 }
 
@@ -75,7 +80,9 @@ export function assertSocketsUsable(paths: Array<string | undefined>): void {
 export function clientForAddress(client: ClientChoice, address: string): ClientChoice {
   if (address === DEFAULT_ADDRESS) return client;
   if (client === "plugin") {
-    throw new UsageError(`--address ${address} needs --client native: session-manager-plugin listens on 127.0.0.1 only. Pass --client native, or leave --address out.`);
+    throw new UsageError(
+      `--address ${address} needs --client native: session-manager-plugin listens on 127.0.0.1 only. Pass --client native, or leave --address out.`,
+    );
   }
   return "native";
 }
@@ -87,7 +94,9 @@ export function clientForAddress(client: ClientChoice, address: string): ClientC
 export function clientForSocket(client: ClientChoice, socket: string | undefined): ClientChoice {
   if (socket === undefined) return client;
   if (client === "plugin") {
-    throw new UsageError("--socket needs --client native: session-manager-plugin listens on a TCP port of 127.0.0.1, which every local user can reach. Pass --client native, or leave --socket out.");
+    throw new UsageError(
+      "--socket needs --client native: session-manager-plugin listens on a TCP port of 127.0.0.1, which every local user can reach. Pass --client native, or leave --socket out.",
+    );
   }
   return "native";
 }

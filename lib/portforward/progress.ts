@@ -21,7 +21,11 @@ export function progressLine(what: string, status: string, elapsedMs: number): s
   return `${what}: ${status} (${formatElapsed(elapsedMs)})`;
 }
 
-export function createProgress(what: string, stream: { isTTY?: boolean; write(text: string): unknown; columns?: number }, options: { quiet?: boolean } = {}): Progress {
+export function createProgress(
+  what: string,
+  stream: { isTTY?: boolean; write(text: string): unknown; columns?: number },
+  options: { quiet?: boolean } = {},
+): Progress {
   if (options.quiet) return { update() {}, done() {}, clear() {} };
   if (!stream.isTTY) {
     let last = "";

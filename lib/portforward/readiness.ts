@@ -1,8 +1,10 @@
 // Waiting until a bastion task is really usable — no fixed sleep: poll with a short backoff, judge
 // each observation, stop at the first "ready" or "stopped", give up at the deadline.
 import { ecsTarget, type TaskInfo } from "../aws/ecs.ts";
+import type { Via } from "../config-schema.ts";
+import { Interrupted } from "../errors.ts";
 
-export type Via = "auto" | "ecs-exec" | "instance";
+export type { Via };
 
 /** What one poll saw: the task, and for the instance path its parameter and the instance's ping. */
 export interface BastionObservation {
@@ -10,12 +12,12 @@ export interface BastionObservation {
   /** The `mi-…` id in /<env>/portforward/instances/<taskId>, once the entrypoint wrote it. */
   instanceId?: string;
   pingStatus?: string;
+  /** The instance's IAM role (its activation's): what its agent reports itself with. */
+  iamRole?: string;
 }
 
 export type Readiness =
-  | { kind: "waiting"; status: string }
-  | { kind: "ready"; via: "ecs-exec" | "instance"; target: string }
-  | { kind: "stopped"; message: string };
+  { kind: "waiting"; status: string } | { kind: "ready"; via: "ecs-exec" | "instance"; target: string } | { kind: "stopped"; message: string };
 
 export interface BackoffOptions {
   initialMs: number;
@@ -34,7 +36,10 @@ export function pollDelay(attempt: number, options: BackoffOptions = READINESS_B
 /** "stopCode: stoppedReason (container bastion: reason, exit 1)" */
 export function describeStop(task: TaskInfo): string {
   const containers = task.containers
-    .map((c) => ({ name: c.name, parts: [c.reason !== task.stoppedReason ? c.reason : undefined, c.exitCode !== undefined ? `exit code ${c.exitCode}` : undefined].filter(Boolean) }))
+    .map((c) => ({
+      name: c.name,
+      parts: [c.reason !== task.stoppedReason ? c.reason : undefined, c.exitCode !== undefined ? `exit code ${c.exitCode}` : undefined].filter(Boolean),
+    }))
     .filter((c) => c.parts.length)
     .map((c) => `container ${c.name}: ${c.parts.join(", ")}`);
   const head = [task.stopCode, task.stoppedReason].filter(Boolean).join(": ") || "no reason given";
@@ -67,6 +72,25 @@ export function judgeBastion(o: BastionObservation, via: Via): Readiness {
   return { kind: "waiting", status: waitingStatus(o, via) };
 }
 
+/**
+ * Why the bastion was not ready in time, and what to do. A managed instance that registered but never
+ * came Online has an agent that cannot report itself: most often its role may not
+ * ssm:UpdateInstanceInformation, else the task cannot reach Systems Manager.
+ */
+export function describeTimeout(
+  task: Pick<TaskInfo, "taskId" | "cluster">,
+  timeout: string,
+  result: { lastStatus: string; last?: BastionObservation },
+): string {
+  const head = `Bastion task ${task.taskId} was not ready within ${timeout}`;
+  const o = result.last;
+  if (o?.task?.lastStatus === "RUNNING" && o.instanceId && o.pingStatus !== "Online") {
+    const role = o.iamRole ? `role ${o.iamRole}` : "the activation's role";
+    return `${head}: its managed instance ${o.instanceId} registered but stayed ${o.pingStatus ?? "unlisted"}, so its SSM agent cannot report itself (ssm:UpdateInstanceInformation). Allow ssm:UpdateInstanceInformation in ${role}'s policy (see docker/iam/ssm-instance-role.json), and check that the task reaches ssm.<region>.amazonaws.com.`;
+  }
+  return `${head} (last seen: ${result.lastStatus}): raise --timeout, or see why it starts slowly with aws ecs describe-tasks --cluster ${task.cluster} --tasks ${task.taskId}.`;
+}
+
 export interface WaitOptions {
   observe: () => Promise<BastionObservation>;
   via: Via;
@@ -82,10 +106,11 @@ export interface WaitOptions {
 export type WaitResult =
   | { kind: "ready"; via: "ecs-exec" | "instance"; target: string; elapsedMs: number; polls: number }
   | { kind: "stopped"; message: string; elapsedMs: number }
-  | { kind: "timeout"; lastStatus: string; elapsedMs: number };
+  | { kind: "timeout"; lastStatus: string; elapsedMs: number; last?: BastionObservation };
 
-export class WaitAborted extends Error {
-  override name = "AbortError";
+/** Ctrl-C while waiting for the bastion (or the tunnel): an Interrupted, exit 130. */
+export class WaitAborted extends Interrupted {
+  override name = "WaitAborted";
 }
 
 /** Polls until ready, stopped or the deadline; the pause between polls grows from 200 ms to 500 ms. */
@@ -93,17 +118,16 @@ export async function waitUntilReady(options: WaitOptions): Promise<WaitResult> 
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? abortableSleep;
   const started = now();
-  let lastStatus = "not seen yet";
   for (let attempt = 0; ; attempt++) {
     if (options.signal?.aborted) throw new WaitAborted("interrupted while waiting for the bastion");
-    const verdict = judgeBastion(await options.observe(), options.via);
+    const last = await options.observe();
+    const verdict = judgeBastion(last, options.via);
     const elapsedMs = now() - started;
     if (verdict.kind === "ready") return { ...verdict, elapsedMs, polls: attempt + 1 };
     if (verdict.kind === "stopped") return { ...verdict, elapsedMs };
-    lastStatus = verdict.status;
     options.onProgress?.(verdict.status, elapsedMs);
     const remaining = options.timeoutMs - elapsedMs;
-    if (remaining <= 0) return { kind: "timeout", lastStatus, elapsedMs };
+    if (remaining <= 0) return { kind: "timeout", lastStatus: verdict.status, elapsedMs, last };
     await sleep(Math.min(pollDelay(attempt, options.backoff), remaining), options.signal);
   }
 }

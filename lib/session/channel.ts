@@ -1,7 +1,8 @@
-// The data channel of one session (reference/session-protocol.md §2): the WebSocket and its
-// OpenDataChannelInput, per-direction sequence numbers, an ack for every message, the reorder
-// buffer, RTO-based retransmission, start/pause_publication, channel_closed, and ResumeSession
-// reconnects that lose no byte. Unlike the plugin it keeps a send window instead of sleeping.
+// The data channel of one session (docs/session-protocol.md §2): the WebSocket and its
+// OpenDataChannelInput, start/pause_publication, channel_closed, and ResumeSession reconnects that
+// lose no byte. Its two halves of reliability are beside it: receive.ts (an ack for every message,
+// the reorder buffer, in-order delivery) and retransmit.ts (sequence numbers, RTO-based resends, a
+// send window instead of the plugin's sleeps, and a pacer under MGS's per-session message limit).
 import { EventEmitter } from "node:events";
 import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
@@ -9,20 +10,22 @@ import WebSocket from "ws";
 import { isLoopbackHost } from "../address.ts";
 import type { SessionGrant } from "../aws/sessions.ts";
 import type { Logger } from "../log.ts";
-import { decodeFrame, encodeAck, PAYLOAD_OFFSET, encodeFrame, type Frame, MessageType, parseAckPayload, parseChannelClosed } from "./frames.ts";
+import { decodeFrame, encodeAck, encodeFrame, type Frame, MessageType, parseAckPayload, parseChannelClosed } from "./frames.ts";
+import { createReceiver, type Receiver } from "./receive.ts";
 import { createRetransmitter, type Retransmitter } from "./retransmit.ts";
+import { CLIENT_VERSION } from "./versions.ts";
 
-/** Reported to the agent: > 1.2.331.0 so it disables smux keepalive, as a current plugin would. */
-export const CLIENT_VERSION = "1.2.764.0";
-/**
- * What an agent may make us hold: out-of-order messages up to 16 MiB, headers counted (the plugin holds
- * 10 000 messages of ≤1 KiB), each WebSocket message up to 1 MiB (the agent sends ≤1 KiB, the local
- * cloud unpaced 32 KiB). Beyond the budget a message is not acknowledged, so the agent resends it.
- */
-export const REORDER_LIMIT_BYTES = 16 * 1024 * 1024;
+export { REORDER_LIMIT_BYTES } from "./receive.ts";
+/** The largest WebSocket message we take (the agent sends ≤1 KiB, the local cloud unpaced 32 KiB); a larger one closes the connection (1009). */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
 /** Messages in flight from the oldest unacknowledged one: ≈2.3 MB of 1 KiB payloads, many round trips of loopback (a loss is resent within one). */
 export const DEFAULT_SEND_WINDOW = 2048;
+/**
+ * Stream-data messages a second we send at most: MGS cuts a session that stays above about 1000
+ * (pause_publication, then the WebSocket closes). Resends are counted inside this rate; the tenth
+ * below the limit is a margin for the pacer's bursts and for timing between us and MGS.
+ */
+export const DEFAULT_MESSAGES_PER_SECOND = 900;
 const PING_INTERVAL_MS = 5 * 60_000;
 const RECONNECT_ATTEMPTS = 5;
 
@@ -35,61 +38,90 @@ export interface DataChannelOptions {
   clientVersion?: string;
   /** Messages in flight, from the oldest unacknowledged one on, before send() says to wait; default 2048. */
   sendWindow?: number;
+  /** The pacer: stream-data messages per second, resends included; default 900; Infinity = unpaced (tests and benchmarks only). */
+  messagesPerSecond?: number;
   log?: Logger;
 }
 
 /**
- * Events: "payload" (payloadType, payload) in sequence order, exactly once; "closed" (output) on
- * channel_closed; "gone" (reason) when the connection is lost for good; "drain" when send() may
- * continue; "reconnected".
+ * connecting: open() has not finished; open: a WebSocket carries the session; resuming: it was lost
+ * and ResumeSession is being tried; closed: for good (close(), channel_closed, or resume failed).
  */
-export class DataChannel extends EventEmitter {
+export type DataChannelState = "connecting" | "open" | "resuming" | "closed";
+
+export interface DataChannelEvents {
+  /** A stream-data message, in sequence order, exactly once. */
+  payload: [payloadType: number, payload: Buffer];
+  /** The agent sent channel_closed: the session ended on its side. */
+  closed: [output: string];
+  /** The connection is lost for good: the session is gone or could not be resumed. */
+  gone: [reason: string];
+  /** send() may continue. */
+  drain: [];
+  /** A lost WebSocket was replaced through ResumeSession. */
+  reconnected: [];
+}
+
+export class DataChannel extends EventEmitter<DataChannelEvents> {
   readonly sessionId: string;
+  private current: DataChannelState = "connecting";
   private ws: WebSocket | undefined;
   private grant: SessionGrant;
-  private expectedSeq = 0;
-  private readonly reorder = new Map<number, Frame>();
-  private reorderBytes = 0;
+  private readonly in: Receiver;
   private readonly out: Retransmitter;
-  private ended = false;
   private inputPaused = false;
   private pingTimer: NodeJS.Timeout | undefined;
-  private reconnecting = false;
   /** The current WebSocket's TCP socket, and whether it is corked until the end of this tick. */
   private socket: Socket | undefined;
   private corked = false;
-  readonly stats = { received: 0, duplicates: 0, reconnects: 0 };
+  private readonly counts = { reconnects: 0, pausedPublication: 0 };
 
   constructor(private readonly opts: DataChannelOptions) {
     super();
     this.grant = opts.grant;
     this.sessionId = opts.grant.sessionId;
+    this.in = createReceiver({
+      deliver: (frame) => this.emit("payload", frame.payloadType, frame.payload),
+      acknowledge: (frame) => this.ack(frame),
+      isOpen: () => this.current !== "closed",
+    });
     this.out = createRetransmitter({
       window: opts.sendWindow ?? DEFAULT_SEND_WINDOW,
+      messagesPerSecond: opts.messagesPerSecond ?? DEFAULT_MESSAGES_PER_SECOND,
       transmit: (frame) => this.transmit(frame),
       onDrain: () => this.emit("drain"),
     });
+  }
+
+  get state(): DataChannelState {
+    return this.current;
   }
 
   get connected(): boolean {
     return this.ws?.readyState === WebSocket.OPEN;
   }
 
+  /** received and duplicates (messages the agent sent again after we had them: acked again and dropped), reconnects, pause_publications. */
+  get stats(): Receiver["stats"] & DataChannel["counts"] {
+    return { ...this.in.stats, ...this.counts };
+  }
+
   /** Connects and sends OpenDataChannelInput; rejects if the WebSocket cannot be opened. */
   async open(): Promise<void> {
     await this.connect(this.grant);
+    if (this.current === "connecting") this.current = "open";
     this.pingTimer = setInterval(() => this.ws?.ping("keepalive"), PING_INTERVAL_MS).unref();
   }
 
   /** Queues a stream-data message; false when the send window is full (wait for "drain"). */
   send(payloadType: number, payload: Buffer): boolean {
-    if (this.ended) return false;
+    if (this.current === "closed") return false;
     return this.out.send((seq) => encodeFrame({ messageType: MessageType.InputStreamData, sequenceNumber: seq, payloadType, payload }));
   }
 
   /** True while the send window has room; when false, "drain" follows once it has. */
   get writable(): boolean {
-    return !this.ended && this.out.hasRoom();
+    return this.current !== "closed" && this.out.hasRoom();
   }
 
   /** Messages sent and resent (fast retransmits and timeouts among them), for tests and the benchmark. */
@@ -119,8 +151,8 @@ export class DataChannel extends EventEmitter {
 
   /** Closes the WebSocket for good; the session itself is ended by the caller (flag or API). */
   close(): void {
-    if (this.ended) return;
-    this.ended = true;
+    if (this.current === "closed") return;
+    this.current = "closed";
     clearInterval(this.pingTimer);
     this.out.stop();
     const ws = this.ws;
@@ -169,7 +201,7 @@ export class DataChannel extends EventEmitter {
       ws.once("error", reject);
       ws.once("unexpected-response", (_req, res) => reject(new Error(`the data channel refused the connection: HTTP ${res.statusCode}`)));
     });
-    if (this.ended) {
+    if (this.current === "closed") {
       ws.terminate();
       return;
     }
@@ -179,16 +211,20 @@ export class DataChannel extends EventEmitter {
       if (isBinary) this.receive(data as Buffer);
     });
     ws.on("close", (code, reason) => this.onClose(ws, code, reason.toString()));
-    ws.send(JSON.stringify({
-      MessageSchemaVersion: "1.0",
-      RequestId: randomUUID(),
-      TokenValue: grant.tokenValue,
-      ClientId: randomUUID(),
-      ClientVersion: this.opts.clientVersion ?? CLIENT_VERSION,
-    }));
+    ws.send(
+      JSON.stringify({
+        MessageSchemaVersion: "1.0",
+        RequestId: randomUUID(),
+        TokenValue: grant.tokenValue,
+        ClientId: randomUUID(),
+        ClientVersion: this.opts.clientVersion ?? CLIENT_VERSION,
+      }),
+    );
     this.ws = ws;
     this.socket = socket;
     if (this.inputPaused) ws.pause();
+    // A pause_publication belonged to the old connection.
+    this.out.resume();
     // Whatever was unacknowledged on the old connection goes again, in order.
     this.out.retransmitAll();
   }
@@ -204,8 +240,10 @@ export class DataChannel extends EventEmitter {
     }
     switch (frame.messageType) {
       case MessageType.OutputStreamData:
-        return this.receiveData(frame);
+        return this.in.accept(frame);
       case MessageType.Acknowledge:
+        // The agent's rule: any ack ends a pause_publication.
+        this.out.resume();
         return this.out.acknowledge(parseAckPayload(frame.payload).AcknowledgedMessageSequenceNumber);
       case MessageType.ChannelClosed: {
         const { output } = parseChannelClosed(frame.payload);
@@ -214,42 +252,11 @@ export class DataChannel extends EventEmitter {
         return;
       }
       case MessageType.PausePublication:
+        this.counts.pausedPublication++;
         return this.out.pause();
       case MessageType.StartPublication:
         return this.out.resume();
     }
-  }
-
-  private receiveData(frame: Frame): void {
-    const seq = frame.sequenceNumber;
-    if (seq < this.expectedSeq) {
-      // Our ack was lost: say it again (the agent does; the plugin would not).
-      this.stats.duplicates++;
-      this.ack(frame);
-      return;
-    }
-    if (seq > this.expectedSeq) {
-      if (!this.reorder.has(seq)) {
-        if (this.reorderBytes + heldBytes(frame) > REORDER_LIMIT_BYTES) return;
-        this.reorder.set(seq, frame);
-        this.reorderBytes += heldBytes(frame);
-      }
-      this.ack(frame);
-      return;
-    }
-    this.deliver(frame);
-    this.ack(frame);
-    for (let next = this.reorder.get(this.expectedSeq); next && !this.ended; next = this.reorder.get(this.expectedSeq)) {
-      this.reorder.delete(this.expectedSeq);
-      this.reorderBytes -= heldBytes(next);
-      this.deliver(next);
-    }
-  }
-
-  private deliver(frame: Frame): void {
-    this.expectedSeq++;
-    this.stats.received++;
-    this.emit("payload", frame.payloadType, frame.payload);
   }
 
   private ack(frame: Frame): void {
@@ -259,52 +266,44 @@ export class DataChannel extends EventEmitter {
   }
 
   private onClose(ws: WebSocket, code: number, reason: string): void {
-    if (ws !== this.ws || this.ended) return;
+    if (ws !== this.ws || this.current !== "open") return;
     this.ws = undefined;
     this.opts.log?.debug(`data channel ${this.sessionId} closed (${code} ${reason}); resuming the session`);
+    this.current = "resuming";
     void this.reconnect();
   }
 
   /** ResumeSession, then a new WebSocket; up to 5 tries, 100–199 ms doubling to 5 s apart. */
   private async reconnect(): Promise<void> {
-    if (this.reconnecting) return;
-    this.reconnecting = true;
     let delay = 100 + Math.floor(Math.random() * 100);
     let lastError = "";
-    try {
-      for (let attempt = 1; attempt <= RECONNECT_ATTEMPTS && !this.ended; attempt++) {
-        try {
-          const grant = await this.opts.resume();
-          if (!grant) return this.lose(`session ${this.sessionId} is gone (it timed out or was terminated)`);
-          if (this.ended) return;
-          this.grant = grant;
-          await this.connect(grant);
-          this.stats.reconnects++;
-          this.emit("reconnected");
-          return;
-        } catch (error) {
-          lastError = (error as Error).message;
-          this.opts.log?.debug(`data channel ${this.sessionId}: reconnect attempt ${attempt} failed: ${lastError}`);
-        }
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 5000);
+    for (let attempt = 1; attempt <= RECONNECT_ATTEMPTS && this.current === "resuming"; attempt++) {
+      try {
+        const grant = await this.opts.resume();
+        if (!grant) return this.lose(`session ${this.sessionId} is gone (it timed out or was terminated)`);
+        if (this.current !== "resuming") return;
+        this.grant = grant;
+        await this.connect(grant);
+        if (this.current !== "resuming") return;
+        this.current = "open";
+        this.counts.reconnects++;
+        this.emit("reconnected");
+        return;
+      } catch (error) {
+        lastError = (error as Error).message;
+        this.opts.log?.debug(`data channel ${this.sessionId}: reconnect attempt ${attempt} failed: ${lastError}`);
       }
-      this.lose(`could not reconnect to session ${this.sessionId}: ${lastError}`);
-    } finally {
-      this.reconnecting = false;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
     }
+    this.lose(`could not reconnect to session ${this.sessionId}: ${lastError}`);
   }
 
   private lose(reason: string): void {
-    if (this.ended) return;
+    if (this.current === "closed") return;
     this.close();
     this.emit("gone", reason);
   }
-}
-
-/** A held message's share of the reorder budget: its payload and its header, so empty ones count too. */
-function heldBytes(frame: Frame): number {
-  return PAYLOAD_OFFSET + frame.payload.length;
 }
 
 /**
@@ -321,6 +320,6 @@ export function assertStreamUrl(streamUrl: string, sessionId: string): void {
   if (url.protocol === "wss:" || (url.protocol === "ws:" && isLoopbackHost(url.hostname))) return;
   throw new Error(
     `Refusing the stream URL of session ${sessionId} (${url.protocol}//${url.host}): the session token would travel in clear text; nothing was sent. ` +
-    `Session Manager's stream URLs are wss://; check AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_SSM / _ECS.`,
+      `Session Manager's stream URLs are wss://; check AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_SSM / _ECS.`,
   );
 }

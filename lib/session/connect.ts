@@ -1,7 +1,7 @@
 // Opening the data channel of a session that was just granted: the WebSocket upgrade signed with
 // the caller's credentials when there are any, ResumeSession wired in for reconnects.
 import type { SSMClient } from "@aws-sdk/client-ssm";
-import { resumeSession, type SessionGrant } from "../aws/sessions.ts";
+import { resumeSession, terminateSession, type SessionGrant } from "../aws/sessions.ts";
 import type { Logger } from "../log.ts";
 import { DataChannel } from "./channel.ts";
 import { signUpgradeHeaders } from "./sign.ts";
@@ -11,6 +11,7 @@ export interface ConnectOptions {
   region: string;
   log?: Logger;
   sendWindow?: number;
+  messagesPerSecond?: number;
   clientVersion?: string;
 }
 
@@ -20,11 +21,22 @@ export async function openDataChannel(grant: SessionGrant, opts: ConnectOptions)
     resume: () => resumeSession(opts.ssm, grant.sessionId),
     upgradeHeaders: (url) => upgradeHeaders(url, opts),
     sendWindow: opts.sendWindow,
+    messagesPerSecond: opts.messagesPerSecond,
     clientVersion: opts.clientVersion,
     log: opts.log,
   });
   await channel.open();
   return channel;
+}
+
+/** openDataChannel, and TerminateSession when it fails: a granted session is never left open. */
+export async function openDataChannelOrTerminate(grant: SessionGrant, opts: ConnectOptions): Promise<DataChannel> {
+  try {
+    return await openDataChannel(grant, opts);
+  } catch (error) {
+    await terminateSession(opts.ssm, grant.sessionId).catch(() => {});
+    throw new Error(`Could not open the data channel of session ${grant.sessionId}: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** Like the plugin: sign when credentials can be found, otherwise connect unsigned and say why. */

@@ -1,5 +1,5 @@
 // The Session Manager data-channel binary frame (ClientMessage / AgentMessage) and the small
-// payloads carried in it. Layout: reference/session-protocol.md §2.2, from
+// payloads carried in it. Layout: docs/session-protocol.md §2.2, from
 // aws/session-manager-plugin src/message/clientmessage.go and messageparser.go.
 import { createHash, randomUUID } from "node:crypto";
 
@@ -113,6 +113,13 @@ export function encodeFrame(init: FrameInit): Buffer {
   buf.writeUInt32BE(payload.length, HEADER_LENGTH);
   payload.copy(buf, PAYLOAD_OFFSET);
   return buf;
+}
+
+/** Whether a raw frame is stream data (input or output), read from its header without decoding it. */
+export function isStreamDataFrame(buf: Buffer): boolean {
+  if (buf.length < OFF_TYPE + TYPE_LEN) return false;
+  const type = buf.toString("latin1", OFF_TYPE, OFF_TYPE + 19).replace(/[\s\0]+$/, "");
+  return type === MessageType.InputStreamData || type === MessageType.OutputStreamData;
 }
 
 /**

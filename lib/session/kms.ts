@@ -1,4 +1,4 @@
-// KMS session encryption, the client's side (reference/session-protocol.md §3): a 64-byte data key
+// KMS session encryption, the client's side (docs/session-protocol.md §3): a 64-byte data key
 // from kms:GenerateDataKey; the agent encrypts with bytes 0–32 and we with bytes 32–64; AES-256-GCM,
 // wire = 12-byte nonce ‖ ciphertext ‖ 16-byte tag, no AAD.
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";

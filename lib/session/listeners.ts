@@ -35,7 +35,12 @@ export interface LocalListener {
 /** Thrown when the port is taken on one of the addresses; `address` says which. */
 export class PortBusyError extends Error {
   override name = "PortBusyError";
-  constructor(readonly port: number, readonly address: string, readonly code: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly port: number,
+    readonly address: string,
+    readonly code: string,
+    options?: { cause?: unknown },
+  ) {
     super(`Local port ${port} is busy on ${address.includes(":") ? `[${address}]` : address} (${code})`, options);
   }
 }
@@ -130,7 +135,9 @@ export function assertSocketPathUsable(path: string): void {
   const mine = st.uid === process.getuid?.() || st.uid === 0;
   const othersMayWrite = (st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0;
   if (!st.isDirectory() || !mine || othersMayWrite) {
-    throw new Error(`The directory ${dir} lets other users replace the socket: use a directory of yours that only you can write to (mode 0700), such as $XDG_RUNTIME_DIR.`);
+    throw new Error(
+      `The directory ${dir} lets other users replace the socket: use a directory of yours that only you can write to (mode 0700), such as $XDG_RUNTIME_DIR.`,
+    );
   }
 }
 

@@ -1,32 +1,41 @@
 // Native port forwarding: one listener per forward (127.0.0.1 and [::1] unless bindAddress says
-// otherwise, or the caller's: lib/session/listeners.ts) and one session each. A session that is
-// gone (idle timeout, TerminateSession) is replaced for the next connection, and the user is told
-// once; a lost WebSocket is resumed by the channel itself without losing bytes.
-import type { Socket } from "node:net";
+// otherwise, or the caller's: lib/session/listeners.ts) and a pool of port sessions behind it
+// (lib/session/pool.ts: one session unless `sessions` asks for more). openPortSession() is one
+// session: StartSession, its data channel, the handshake and its tunnel. A session that is gone
+// (idle timeout, TerminateSession) is replaced for the next connection, and the user is told once;
+// a lost WebSocket is resumed by the channel itself without losing bytes.
 import { startSession, terminateSession } from "../aws/sessions.ts";
 import type { DataChannel } from "./channel.ts";
-import { openDataChannel } from "./connect.ts";
+import { openDataChannelOrTerminate } from "./connect.ts";
 import { buildFlagPayload, PayloadType, PortFlag } from "./frames.ts";
-import { createHandshake } from "./handshake.ts";
+import { createHandshake, type HandshakeResult } from "./handshake.ts";
 import { listenLocal, type LocalListener } from "./listeners.ts";
+import { createSessionPool, type SessionPool } from "./pool.ts";
 import { createTunnel, type Tunnel } from "./tunnel.ts";
-import { compareVersions } from "./versions.ts";
-import { portForwardRequest } from "./via-plugin.ts";
+import { endsOnTerminateFlag } from "./versions.ts";
+import { portForwardRequest } from "./documents.ts";
 import type { Forward, PortForward, PortForwardOptions } from "./types.ts";
 
-interface Live {
-  channel: DataChannel;
-  tunnel: Tunnel;
-  agentVersion: string;
+/** One port session, handshake done, carrying connections through its tunnel. */
+export interface PortSession {
+  readonly sessionId: string;
+  readonly channel: DataChannel;
+  readonly tunnel: Tunnel;
+  readonly agentVersion: string;
+  /** Resolves once, with the reason, when the session ends by itself (closed by the service, lost for good); never on stop(). */
+  readonly ended: Promise<string>;
+  /** Ends the session: the TerminateSession flag when the agent takes it, else (or when it is not acknowledged) the API; false when neither was confirmed. */
+  stop(): Promise<boolean>;
 }
 
-interface ForwardHandle {
+export interface ForwardHandle {
   port: number;
   ready: Promise<void>;
   ended: Promise<string>;
+  pool: SessionPool<PortSession>;
   stop(): Promise<void>;
-  /** For tests and the benchmark: the session carrying new connections now. */
-  live(): Promise<Live> | undefined;
+  /** For tests and the benchmark: the session that would carry a new connection now. */
+  live(): Promise<PortSession> | undefined;
 }
 
 export async function startNativePortForward(options: PortForwardOptions): Promise<PortForward & { handles: ForwardHandle[] }> {
@@ -43,127 +52,175 @@ export async function startNativePortForward(options: PortForwardOptions): Promi
     ready: Promise.all(handles.map((h) => h.ready)).then(() => {}),
     ended: Promise.race(handles.map((h) => h.ended)),
     handles,
+    sessions: () => handles.map((h) => ({ open: h.pool.size, max: h.pool.max })),
     async stop() {
       await Promise.all(handles.map((h) => h.stop()));
     },
   };
 }
 
+/** The listener of one forward and the pool of sessions behind it. */
 async function startForward(options: PortForwardOptions, forward: Forward, given: LocalListener | undefined): Promise<ForwardHandle> {
-  const log = options.log;
-  let current: Promise<Live> | undefined;
-  let stopping = false;
-  let reportEnded!: (reason: string) => void;
-  const ended = new Promise<string>((resolve) => (reportEnded = resolve));
-
   const listener = given ?? (await listenLocal(forward.localPort, options.bindAddress));
   const port = listener.port;
-  const onConnection = (socket: Socket) => {
-    if (stopping) return void socket.destroy();
-    const renewing = current === undefined;
-    current ??= openLive(true);
-    current.then(
-      (live) => (stopping ? socket.destroy() : live.tunnel.accept(socket)),
-      (error: Error) => {
-        socket.destroy();
-        if (renewing) {
-          log?.error(`Could not open a new session for port ${port}: ${error.message}`);
-          reportEnded(error.message);
-        }
-      },
-    );
+  const pool = createSessionPool({
+    max: options.sessions ?? 1,
+    idleMs: options.sessionIdleMs,
+    port,
+    log: options.log,
+    open: () => openPortSession(options, forward, port),
+  });
+  const ready = pool.start().then(() => {});
+  ready.catch(() => {});
+  // After the first session is under way: connections that waited on the caller's listener join it.
+  listener.attach((socket) => pool.accept(socket));
+  return {
+    port,
+    ready,
+    ended: pool.ended,
+    pool,
+    live: () => pool.current(),
+    async stop() {
+      // The caller's listener stays open: connections wait there for the next sessions.
+      if (given) listener.detach();
+      else listener.close();
+      await pool.stop();
+    },
   };
+}
 
-  async function openLive(renewal: boolean): Promise<Live> {
-    const request = portForwardRequest(options.target, forward, port);
-    const grant = await startSession(options.clients.ssm, { target: request.Target, documentName: request.DocumentName, parameters: request.Parameters });
-    if (renewal) log?.info(`Opened session ${grant.sessionId} for port ${port}.`);
-    let channel: DataChannel;
-    try {
-      channel = await openDataChannel(grant, { ssm: options.clients.ssm, region: options.region, log, clientVersion: options.clientVersion, sendWindow: options.sendWindow });
-    } catch (error) {
-      await terminateSession(options.clients.ssm, grant.sessionId).catch(() => {});
-      throw new Error(`Could not open the data channel of session ${grant.sessionId}: ${(error as Error).message}`, { cause: error });
-    }
-    const handshake = createHandshake({ channel, target: options.target, kms: options.clients.kms, log, clientVersion: options.clientVersion });
-    let tunnel: Tunnel | undefined;
+/** StartSession for `forward`, its data channel and handshake; TerminateSession if any step fails. */
+export async function openPortSession(options: PortForwardOptions, forward: Forward, port: number): Promise<PortSession> {
+  const request = portForwardRequest(options.target, forward, port);
+  const grant = await startSession(options.clients.ssm, { target: request.Target, documentName: request.DocumentName, parameters: request.Parameters });
+  const channel = await openDataChannelOrTerminate(grant, {
+    ssm: options.clients.ssm,
+    region: options.region,
+    log: options.log,
+    clientVersion: options.clientVersion,
+    sendWindow: options.sendWindow,
+    messagesPerSecond: options.messagesPerSecond,
+  });
+  const starting = new StartingPortSession(options, grant.sessionId, channel, port);
+  try {
+    const result = await starting.handshakeResult(options.readyTimeoutMs ?? 30_000);
+    return starting.open(result);
+  } catch (error) {
+    channel.close();
+    await terminateSession(options.clients.ssm, grant.sessionId).catch(() => {});
+    throw new Error(`Session ${grant.sessionId} for port ${port} did not start: ${explainRefusal((error as Error).message)}`, { cause: error });
+  }
+}
+
+/** A port session from its open data channel on: the handshake, then its tunnel, then its end. */
+class StartingPortSession {
+  private readonly handshake: ReturnType<typeof createHandshake>;
+  private tunnel: Tunnel | undefined;
+  /** Payloads after HandshakeComplete that come before the tunnel exists. */
+  private readonly early: Array<[number, Buffer]> = [];
+  /** How the session ended: `early` is what a failed start reports, `reason` what a running one does. */
+  private readonly lost: Promise<{ early: string; reason: string }>;
+  private closedByService = false;
+  private stopping = false;
+
+  constructor(
+    private readonly options: PortForwardOptions,
+    private readonly sessionId: string,
+    private readonly channel: DataChannel,
+    private readonly port: number,
+  ) {
+    const { log } = options;
+    this.handshake = createHandshake({
+      channel,
+      target: options.target,
+      kms: options.clients.kms,
+      log,
+      clientVersion: options.clientVersion,
+      settleMs: options.handshakeSettleMs,
+    });
     channel.on("payload", (type: number, payload: Buffer) => {
-      if (!handshake.handle(type, payload)) tunnel?.handle(type, payload);
+      if (this.handshake.handle(type, payload)) return;
+      if (this.tunnel) this.tunnel.handle(type, payload);
+      else this.early.push([type, payload]);
     });
-    const lost = new Promise<never>((_, reject) => {
-      channel.once("closed", (output: string) => reject(new Error(output || `session ${grant.sessionId} was closed`)));
-      channel.once("gone", (reason: string) => reject(new Error(reason)));
+    this.lost = new Promise((resolve) => {
+      channel.once("closed", (output: string) => {
+        this.closedByService = true;
+        resolve({ early: output || `session ${sessionId} was closed`, reason: output ? `the session was closed: ${output.trim()}` : "the session was closed" });
+      });
+      channel.once("gone", (reason: string) => resolve({ early: reason, reason }));
     });
-    lost.catch(() => {});
-    const timeoutMs = options.readyTimeoutMs ?? 30_000;
+  }
+
+  /** The handshake's result, unless the session ends or `timeoutMs` passes first. */
+  async handshakeResult(timeoutMs: number): Promise<HandshakeResult> {
     let timer: NodeJS.Timeout | undefined;
     try {
-      const result = await Promise.race([
-        handshake.result,
-        lost,
+      return await Promise.race([
+        this.handshake.result,
+        this.lost.then(({ early }) => Promise.reject(new Error(early))),
         new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no handshake from the agent within ${timeoutMs / 1000} s`)), timeoutMs))),
       ]);
-      if (result.customerMessage) log?.info(result.customerMessage);
-      tunnel = createTunnel({
-        channel,
-        agentVersion: result.agentVersion,
-        properties: result.properties,
-        payloadSize: options.payloadSize,
-        paceMs: options.paceMs,
-        log,
-        onConnectError: (message) => log?.warn(`port ${port}: ${message}`),
-      });
-      const live: Live = { channel, tunnel, agentVersion: result.agentVersion };
-      const promise = current;
-      channel.once("closed", (output: string) => drop(promise, live, output ? `the session was closed: ${output.trim()}` : "the session was closed"));
-      channel.once("gone", (reason: string) => drop(promise, live, reason));
-      return live;
-    } catch (error) {
-      channel.close();
-      await terminateSession(options.clients.ssm, grant.sessionId).catch(() => {});
-      throw new Error(`Session ${grant.sessionId} for port ${port} did not start: ${(error as Error).message}`, { cause: error });
     } finally {
       clearTimeout(timer);
     }
   }
 
-  function drop(promise: Promise<Live> | undefined, live: Live, reason: string): void {
-    live.tunnel.close();
-    live.channel.close();
-    if (current !== promise || stopping) return;
-    current = undefined;
-    log?.warn(`Session ${live.channel.sessionId} for port ${port} ended (${reason}); the next connection opens a new session.`);
+  /** The tunnel over the handshaken channel, fed first what came before it. */
+  open(result: HandshakeResult): PortSession {
+    const { channel, options } = this;
+    const { log } = options;
+    if (result.customerMessage) log?.info(result.customerMessage);
+    const tunnel: Tunnel = createTunnel({
+      channel,
+      agentVersion: result.agentVersion,
+      properties: result.properties,
+      payloadSize: options.payloadSize,
+      paceMs: options.paceMs,
+      log,
+      onConnectError: (message) => log?.warn(`port ${this.port}: ${message}`),
+    });
+    this.tunnel = tunnel;
+    for (const [type, payload] of this.early.splice(0)) tunnel.handle(type, payload);
+    const ended = this.lost.then(({ reason }) => {
+      tunnel.close();
+      channel.close();
+      return this.stopping ? new Promise<string>(() => {}) : reason;
+    });
+    return { sessionId: this.sessionId, channel, tunnel, agentVersion: result.agentVersion, ended, stop: () => this.stop(tunnel, result.agentVersion) };
   }
 
-  current = openLive(false);
-  const ready = current.then(() => {});
-  ready.catch(() => {});
-  // After the first session is under way: connections that waited on the caller's listener join it.
-  listener.attach(onConnection);
+  private async stop(tunnel: Tunnel, agentVersion: string): Promise<boolean> {
+    if (this.stopping) return true;
+    this.stopping = true;
+    tunnel.close();
+    const confirmed =
+      (await this.sendTerminateFlag(agentVersion)) ||
+      (await terminateSession(this.options.clients.ssm, this.sessionId).then(
+        () => true,
+        () => false,
+      ));
+    this.channel.close();
+    return confirmed;
+  }
 
-  return {
-    port,
-    ready,
-    ended,
-    live: () => current,
-    async stop() {
-      if (stopping) return;
-      stopping = true;
-      // The caller's listener stays open: connections wait there for the next session.
-      if (given) listener.detach();
-      else listener.close();
-      const live = await current?.catch(() => undefined);
-      current = undefined;
-      if (!live) return;
-      live.tunnel.close();
-      // Agents newer than 2.3.722.0 end the session on the TerminateSession flag; older ones need the API.
-      if (live.channel.connected && compareVersions(live.agentVersion, "2.3.722.0") > 0) {
-        live.channel.send(PayloadType.Flag, buildFlagPayload(PortFlag.TerminateSession));
-        await live.channel.flush(2000);
-      } else {
-        await terminateSession(options.clients.ssm, live.channel.sessionId).catch(() => {});
-      }
-      live.channel.close();
-    },
-  };
+  /** Agents newer than 2.3.722.0 end the session on the TerminateSession flag; older ones need the API. */
+  private async sendTerminateFlag(agentVersion: string): Promise<boolean> {
+    const { channel } = this;
+    if (!channel.connected || !endsOnTerminateFlag(agentVersion)) return false;
+    channel.send(PayloadType.Flag, buildFlagPayload(PortFlag.TerminateSession));
+    // The agent acknowledges the flag, or ends the session (channel_closed) before it does.
+    const flushed = await Promise.race([channel.flush(2000), this.lost.then(() => true)]);
+    return flushed || this.closedByService;
+  }
+}
+
+/**
+ * The agent (3.3.4851.0 and newer) refuses a remote host that resolves to loopback or an AWS
+ * link-local endpoint; its text alone does not say what to do instead.
+ */
+export function explainRefusal(message: string): string {
+  const forbidden = /Forwarding to IP address (\S+) is forbidden\./.exec(message);
+  if (!forbidden) return message;
+  return `${forbidden[0]} The agent does not forward to loopback or to AWS's link-local endpoints; for a port on the target itself, forward without a remote host (AWS-StartPortForwardingSession).`;
 }

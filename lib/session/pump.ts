@@ -5,7 +5,13 @@ import type { Readable } from "node:stream";
 import type { DataChannel } from "./channel.ts";
 import { PayloadType } from "./frames.ts";
 
-export const DEFAULT_PAYLOAD_SIZE = 1024;
+/**
+ * Bytes per input message. 1024 is what AWS's plugin sends (StreamDataPayloadSize), so it is what
+ * MGS is known to take; ssm-session-client sends up to 1536, and nothing larger has been seen to
+ * work against MGS (the agent itself accepted 32 KiB). With the pacer's 900 messages/s it makes
+ * ≈0.92 MB/s upstream per session.
+ */
+export const INPUT_PAYLOAD_SIZE = 1024;
 
 export interface PumpOptions {
   payloadSize?: number;
@@ -18,7 +24,7 @@ export interface PumpOptions {
 /** Starts moving bytes; returns a function that stops (the source is left as it is). */
 export function startPump(source: Readable, channel: DataChannel, opts: PumpOptions = {}): () => void {
   if (opts.paceMs) return startPacedPump(source, channel, opts.paceMs, opts);
-  const size = opts.payloadSize ?? DEFAULT_PAYLOAD_SIZE;
+  const size = opts.payloadSize ?? INPUT_PAYLOAD_SIZE;
   const transform = opts.transform ?? ((b: Buffer) => b);
   const move = (): void => {
     let chunk: Buffer | null;
@@ -44,7 +50,7 @@ export function startPump(source: Readable, channel: DataChannel, opts: PumpOpti
  * the process alive after pause(); one read through 'data' lets it exit once paused.
  */
 export function startFlowingPump(source: Readable, channel: DataChannel, opts: PumpOptions = {}): () => void {
-  const size = opts.payloadSize ?? DEFAULT_PAYLOAD_SIZE;
+  const size = opts.payloadSize ?? INPUT_PAYLOAD_SIZE;
   const transform = opts.transform ?? ((b: Buffer) => b);
   const onData = (chunk: Buffer): void => {
     let open = true;
@@ -65,7 +71,7 @@ export function startFlowingPump(source: Readable, channel: DataChannel, opts: P
 }
 
 function startPacedPump(source: Readable, channel: DataChannel, paceMs: number, opts: PumpOptions): () => void {
-  const size = opts.payloadSize ?? DEFAULT_PAYLOAD_SIZE;
+  const size = opts.payloadSize ?? INPUT_PAYLOAD_SIZE;
   let stopped = false;
   let busy = false;
   const move = async (): Promise<void> => {

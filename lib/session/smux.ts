@@ -1,5 +1,5 @@
 // smux protocol version 1 (xtaci/smux v1.5.x, as vendored by session-manager-plugin and
-// amazon-ssm-agent; reference/session-protocol.md §4.3): frames, a reassembling parser, and a
+// amazon-ssm-agent; docs/session-protocol.md §4.3): frames, a reassembling parser, and a
 // session engine for either end. A SmuxSession is a Duplex whose writable side takes the transport's
 // bytes and whose readable side yields the bytes to send; each stream is a Duplex of its own.
 import { Duplex } from "node:stream";
@@ -85,7 +85,6 @@ export class SmuxFrameParser {
 }
 
 export interface SmuxSessionOptions {
-  role: "client" | "server";
   maxFrameSize?: number;
   /** Send NOP on stream 0 this often (smux KeepAliveInterval, 10 s when enabled). */
   keepAliveIntervalMs?: number;
@@ -146,6 +145,7 @@ export class SmuxStream extends Duplex {
   }
 }
 
+/** Either end of a mux connection: streams it opens (openStream) take the client's odd ids, as the plugin's do. */
 export class SmuxSession extends Duplex {
   private readonly parser = new SmuxFrameParser();
   private readonly streams = new Map<number, SmuxStream>();
@@ -160,7 +160,7 @@ export class SmuxSession extends Duplex {
   private timers: NodeJS.Timeout[] = [];
   private receivedSinceCheck = false;
 
-  constructor(private readonly opts: SmuxSessionOptions) {
+  constructor(private readonly opts: SmuxSessionOptions = {}) {
     super({ readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024 });
     this.maxFrameSize = opts.maxFrameSize ?? SMUX_MAX_FRAME_SIZE;
     this.streamHighWaterMark = opts.streamHighWaterMark ?? 256 * 1024;

@@ -1,12 +1,12 @@
-// The data path of one port session once its handshake is done (reference/session-protocol.md §4):
-// mux (smux v1, a stream per local connection) when the agent is newer than 3.0.196.0, otherwise
+// The data path of one port session once its handshake is done (docs/session-protocol.md §4):
+// mux (smux v1, a stream per local connection) when the agent has it (versions.ts), otherwise
 // basic (one connection at a time, DisconnectToPort between them). Backpressure both ways: a full
 // send window pauses local sockets; a slow local reader pauses the WebSocket.
 import type { Socket } from "node:net";
 import type { Logger } from "../log.ts";
 import type { DataChannel } from "./channel.ts";
 import { buildFlagPayload, parseFlagPayload, PayloadType, PortFlag } from "./frames.ts";
-import { compareVersions } from "./versions.ts";
+import { hasMux, keepsSmuxKeepAlive } from "./versions.ts";
 import { SmuxSession, type SmuxStream } from "./smux.ts";
 import { startPump } from "./pump.ts";
 
@@ -33,7 +33,7 @@ export interface TunnelOptions {
 }
 
 export function isMuxAgent(agentVersion: string, type: string | undefined): boolean {
-  return (type ?? "LocalPortForwarding") === "LocalPortForwarding" && compareVersions(agentVersion, "3.0.196.0") > 0;
+  return (type ?? "LocalPortForwarding") === "LocalPortForwarding" && hasMux(agentVersion);
 }
 
 export function createTunnel(opts: TunnelOptions): Tunnel {
@@ -47,9 +47,8 @@ function connectErrorMessage(opts: TunnelOptions): string {
 
 function createMuxTunnel(opts: TunnelOptions): Tunnel {
   const { channel } = opts;
-  // The plugin keeps smux keepalive for agents up to 3.1.1511.0 (src/version/versionvalidator.go).
-  const keepAlive = compareVersions(opts.agentVersion, "3.1.1511.0") <= 0;
-  const mux = new SmuxSession({ role: "client", ...(keepAlive ? { keepAliveIntervalMs: 10_000, keepAliveTimeoutMs: 30_000 } : {}) });
+  const keepAlive = keepsSmuxKeepAlive(opts.agentVersion);
+  const mux = new SmuxSession({ ...(keepAlive ? { keepAliveIntervalMs: 10_000, keepAliveTimeoutMs: 30_000 } : {}) });
   const stopPump = startPump(mux, channel, { payloadSize: opts.payloadSize, paceMs: opts.paceMs });
   mux.on("error", (error) => opts.log?.debug(`smux: ${error.message}`));
   mux.on("drain", () => channel.resumeInput());

@@ -1,17 +1,20 @@
-// Port forwards and shells through AWS's session-manager-plugin (lib/plugin.ts), one plugin per session.
+// Port forwards and shells through AWS's session-manager-plugin (plugin.ts), one plugin per session.
 // Given the caller's listeners, each plugin listens on a free port of 127.0.0.1 and the listener relays
 // to it, so the user's port stays held while a plugin is replaced (lib/session/listeners.ts).
 import { connect, type Socket } from "node:net";
-import { DOC_PORT_FORWARD, DOC_PORT_FORWARD_REMOTE } from "../constants.ts";
 import { executeCommand, getEndpointUrl, startSession, terminateSession, type SessionGrant } from "../aws/sessions.ts";
-import { assertPluginVersion, buildPluginArgs, getPluginVersion, ignoreUserSignals, spawnPlugin, waitForPluginPort, type PluginProcess } from "../plugin.ts";
-import type { Forward, PortForward, PortForwardOptions, Shell, ShellOptions } from "./types.ts";
-
-export function portForwardRequest(target: string, forward: Forward, localPort: number) {
-  const parameters: Record<string, string[]> = { portNumber: [String(forward.remotePort)], localPortNumber: [String(localPort)] };
-  if (forward.host) parameters.host = [forward.host];
-  return { Target: target, DocumentName: forward.host ? DOC_PORT_FORWARD_REMOTE : DOC_PORT_FORWARD, Parameters: parameters };
-}
+import {
+  assertPluginVersion,
+  buildPluginArgs,
+  getPluginVersion,
+  ignoreUserSignals,
+  isFailedSessionEnd,
+  spawnPlugin,
+  waitForPluginPort,
+  type PluginProcess,
+} from "./plugin.ts";
+import { portForwardRequest } from "./documents.ts";
+import type { PortForward, PortForwardOptions, Shell, ShellOptions } from "./types.ts";
 
 async function checkedVersion(path: string | undefined): Promise<string> {
   const version = await getPluginVersion(path);
@@ -20,7 +23,14 @@ async function checkedVersion(path: string | undefined): Promise<string> {
 }
 
 /** Spawns the plugin for a session already started; TerminateSession if it cannot be spawned. */
-async function launch(options: PortForwardOptions | ShellOptions, form: "ssm" | "ecs", grant: SessionGrant, request: { Target: string }, version: string, stdio: "pipe" | "inherit"): Promise<PluginProcess> {
+async function launch(
+  options: PortForwardOptions | ShellOptions,
+  form: "ssm" | "ecs",
+  grant: SessionGrant,
+  request: { Target: string },
+  version: string,
+  stdio: "pipe" | "inherit" | "tee",
+): Promise<PluginProcess> {
   const client = form === "ecs" ? options.clients.ecs : options.clients.ssm;
   const endpointUrl = await getEndpointUrl(client, form === "ecs" ? "ECS" : "SSM", options.region);
   const { args, env } = buildPluginArgs({ form, grant, region: options.region, profile: options.profile, request, endpointUrl, pluginVersion: version });
@@ -34,6 +44,7 @@ export async function startPluginPortForward(options: PortForwardOptions): Promi
   const version = await checkedVersion(options.pluginPath);
   const timeoutMs = options.readyTimeoutMs ?? 30_000;
   const plugins: PluginProcess[] = [];
+  const sessionIds: string[] = [];
   const ports: number[] = [];
   try {
     for (const [i, forward] of options.forwards.entries()) {
@@ -42,6 +53,7 @@ export async function startPluginPortForward(options: PortForwardOptions): Promi
       const grant = await startSession(options.clients.ssm, { target: request.Target, documentName: request.DocumentName, parameters: request.Parameters });
       const plugin = await launch(options, "ssm", grant, request, version, "pipe");
       plugins.push(plugin);
+      sessionIds.push(grant.sessionId);
       try {
         ports.push(await waitForPluginPort(plugin, timeoutMs));
       } catch (error) {
@@ -63,17 +75,28 @@ export async function startPluginPortForward(options: PortForwardOptions): Promi
     ports[i] = listener.port;
   }
   let stopped = false;
-  const ended = Promise.race(plugins.map((p, i) => p.exited.then((code) => `session-manager-plugin for port ${ports[i]} exited with code ${code}`, (e: Error) => e.message)))
-    .then((reason) => (stopped ? new Promise<string>(() => {}) : reason));
+  const gone = new Set<number>();
+  plugins.forEach((p, i) => void p.exited.finally(() => gone.add(i)).catch(() => {}));
+  const ended = Promise.race(
+    plugins.map((p, i) =>
+      p.exited.then(
+        (code) => `session-manager-plugin for port ${ports[i]} exited with code ${code}`,
+        (e: Error) => e.message,
+      ),
+    ),
+  ).then((reason) => (stopped ? new Promise<string>(() => {}) : reason));
   return {
     client: "plugin",
     ports,
     ready: Promise.resolve(),
     ended,
+    sessions: () => plugins.map((_, i) => ({ open: gone.has(i) ? 0 : 1, max: 1 })),
     async stop() {
       stopped = true;
       for (const listener of listeners) listener.detach();
-      await Promise.all(plugins.map((p) => p.stop()));
+      // Each session is ended by TerminateSession too: a plugin SIGKILLed after its grace never says goodbye.
+      const terminate = sessionIds.map((id) => terminateSession(options.clients.ssm, id).catch(() => {}));
+      await Promise.all([...plugins.map((p) => p.stop()), ...terminate]);
     },
   };
 }
@@ -94,27 +117,33 @@ function relay(socket: Socket, port: number): void {
 export async function startPluginShell(options: ShellOptions): Promise<Shell> {
   const version = await checkedVersion(options.pluginPath);
   const { via } = options;
-  const grant = via.kind === "ecs"
-    ? await executeCommand(options.clients.ecs, { cluster: via.cluster, task: via.task, container: via.container, command: via.command })
-    : await startSession(options.clients.ssm, { target: via.target, documentName: via.documentName, parameters: via.parameters });
-  const request = via.kind === "ecs"
-    ? { Target: via.target }
-    : { Target: via.target, ...(via.documentName ? { DocumentName: via.documentName } : {}), ...(via.parameters ? { Parameters: via.parameters } : {}) };
+  const grant =
+    via.kind === "ecs"
+      ? await executeCommand(options.clients.ecs, { cluster: via.cluster, task: via.task, container: via.container, command: via.command })
+      : await startSession(options.clients.ssm, { target: via.target, documentName: via.documentName, parameters: via.parameters });
+  const request =
+    via.kind === "ecs"
+      ? { Target: via.target }
+      : { Target: via.target, ...(via.documentName ? { DocumentName: via.documentName } : {}), ...(via.parameters ? { Parameters: via.parameters } : {}) };
   const restoreSignals = ignoreUserSignals();
   let plugin: PluginProcess;
   try {
-    plugin = await launch(options, via.kind, grant, request, version, "inherit");
+    // On a terminal the plugin must own stdout (it reads the size there); elsewhere we read what it prints.
+    plugin = await launch(options, via.kind, grant, request, version, process.stdout.isTTY ? "inherit" : "tee");
   } catch (error) {
     restoreSignals();
     throw error;
   }
-  const exit = plugin.exited.finally(restoreSignals);
+  // The plugin exits 0 on a failed session too (a failed KMS handshake): its last words say which it was.
+  const exit = plugin.exited.then((code) => (code === 0 && isFailedSessionEnd(plugin.output(), grant.sessionId) ? 1 : code)).finally(restoreSignals);
   return {
     client: "plugin",
     sessionId: grant.sessionId,
     exit,
+    // SIGINT alone ends nothing: the plugin passes it to the remote shell as Ctrl-C. TerminateSession
+    // ends the session (and the remote command); the plugin is stopped beside it.
     async stop() {
-      await plugin.stop();
+      await Promise.all([terminateSession(options.clients.ssm, grant.sessionId).catch(() => {}), plugin.stop()]);
     },
   };
 }

@@ -16,7 +16,9 @@ function timeRun(argv: string[]): Promise<number> {
     const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, AWS_REGION: "ap-northeast-1" } });
     let stderr = "";
     child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => (code === 0 ? resolve(performance.now() - started) : reject(new Error(`${argv.join(" ")} exited ${code}: ${stderr.slice(-300)}`))));
+    child.on("close", (code) =>
+      code === 0 ? resolve(performance.now() - started) : reject(new Error(`${argv.join(" ")} exited ${code}: ${stderr.slice(-300)}`)),
+    );
   });
 }
 
@@ -31,7 +33,10 @@ export async function runCliStartBench({ quick }: { quick: boolean }): Promise<F
     if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run npm run build first (make bench does)`);
     const viaBundle = await repeat(runs, () => timeRun([process.execPath, bundle, "--help"]));
     const viaTsx = await repeat(runs, () => timeRun([join(ROOT, "node_modules/.bin/tsx"), source, "--help"]));
-    const measured = series(`node dist/${program}.mjs --help`, viaBundle.map((x) => round(x, 0)));
+    const measured = series(
+      `node dist/${program}.mjs --help`,
+      viaBundle.map((x) => round(x, 0)),
+    );
     figures.push(
       figure({
         id: `cli.${program}`,
@@ -39,7 +44,16 @@ export async function runCliStartBench({ quick }: { quick: boolean }): Promise<F
         unit: "ms",
         better: "lower",
         measured,
-        baselines: [series("node -e 0", node.map((x) => round(x, 0))), series(`tsx scripts/${program}.mts --help`, viaTsx.map((x) => round(x, 0)))],
+        baselines: [
+          series(
+            "node -e 0",
+            node.map((x) => round(x, 0)),
+          ),
+          series(
+            `tsx scripts/${program}.mts --help`,
+            viaTsx.map((x) => round(x, 0)),
+          ),
+        ],
         target: { text: "≤ 400 ms via the bundle", met: measured.median <= 400 },
       }),
     );
@@ -53,14 +67,22 @@ async function installedStart(runs: number, node: number[]): Promise<Figure> {
   const installed = packAndInstall();
   try {
     const viaBin = await repeat(runs, () => timeRun([installed.bin, "tunnel", "--help"]));
-    const measured = series("bastionless tunnel --help (installed from npm pack)", viaBin.map((x) => round(x, 0)));
+    const measured = series(
+      "bastionless tunnel --help (installed from npm pack)",
+      viaBin.map((x) => round(x, 0)),
+    );
     return figure({
       id: "cli.bastionless-tunnel",
       title: "CLI start: bastionless tunnel --help, installed",
       unit: "ms",
       better: "lower",
       measured,
-      baselines: [series("node -e 0", node.map((x) => round(x, 0)))],
+      baselines: [
+        series(
+          "node -e 0",
+          node.map((x) => round(x, 0)),
+        ),
+      ],
       target: { text: "≤ 400 ms", met: measured.median <= 400 },
     });
   } finally {

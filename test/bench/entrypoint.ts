@@ -1,4 +1,4 @@
-// Benchmark of the entrypoint (issue 6): how long the CMD waits to start while CreateActivation is
+// Benchmark of the entrypoint: how long the CMD waits to start while CreateActivation is
 // slow (500 ms), and how long SIGTERM → exit takes at 0 and 300 ms of SSM latency. Every figure
 // has its baseline from the same run: a bare `node` running the same CMD.
 //
@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
 import { APP, buildBundle, startEntrypoint, type Runner } from "../e2e/entrypoint-harness.ts";
+import { entrypointRoleEnv } from "../support/iam.ts";
 
 export interface Stats {
   /** Every run's figure, in run order. */
@@ -59,8 +60,10 @@ async function baselineRun(): Promise<{ startMs: number; stopMs: number }> {
 
 async function entrypointRun(cloud: LocalCloud, runner: Runner, stopLatencyMs: number | undefined): Promise<{ startMs: number; stopMs?: number }> {
   await cloud.reset();
+  // As its task role, holding exactly docker/iam/entrypoint-task-role.json (a reset forgets IAM).
+  const roleEnv = await entrypointRoleEnv(cloud);
   await cloud.setFaults({ "ssm:CreateActivation": { latencyMs: 500 } });
-  const run = startEntrypoint({ cloud, runner });
+  const run = startEntrypoint({ cloud, runner, env: roleEnv });
   try {
     const startedAt = await waitFor(() => run.appRecord().find((r) => r.what === "start")?.at);
     const startMs = startedAt - run.spawnedAt;

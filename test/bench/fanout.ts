@@ -5,23 +5,24 @@ import { createServer, connect, type Server } from "node:net";
 import { randomBytes } from "node:crypto";
 import { startLocalCloud } from "../localcloud/index.ts";
 import { startBastion } from "../support/bastion.ts";
-import { startForwardProcess } from "../support/forward-process.ts";
+import { bundleForwardFixture, startForwardProcess } from "../support/forward-process.ts";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { build } from "esbuild";
 import { figure, round, series, type Figure } from "./stats.ts";
 
 const CONNECTIONS = 200;
 const mb = (bytes: number) => round(bytes / 1e6, 0);
 const BYTES = 64 * 1024;
 
-function startEcho(): Promise<{ server: Server; port: number }> {
+/** A TCP echo server on loopback. */
+export function startEcho(): Promise<{ server: Server; port: number }> {
   const server = createServer((socket) => socket.pipe(socket));
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve({ server, port: (server.address() as { port: number }).port })));
 }
 
-function echoOnce(port: number): Promise<void> {
+/** One connection: 64 KiB out, the same 64 KiB back, compared. */
+export function echoOnce(port: number): Promise<void> {
   const payload = randomBytes(BYTES);
   return new Promise((resolve, reject) => {
     const socket = connect(port, "127.0.0.1");
@@ -53,11 +54,7 @@ export async function runFanoutBench({ quick }: { quick: boolean }): Promise<Fig
   const bastion = await startBastion(cloud);
   // Measured as shipped: one esbuild bundle run by plain node, like dist/*.mjs.
   const dir = mkdtempSync(join(tmpdir(), "fanout-"));
-  const bundle = join(dir, "forward.mjs");
-  await build({
-    entryPoints: [join(import.meta.dirname, "../fixtures/forward.mts")], bundle: true, platform: "node", format: "esm", target: "node20", outfile: bundle, logLevel: "warning",
-    banner: { js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);" },
-  });
+  const bundle = await bundleForwardFixture(dir);
   const forwardTo = [{ localPort: 0, host: "127.0.0.1", remotePort: echo.port }];
   try {
     const measure = async (nodeOptions?: string) => {
@@ -85,8 +82,16 @@ export async function runFanoutBench({ quick }: { quick: boolean }): Promise<Fig
         title: `Fan-out: ${CONNECTIONS} concurrent connections × 64 KiB echo through one forward`,
         unit: "ms",
         better: "lower",
-        measured: series("through the tunnel (every connection completed)", plain.times.map((x) => round(x, 0))),
-        baselines: [series("direct to the same echo server", direct.map((x) => round(x, 0)))],
+        measured: series(
+          "through the tunnel (every connection completed)",
+          plain.times.map((x) => round(x, 0)),
+        ),
+        baselines: [
+          series(
+            "direct to the same echo server",
+            direct.map((x) => round(x, 0)),
+          ),
+        ],
       }),
       figure({
         id: "fanout.rss",

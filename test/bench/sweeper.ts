@@ -20,13 +20,18 @@ function run(cmd: string, args: string[], env: Record<string, string>): Promise<
   });
 }
 
+/** Both sweeps run as the sweeper, holding exactly docker/iam/sweeper.json (its keys change with each reset). */
+function asSweeper(cloud: LocalCloud): Record<string, string> {
+  return { ...cloud.env, ...cloud.principalEnv("sweeper") };
+}
+
 async function sweepOnce(cloud: LocalCloud, count: number): Promise<number> {
   await cloud.reset();
   const world = await seedSweepWorld(cloud, { orphans: count, healthy: 0, kinds: ["instances"] });
   world.stop();
   await cloud.setFaults({ "ssm:DeregisterManagedInstance": { throttle: { tps: TPS } } });
   const started = performance.now();
-  const out = await run(join(ROOT, "node_modules/.bin/tsx"), [join(ROOT, "scripts/cleanup-orphans.mts"), "--env", "stg", "--yes", "--json"], cloud.env);
+  const out = await run(join(ROOT, "node_modules/.bin/tsx"), [join(ROOT, "scripts/cleanup-orphans.mts"), "--env", "stg", "--yes", "--json"], asSweeper(cloud));
   const seconds = (performance.now() - started) / 1000;
   await cloud.setFaults({});
   const counts = out.code === 0 ? JSON.parse(out.stdout).counts : undefined;
@@ -41,7 +46,11 @@ async function cliLoopOnce(cloud: LocalCloud, count: number): Promise<number> {
   await cloud.setFaults({ "ssm:DeregisterManagedInstance": { throttle: { tps: TPS } } });
   const ids = world.orphans.instances.join(" ");
   const started = performance.now();
-  const out = await run("bash", ["-c", `for id in ${ids}; do aws ssm deregister-managed-instance --instance-id "$id" >/dev/null || exit 1; done`], cloud.env);
+  const out = await run(
+    "bash",
+    ["-c", `for id in ${ids}; do aws ssm deregister-managed-instance --instance-id "$id" >/dev/null || exit 1; done`],
+    asSweeper(cloud),
+  );
   const seconds = (performance.now() - started) / 1000;
   await cloud.setFaults({});
   if (out.code !== 0) throw new Error(`aws CLI loop failed: ${out.stderr.slice(-500)}`);
@@ -58,14 +67,20 @@ export async function runSweeperBench({ quick }: { quick: boolean }): Promise<Fi
     const sweep = await repeat(runs, () => sweepOnce(cloud, count));
     const loop = await repeat(runs, () => cliLoopOnce(cloud, loopCount));
     const floor = count / TPS;
-    const rate = series(`cleanup-orphans, ${count} instances`, sweep.map((s) => round(count / s)));
+    const rate = series(
+      `cleanup-orphans, ${count} instances`,
+      sweep.map((s) => round(count / s)),
+    );
     return [
       figure({
         id: "sweeper.time",
         title: `Sweeper: ${count} orphan instances through a ${TPS} TPS throttle`,
         unit: "s",
         better: "lower",
-        measured: series(`cleanup-orphans --yes (whole run)`, sweep.map((s) => round(s))),
+        measured: series(
+          `cleanup-orphans --yes (whole run)`,
+          sweep.map((s) => round(s)),
+        ),
         baselines: [series(`rate floor (${count} / ${TPS} TPS)`, [floor])],
         target: { text: "≤ 1.25 × the rate floor", met: series("", sweep).median <= 1.25 * floor },
       }),
@@ -75,7 +90,12 @@ export async function runSweeperBench({ quick }: { quick: boolean }): Promise<Fi
         unit: "items/s",
         better: "higher",
         measured: rate,
-        baselines: [series(`shell loop over aws ssm deregister-managed-instance (CLI v1), ${loopCount} instances`, loop.map((s) => round(loopCount / s)))],
+        baselines: [
+          series(
+            `shell loop over aws ssm deregister-managed-instance (CLI v1), ${loopCount} instances`,
+            loop.map((s) => round(loopCount / s)),
+          ),
+        ],
       }),
     ];
   } finally {

@@ -1,14 +1,15 @@
 // No secret on any argv we build: every local user can read /proc/<pid>/cmdline. While an exec and a
 // tunnel run through session-manager-plugin (the fake one, which records the session it was given),
 // every process under the program is read from /proc, and none carries the session's token.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
 import { runningServiceTaskId } from "../support/world.ts";
-import { eventually } from "./entrypoint-harness.ts";
+import { watchDenials } from "../support/iam.ts";
+import { eventually } from "../support/eventually.ts";
+import { startScript } from "../support/run.ts";
 import { REPO, startPortforward } from "./portforward-harness.ts";
 
 const FIXTURES = join(REPO, "test/fixtures");
@@ -22,6 +23,9 @@ beforeAll(async () => {
   cloud = await startLocalCloud({ world: "demo", postgres: false, taskDelays: { provisioningMs: 100, pendingMs: 100 }, stopTimeoutMs: 1000 });
   appTaskId = await runningServiceTaskId(cloud);
 }, 120_000);
+
+// exec and portforward run as the operator, holding exactly docker/iam/operator.json: a refused call fails the test.
+afterEach(watchDenials(() => cloud));
 
 afterAll(async () => {
   await cloud?.stop();
@@ -70,27 +74,40 @@ function watchDescendants(root: number): { stop(): Map<number, string> } {
 
 /** The token of each session the fake plugin was started with, wherever it was given (argv or environment). */
 function tokensGiven(record: string): string[] {
-  const starts = readFileSync(record, "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((e) => e.event === "start");
+  const starts = readFileSync(record, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l))
+    .filter((e) => e.event === "start");
   return starts.map((s) => {
     const response = JSON.parse(s.args[0].startsWith("AWS_SSM_START_SESSION_RESPONSE") ? s.env.AWS_SSM_START_SESSION_RESPONSE : s.args[0]);
     return response.tokenValue ?? response.TokenValue;
   });
 }
 
-const pluginEnv = (record: string) => ({ PATH: `${FIXTURES}:${process.env.PATH}`, FAKE_PLUGIN_RECORD: record, FAKE_PLUGIN_VERSION: "1.2.764.0", BASTIONLESS_CONFIG: "" });
+const pluginEnv = (record: string) => ({
+  PATH: `${FIXTURES}:${process.env.PATH}`,
+  FAKE_PLUGIN_RECORD: record,
+  FAKE_PLUGIN_VERSION: "1.2.764.0",
+  BASTIONLESS_CONFIG: "",
+});
 
 describe("no session token on any child's command line", () => {
   it("exec --client plugin (ECS Exec's form)", async () => {
     const record = join(dir, "exec.jsonl");
-    const child = spawn(join(REPO, "node_modules/.bin/tsx"), [join(REPO, "scripts/exec.mts"), "--env", "stg", "--yes", "--task", appTaskId, "--client", "plugin", "--command", "echo x"], {
+    const running = startScript("scripts/exec.mts", ["--env", "stg", "--yes", "--task", appTaskId, "--client", "plugin", "--command", "echo x"], {
       cwd: dir,
-      env: { ...process.env, ...cloud.env, ...pluginEnv(record), FAKE_PLUGIN_SHELL_HOLD_MS: "1500", XDG_STATE_HOME: join(dir, "exec-state") },
-      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...cloud.env,
+        ...cloud.principalEnv("operator"),
+        ...pluginEnv(record),
+        FAKE_PLUGIN_SHELL_HOLD_MS: "1500",
+        XDG_STATE_HOME: join(dir, "exec-state"),
+      },
+      timeoutMs: 90_000,
     });
-    let stderr = "";
-    child.stderr.on("data", (d) => (stderr += d));
-    const watch = watchDescendants(child.pid!);
-    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    const watch = watchDescendants(running.child.pid!);
+    const { code, stderr } = await running.result;
     const cmdlines = [...watch.stop().values()].join("\n");
     expect(code, stderr).toBe(0);
     expectNoTokenOnArgv(record, cmdlines);
@@ -98,7 +115,10 @@ describe("no session token on any child's command line", () => {
 
   it("portforward --client plugin", async () => {
     const record = join(dir, "tunnel.jsonl");
-    const run = startPortforward(cloud, ["--env", "stg", "--yes", "--json", "--client", "plugin", "--target", "db.internal:5432", "--local-port", "0"], { ...pluginEnv(record), XDG_STATE_HOME: join(dir, "tunnel-state") });
+    const run = startPortforward(cloud, ["--env", "stg", "--yes", "--json", "--client", "plugin", "--target", "db.internal:5432", "--local-port", "0"], {
+      ...pluginEnv(record),
+      XDG_STATE_HOME: join(dir, "tunnel-state"),
+    });
     const watch = watchDescendants(run.child.pid!);
     await run.ready;
     await new Promise((r) => setTimeout(r, 300));

@@ -1,29 +1,37 @@
 // cleanup-orphans against the local cloud: exactly the orphans go, everything else stays.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
+import { watchDenials } from "../support/iam.ts";
 import { PutParameterCommand } from "@aws-sdk/client-ssm";
 import { ourTags } from "../../lib/constants.ts";
-import { cloudClients, seedSweepWorld, type SeededWorld } from "../support/orphans.ts";
+import { cloudClients } from "../support/clients.ts";
+import { seedSweepWorld, type SeededWorld } from "../support/orphans.ts";
+import { runScript } from "../support/run.ts";
 
-const ROOT = join(import.meta.dirname, "../..");
-const TSX = join(ROOT, "node_modules/.bin/tsx");
+/** No sooner than the longest test here gives up: a sweep of 200 orphans of each kind is slow by design. */
+const SWEEP_LIMIT_MS = 240_000;
 
-function sweep(cloud: LocalCloud, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
+async function sweep(cloud: LocalCloud, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const started = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(TSX, [join(ROOT, "scripts/cleanup-orphans.mts"), ...args], { env: { ...process.env, ...cloud.env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
+  // As the sweeper, holding exactly docker/iam/sweeper.json.
+  const { code, stdout, stderr } = await runScript("scripts/cleanup-orphans.mts", args, {
+    env: { ...cloud.env, ...cloud.principalEnv("sweeper") },
+    timeoutMs: SWEEP_LIMIT_MS,
   });
+  return { code, stdout, stderr, ms: Date.now() - started };
 }
 
-type Report = { dryRun: boolean; plan: { actions: Array<{ kind: string; id: string; action: string; reason: string }>; kept: Array<{ kind: string; id: string; reason: string }> }; results: Array<{ id: string; ok: boolean; detail: string }>; counts: { planned: number; failed: number; succeeded: number } };
-const idsOf = (report: Report, kind: string) => report.plan.actions.filter((a) => a.kind === kind).map((a) => a.id).sort();
+type Report = {
+  dryRun: boolean;
+  plan: { actions: Array<{ kind: string; id: string; action: string; reason: string }>; kept: Array<{ kind: string; id: string; reason: string }> };
+  results: Array<{ id: string; ok: boolean; detail: string }>;
+  counts: { planned: number; failed: number; succeeded: number };
+};
+const idsOf = (report: Report, kind: string) =>
+  report.plan.actions
+    .filter((a) => a.kind === kind)
+    .map((a) => a.id)
+    .sort();
 
 async function inventory(cloud: LocalCloud) {
   const s = await cloud.state();
@@ -31,7 +39,10 @@ async function inventory(cloud: LocalCloud) {
     activations: s.activations.map((a) => a.activationId).sort(),
     instances: s.instances.map((i) => i.instanceId).sort(),
     parameters: s.parameters.map((p) => p.name).sort(),
-    runningTasks: s.tasks.filter((t) => t.desiredStatus === "RUNNING").map((t) => t.taskArn).sort(),
+    runningTasks: s.tasks
+      .filter((t) => t.desiredStatus === "RUNNING")
+      .map((t) => t.taskArn)
+      .sort(),
   };
 }
 
@@ -43,6 +54,8 @@ describe("cleanup-orphans with 200 orphans of each kind and 50 healthy bastions"
     cloud = await startLocalCloud({ world: "demo", postgres: false, taskDelays: { provisioningMs: 50, pendingMs: 50 }, stopTimeoutMs: 2000 });
     world = await seedSweepWorld(cloud, { orphans: N, healthy: 50 });
   }, 240_000);
+  // The sweeper runs as itself: any call refused fails the test, naming the action.
+  afterEach(watchDenials(() => cloud));
   afterAll(async () => {
     world?.stop();
     await cloud?.stop();
@@ -77,7 +90,10 @@ describe("cleanup-orphans with 200 orphans of each kind and 50 healthy bastions"
     const report = JSON.parse(run.stdout) as Report;
     expect(report.counts).toMatchObject({ planned: 4 * N, succeeded: 4 * N, failed: 0 });
     // One JSON log line per item on stderr, none of them a failure.
-    const events = run.stderr.trim().split("\n").map((l) => JSON.parse(l));
+    const events = run.stderr
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(events.filter((e) => e.event === "cleanup.item")).toHaveLength(4 * N);
 
     const after = await inventory(cloud);
@@ -102,6 +118,7 @@ describe("cleanup-orphans under throttling and failures", () => {
   beforeAll(async () => {
     cloud = await startLocalCloud({ world: "demo", postgres: false });
   }, 120_000);
+  afterEach(watchDenials(() => cloud));
   afterAll(async () => cloud?.stop());
 
   it("removes every instance through a 20 TPS throttle on DeregisterManagedInstance", async () => {
@@ -144,17 +161,18 @@ describe("cleanup-orphans under throttling and failures", () => {
   }, 180_000);
 
   it("without --env, finds a parameter whose instance and activation are already gone (a container killed mid-cleanup)", async () => {
+    // prod: the sweeper holds the sweeper policy of the demo envs (stg, prod) and no other.
     const { ssm } = cloudClients(cloud);
-    const tags = Object.entries(ourTags("lonely", "host:killed")).map(([Key, Value]) => ({ Key, Value }));
-    await ssm.send(new PutParameterCommand({ Name: "/lonely/portforward/instances/killed", Value: "mi-0123456789abcdef0", Type: "String", Tags: tags }));
-    await ssm.send(new PutParameterCommand({ Name: "/lonely/portforward/instances/by-hand", Value: "mi-0123456789abcdef1", Type: "String" }));
+    const tags = Object.entries(ourTags("prod", "host:killed")).map(([Key, Value]) => ({ Key, Value }));
+    await ssm.send(new PutParameterCommand({ Name: "/prod/portforward/instances/killed", Value: "mi-0123456789abcdef0", Type: "String", Tags: tags }));
+    await ssm.send(new PutParameterCommand({ Name: "/prod/portforward/instances/by-hand", Value: "mi-0123456789abcdef1", Type: "String" }));
     ssm.destroy();
     const run = await sweep(cloud, ["--yes", "--json"]);
     expect(run.code).toBe(0);
     const report = JSON.parse(run.stdout) as Report;
     expect(report.plan.actions.filter((a) => a.kind === "parameter")).toEqual([
-      expect.objectContaining({ id: "/lonely/portforward/instances/killed", action: "delete", reason: "its instance mi-0123456789abcdef0 is gone" }),
+      expect.objectContaining({ id: "/prod/portforward/instances/killed", action: "delete", reason: "its instance mi-0123456789abcdef0 is gone" }),
     ]);
-    expect((await cloud.state()).parameters.map((p) => p.name).filter((n) => n.startsWith("/lonely/"))).toEqual(["/lonely/portforward/instances/by-hand"]);
+    expect((await cloud.state()).parameters.map((p) => p.name).filter((n) => n.startsWith("/prod/"))).toEqual(["/prod/portforward/instances/by-hand"]);
   }, 120_000);
 });

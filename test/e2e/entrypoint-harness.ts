@@ -1,11 +1,13 @@
 // Runs the entrypoint as a real process against the local cloud: the .mts under tsx or the bundle
 // under plain node, with a recording app as CMD and the fake agent behind a recording wrapper.
-import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { LocalCloud } from "../localcloud/index.ts";
+import { eventually } from "../support/eventually.ts";
+import { start } from "../support/run.ts";
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), "../..");
 export const APP = join(REPO, "test/e2e/fixtures/app.mjs");
@@ -62,7 +64,7 @@ export interface StartOptions {
   /** The CMD; default the recording app. [] = a pure bastion. */
   cmd?: string[];
   env?: Record<string, string | undefined>;
-  /** Another copy of scripts/entrypoint.mts to run under tsx (the reliability suite's mutants). */
+  /** A script to run under tsx instead of scripts/entrypoint.mts (the reliability suite's mutant). */
   script?: string;
 }
 
@@ -87,19 +89,17 @@ export function startEntrypoint(options: StartOptions): EntrypointRun {
   }
   const argv = [...entrypointArgv(options.runner ?? "tsx", options.script), ...(options.cmd ?? [process.execPath, APP])];
   const spawnedAt = Date.now();
-  const proc = spawn(argv[0], argv.slice(1), { env, cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  proc.stdout!.on("data", (c: Buffer) => (out += c.toString()));
-  proc.stderr!.on("data", (c: Buffer) => (err += c.toString()));
+  const running = start(argv[0], argv.slice(1), { baseEnv: env, timeoutMs: Number.POSITIVE_INFINITY });
+  const proc = running.child;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
     proc.once("exit", (code, signal) => resolve({ code, signal, at: Date.now() }));
   });
   // stdout/stderr fully read before the exit is reported
-  const closed = new Promise<void>((resolve) => proc.once("close", () => resolve()));
+  const closed = running.result;
 
   const events = (): LogEvent[] =>
-    err
+    running
+      .stderr()
       .split("\n")
       .filter((l) => l.startsWith("{"))
       .map((l) => JSON.parse(l) as LogEvent);
@@ -110,23 +110,20 @@ export function startEntrypoint(options: StartOptions): EntrypointRun {
     proc,
     dir,
     spawnedAt,
-    stdout: () => out,
-    stderr: () => err,
+    stdout: running.stdout,
+    stderr: running.stderr,
     events,
     async waitForEvent(name, timeoutMs = 30_000) {
-      const started = Date.now();
-      for (;;) {
-        const found = events().find((e) => e.event === name);
-        if (found) return found;
-        if (proc.exitCode !== null || proc.signalCode !== null) {
-          await closed;
-          const late = events().find((e) => e.event === name);
-          if (late) return late;
-          throw new Error(`the entrypoint exited (${proc.exitCode ?? proc.signalCode}) without logging "${name}":\n${err}`);
-        }
-        if (Date.now() - started > timeoutMs) throw new Error(`no "${name}" event within ${timeoutMs} ms:\n${err}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      const find = () => events().find((e) => e.event === name);
+      const gone = () => proc.exitCode !== null || proc.signalCode !== null;
+      const found = await eventually(async () => find() ?? (gone() ? null : undefined), timeoutMs, `a "${name}" event`, 20).catch(() => {
+        throw new Error(`no "${name}" event within ${timeoutMs} ms:\n${running.stderr()}`);
+      });
+      if (found) return found;
+      await closed;
+      const late = find();
+      if (late) return late;
+      throw new Error(`the entrypoint exited (${proc.exitCode ?? proc.signalCode}) without logging "${name}":\n${running.stderr()}`);
     },
     exited: exited.then(async (e) => {
       await closed;
@@ -172,5 +169,3 @@ function pidsUnder(dir: string): number[] {
   }
   return pids;
 }
-
-export { eventually, sleep } from "../support/eventually.ts";

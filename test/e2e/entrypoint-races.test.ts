@@ -1,12 +1,15 @@
-// Issue 6, "Done when": stops that arrive mid-registration, and a throttled SSM, leave nothing behind.
+// The entrypoint: stops that arrive mid-registration, and a throttled SSM, leave nothing behind.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
 import { startEntrypoint, type EntrypointRun } from "./entrypoint-harness.ts";
+import { entrypointRoleEnv, watchDenials } from "../support/iam.ts";
 
 let cloud: LocalCloud;
+/** The entrypoint runs as its task role, holding exactly docker/iam/entrypoint-task-role.json. */
+let roleEnv: Record<string, string> = {};
 const runs: EntrypointRun[] = [];
 const start = (options: Omit<Parameters<typeof startEntrypoint>[0], "cloud">) => {
-  const run = startEntrypoint({ cloud, ...options });
+  const run = startEntrypoint({ cloud, ...options, env: { ...roleEnv, ...options.env } });
   runs.push(run);
   return run;
 };
@@ -20,9 +23,13 @@ afterAll(async () => {
 beforeEach(async () => {
   await cloud.reset();
   await cloud.setFaults({});
+  roleEnv = await entrypointRoleEnv(cloud);
 });
+const noDenials = watchDenials(() => cloud);
 afterEach(async () => {
   for (const run of runs.splice(0)) await run.dispose();
+  // A call the local cloud refused fails the test, naming the action.
+  noDenials();
 });
 
 async function expectNothingLeft(): Promise<void> {
@@ -35,8 +42,9 @@ async function expectNothingLeft(): Promise<void> {
 
 describe("SIGTERM during registration", () => {
   it("between CreateActivation and the register call: the activation is deleted, no instance stays", async () => {
-    // The agent's RegisterManagedInstance is slow: SIGTERM lands while -register runs.
-    await cloud.setFaults({ "ssm:RegisterManagedInstance": { latencyMs: 1_500 } });
+    // The agent's RegisterManagedInstance is slow: SIGTERM lands while -register runs (with room
+    // for a loaded machine between the activation and the signal).
+    await cloud.setFaults({ "ssm:RegisterManagedInstance": { latencyMs: 6_000 } });
     const run = start({});
     const created = await run.waitForEvent("activation_created");
     expect(run.events().some((e) => e.event === "registered")).toBe(false);
@@ -84,9 +92,20 @@ describe("throttling", () => {
     expect(run.activationCodes()).toHaveLength(1);
     run.proc.kill("SIGTERM");
     expect((await run.exited).code).toBe(143);
-    expect(run.events().filter((e) => e.event === "cleanup_step").every((e) => e.ok)).toBe(true);
+    expect(
+      run
+        .events()
+        .filter((e) => e.event === "cleanup_step")
+        .every((e) => e.ok),
+    ).toBe(true);
     // Each throttled call was retried: three at start (the agent retries its own), two at shutdown.
-    expect(run.events().filter((e) => e.event === "retry").map((e) => e.step).sort()).toEqual(["cleanup-instance", "cleanup-parameter", "create-activation", "delete-activation", "put-parameter"]);
+    expect(
+      run
+        .events()
+        .filter((e) => e.event === "retry")
+        .map((e) => e.step)
+        .sort(),
+    ).toEqual(["cleanup-instance", "cleanup-parameter", "create-activation", "delete-activation", "put-parameter"]);
     await expectNothingLeft();
   });
 

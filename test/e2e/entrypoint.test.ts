@@ -1,14 +1,20 @@
-// Issue 6, "Done when": the entrypoint as a real process against the local cloud.
+// The entrypoint as a real process against the local cloud.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { hostname } from "node:os";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
 import { parameterName } from "../../lib/constants.ts";
-import { buildBundle, eventually, startEntrypoint, type EntrypointRun, type Runner } from "./entrypoint-harness.ts";
+import { eventually } from "../support/eventually.ts";
+import { buildBundle, startEntrypoint, type EntrypointRun, type Runner } from "./entrypoint-harness.ts";
+import { entrypointRoleEnv, watchDenials } from "../support/iam.ts";
 
 let cloud: LocalCloud;
+/** The entrypoint runs as its task role, holding exactly docker/iam/entrypoint-task-role.json. */
+let roleEnv: Record<string, string> = {};
 const runs: EntrypointRun[] = [];
 const start = (options: Omit<Parameters<typeof startEntrypoint>[0], "cloud">) => {
-  const run = startEntrypoint({ cloud, ...options });
+  const run = startEntrypoint({ cloud, ...options, env: { ...roleEnv, ...options.env } });
   runs.push(run);
   return run;
 };
@@ -24,9 +30,13 @@ afterAll(async () => {
 beforeEach(async () => {
   await cloud.reset();
   await cloud.setFaults({});
+  roleEnv = await entrypointRoleEnv(cloud);
 });
+const noDenials = watchDenials(() => cloud);
 afterEach(async () => {
   for (const run of runs.splice(0)) await run.dispose();
+  // A call the local cloud refused fails the test, naming the action.
+  noDenials();
 });
 
 async function expectNothingLeft(): Promise<void> {
@@ -57,8 +67,9 @@ describe.each<Runner>(["tsx", "bundle"])("start and stop (%s)", (runner) => {
     const appStart = run.appRecord().find((r) => r.what === "start");
     expect(appStart, "the CMD started").toBeDefined();
     expect(appStart!.at).toBeLessThan(Date.parse(created.time) - 400);
-    // Generous: includes node (and tsx) start-up on a noisy machine; test/bench/entrypoint.ts has the figure.
-    expect(appStart!.at - run.spawnedAt).toBeLessThan(runner === "bundle" ? 2_000 : 5_000);
+    // Generous: includes node (and tsx) start-up on a loaded machine; test/bench/entrypoint.ts has the
+    // figure. "At once" is proven above: the CMD ran before the (slowed) activation was created.
+    expect(appStart!.at - run.spawnedAt).toBeLessThan(5_000);
 
     const done = await run.waitForEvent("registration_complete");
     const state = await cloud.state();
@@ -92,7 +103,14 @@ describe.each<Runner>(["tsx", "bundle"])("start and stop (%s)", (runner) => {
     await cloud.setFaults({});
     await expectNothingLeft();
     const steps = run.events().filter((e) => e.event === "cleanup_step");
-    expect(steps.map((s) => [s.step, s.ok]).sort()).toEqual([["activation", true], ["agent", true], ["instance", true], ["parameter", true]].filter(([s]) => s !== "activation"));
+    expect(steps.map((s) => [s.step, s.ok]).sort()).toEqual(
+      [
+        ["activation", true],
+        ["agent", true],
+        ["instance", true],
+        ["parameter", true],
+      ].filter(([s]) => s !== "activation"),
+    );
     expect(run.events().at(-1)).toMatchObject({ event: "exit", code: 143 });
     expectNoActivationCode(run);
   });
@@ -123,9 +141,12 @@ describe("the init contract", () => {
   });
 
   it("the CMD exiting 7 after registration → cleanup → exit 7", async () => {
-    const run = start({ env: { APP_EXIT_CODE: "7", APP_EXIT_AFTER_MS: "3000" } });
+    // The app exits when told to, once the instance is there: not after a fixed time a loaded machine may overrun.
+    const exitFile = join(mkdtempSync(join(tmpdir(), "app-exit-")), "exit");
+    const run = start({ env: { APP_EXIT_CODE: "7", APP_EXIT_ON_FILE: exitFile } });
     await run.waitForEvent("registration_complete");
     expect((await cloud.state()).instances).toHaveLength(1);
+    writeFileSync(exitFile, "");
     expect((await run.exited).code).toBe(7);
     await expectNothingLeft();
   });
@@ -157,7 +178,14 @@ describe("configuration and permissions", () => {
 
   it("AccessDenied on CreateActivation names ssm:CreateActivation, is not retried, and the app keeps running", async () => {
     await cloud.setFaults({
-      "ssm:CreateActivation": { failNext: { count: 1000, code: "AccessDeniedException", status: 400, message: "User: arn:aws:iam::123456789012:user/app is not authorized to perform: ssm:CreateActivation" } },
+      "ssm:CreateActivation": {
+        failNext: {
+          count: 1000,
+          code: "AccessDeniedException",
+          status: 400,
+          message: "User: arn:aws:iam::123456789012:user/app is not authorized to perform: ssm:CreateActivation",
+        },
+      },
     });
     const run = start({});
     const failed = await run.waitForEvent("registration_failed");

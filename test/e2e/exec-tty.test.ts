@@ -1,14 +1,15 @@
 // `exec` as an operator uses it: a real terminal (tmux) running scripts/exec.mts against the local
 // cloud. We type, read the screen, resize, Ctrl-C a remote command, `exit`, and compare `stty -a`
 // before and after: the local terminal must come back as it was.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
-import { eventually } from "./entrypoint-harness.ts";
+import { eventually } from "../support/eventually.ts";
+import { watchDenials } from "../support/iam.ts";
+import { tmuxServer } from "../support/tmux.ts";
+import { runningServiceTaskId } from "../support/world.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const TSX = join(ROOT, "node_modules/.bin/tsx");
@@ -17,30 +18,23 @@ const name = "exec";
 let cloud: LocalCloud;
 let dir: string;
 
-// Async, never execFileSync: the local cloud in this process must keep answering.
-const tmux = async (...args: string[]) => (await promisify(execFile)("tmux", ["-L", socket, ...args], { encoding: "utf8", env: { ...process.env, ...cloud.env } })).stdout;
-const screen = () => tmux("capture-pane", "-p", "-t", name);
-
-async function waitForScreen(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
-  const until = Date.now() + timeoutMs;
-  let last = "";
-  while (Date.now() < until) {
-    last = await screen();
-    if (pattern.test(last)) return last;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`the screen never matched ${pattern}; it shows:\n${last}`);
-}
+// The tmux server, and so exec in it, gets the operator's credentials (holding exactly
+// docker/iam/operator.json) from its environment, never from an argument.
+const terminal = tmuxServer(socket, { env: () => ({ ...cloud.env, ...cloud.principalEnv("operator") }) });
+const tmux = terminal.run;
+const waitForScreen = (pattern: RegExp, timeoutMs?: number) => terminal.waitForScreen(name, pattern, timeoutMs);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "exec-tty-"));
   cloud = await startLocalCloud({ world: "demo", postgres: false, taskDelays: { provisioningMs: 100, pendingMs: 100 } });
-  await eventually(async () => ((await cloud.state()).tasks.some((t) => t.group === "service:stg-app" && t.lastStatus === "RUNNING") ? true : undefined), 60_000, "stg-app's task RUNNING");
+  await runningServiceTaskId(cloud);
 }, 120_000);
 
+// A call the local cloud refused fails the test, naming the action.
+afterEach(watchDenials(() => cloud));
+
 afterAll(async () => {
-  await tmux("kill-server").catch(() => {});
-  rmSync(join(process.env.TMUX_TMPDIR || "/tmp", `tmux-${process.getuid!()}`, socket), { force: true });
+  await terminal.kill();
   await cloud?.stop();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -2,15 +2,25 @@
 // agent .deb; cached in /var/tmp/bastionless-images) and run against the local cloud, which runs a
 // task definition's localhost/… image as a real container. A machine where podman cannot run fails
 // here, saying why: these tests are never skipped.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient, RegisterTaskDefinitionCommand, RunTaskCommand, StopTaskCommand, type ContainerDefinition } from "@aws-sdk/client-ecs";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  ECSClient,
+  RegisterTaskDefinitionCommand,
+  RunTaskCommand,
+  StopTaskCommand,
+  type ContainerDefinition,
+} from "@aws-sdk/client-ecs";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
 import { buildImages, IMAGES, whyPodmanCannotRun } from "../../docker/images.ts";
 import { podman } from "../../docker/podman.ts";
 import { eventually, leftovers, NOTHING_LEFT, psql, REPO, seededRows, startPortforward, stateHome } from "./portforward-harness.ts";
+import { ROOT_KEY, watchDenials } from "../support/iam.ts";
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { runScript, type RunResult } from "../support/run.ts";
+import { cloudConfig } from "../support/clients.ts";
 
 const ARCH = "amd64" as const;
 const BASTION = IMAGES.bastion(ARCH);
@@ -28,7 +38,7 @@ beforeAll(async () => {
   buildTimes.push(...Object.entries(built.timings).map(([step, seconds]) => `${step} ${seconds}s`));
   cloud = await startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 200, pendingMs: 200 }, stopTimeoutMs: 10_000 });
   rows = await seededRows(cloud);
-  ecs = new ECSClient({ region: cloud.region, endpoint: cloud.endpoint, credentials: { accessKeyId: "localcloud", secretAccessKey: "localcloud" } });
+  ecs = new ECSClient(cloudConfig(cloud, { maxAttempts: 3 }));
   // The demo's task definitions with the real images: the bastion run as root for --via instance
   // (docker/README.md), the app example as its Dockerfile leaves it.
   await registerWithImage("stg-bastion", "stg-bastion-image", { image: BASTION, user: "root" });
@@ -36,6 +46,10 @@ beforeAll(async () => {
   // An ECS-Exec-only bastion: the image's own user, no registration.
   await registerWithImage("stg-bastion", "stg-bastion-exec-image", { image: BASTION, environment: [{ name: "BASTION_DISABLED", value: "true" }] });
 }, 20 * 60_000);
+
+// exec and the instance shell run as the operator, the containers' entrypoints as their task role:
+// a call the local cloud refused fails the test, naming the action.
+afterEach(watchDenials(() => cloud));
 
 afterAll(async () => {
   ecs?.destroy();
@@ -47,8 +61,13 @@ async function registerWithImage(from: string, family: string, change: Partial<C
   const td = (await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: from }))).taskDefinition!;
   await ecs.send(
     new RegisterTaskDefinitionCommand({
-      family, requiresCompatibilities: td.requiresCompatibilities, networkMode: td.networkMode, cpu: td.cpu, memory: td.memory,
-      taskRoleArn: td.taskRoleArn, executionRoleArn: td.executionRoleArn,
+      family,
+      requiresCompatibilities: td.requiresCompatibilities,
+      networkMode: td.networkMode,
+      cpu: td.cpu,
+      memory: td.memory,
+      taskRoleArn: td.taskRoleArn,
+      executionRoleArn: td.executionRoleArn,
       containerDefinitions: [{ ...td.containerDefinitions![0], ...change }],
     }),
   );
@@ -56,7 +75,10 @@ async function registerWithImage(from: string, family: string, change: Partial<C
 
 /** The entrypoint's JSON events in a container's output (the app's own lines are not JSON events of it). */
 function eventsIn(output: string): Array<Record<string, unknown>> {
-  return output.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return output
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 async function logsOf(taskId: string): Promise<Record<string, string>> {
@@ -65,10 +87,14 @@ async function logsOf(taskId: string): Promise<Record<string, string>> {
 
 /** The container's events once the entrypoint's last one (exit) is in: its output may trail the task's STOPPED. */
 function exitedEvents(taskId: string, container: string): Promise<Array<Record<string, unknown>>> {
-  return eventually(async () => {
-    const events = eventsIn((await logsOf(taskId))[container]);
-    return events.at(-1)?.event === "exit" ? events : undefined;
-  }, 10_000, `the entrypoint's exit event in ${container}'s log`);
+  return eventually(
+    async () => {
+      const events = eventsIn((await logsOf(taskId))[container]);
+      return events.at(-1)?.event === "exit" ? events : undefined;
+    },
+    10_000,
+    `the entrypoint's exit event in ${container}'s log`,
+  );
 }
 
 async function containersNamed(prefix: string): Promise<string[]> {
@@ -76,9 +102,13 @@ async function containersNamed(prefix: string): Promise<string[]> {
   return out.stdout.trim().split("\n").filter(Boolean);
 }
 
-function runProgram(script: string, args: string[]): Promise<RunResult> {
-  // Outside the repository (no team config applies).
-  return runScript(script, args, { cwd: state.dir, env: { ...cloud.env, XDG_STATE_HOME: state.dir, BASTIONLESS_CONFIG: "" }, timeoutMs: 180_000 });
+function runProgram(script: string, args: string[], credentials: Record<string, string> = cloud.principalEnv("operator")): Promise<RunResult> {
+  // Outside the repository (no team config applies), as the operator (docker/iam/operator.json exactly) unless told.
+  return runScript(script, args, {
+    cwd: state.dir,
+    env: { ...cloud.env, ...credentials, XDG_STATE_HOME: state.dir, BASTIONLESS_CONFIG: "" },
+    timeoutMs: 180_000,
+  });
 }
 
 /** podman run of an image with no cloud, as a laptop or a CI job runs it: `flags` before the image, `cmd` after. */
@@ -89,7 +119,13 @@ function runImage(image: string, flags: string[], cmd: string[] = []): Promise<{
 describe("the bastion image on the local cloud", () => {
   it("portforward --via instance: the containerized bastion registers through its entrypoint, psql goes through the tunnel, its shell is ssm-user without sudo, podman stop deregisters it and leaves nothing", async () => {
     console.log(`image builds (cached layers reused): ${buildTimes.join(", ")}`);
-    const run = startPortforward(cloud, ["--env", "stg", "--yes", "--target", "stg-db", "--local-port", "0", "--json", "--via", "instance", "--task-definition", "stg-bastion-image"], { XDG_STATE_HOME: state.dir });
+    // As root: the operator policy runs only the env's <env>-bastion family; the entrypoint in the
+    // real container still runs as its task role, from the credentials endpoint.
+    const run = startPortforward(
+      cloud,
+      ["--env", "stg", "--yes", "--target", "stg-db", "--local-port", "0", "--json", "--via", "instance", "--task-definition", "stg-bastion-image"],
+      { XDG_STATE_HOME: state.dir, ...ROOT_KEY },
+    );
     const ready = await run.ready;
     expect(ready.via).toBe("instance");
     expect(ready.target).toMatch(/^mi-[0-9a-f]{17}$/);
@@ -101,7 +137,10 @@ describe("the bastion image on the local cloud", () => {
     expect(task.containers[0].argv).toContain(BASTION);
     // Env values never reach podman's argv (`-e NAME` takes each from podman's own environment).
     const argv = task.containers[0].argv!;
-    expect(argv.filter((a, i) => argv[i - 1] === "-e")).toEqual(expect.arrayContaining(["AWS_SECRET_ACCESS_KEY", "BASTION_ENV", "ECS_CONTAINER_METADATA_URI_V4"]));
+    // The task role's credentials come from the credentials endpoint, whose URI (its id a bearer secret) is passed by name too.
+    const names = argv.filter((a, i) => argv[i - 1] === "-e");
+    expect(names).toEqual(expect.arrayContaining(["AWS_CONTAINER_CREDENTIALS_FULL_URI", "BASTION_ENV", "ECS_CONTAINER_METADATA_URI_V4"]));
+    expect(names).not.toContain("AWS_SECRET_ACCESS_KEY");
     expect(argv.some((a) => /^[A-Z_]+=/.test(a))).toBe(false);
     expect(argv).toEqual(expect.arrayContaining(["--user", "root", "--network=host"]));
     expect(await containersNamed(`localcloud-${ready.task}`)).toEqual([`localcloud-${ready.task}-bastion`]);
@@ -114,7 +153,13 @@ describe("the bastion image on the local cloud", () => {
 
     // Inside the container: tini is PID 1, the entrypoint root, the CMD (sleep) the bastion user.
     const name = `localcloud-${ready.task}-bastion`;
-    const ps = await podman(["exec", name, "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; echo; ps -eo user:12,args --no-headers 2>/dev/null || for p in /proc/[0-9]*; do echo \"$(stat -c %U $p) $(tr '\\0' ' ' < $p/cmdline)\"; done"]);
+    const ps = await podman([
+      "exec",
+      name,
+      "sh",
+      "-c",
+      "cat /proc/1/cmdline | tr '\\0' ' '; echo; ps -eo user:12,args --no-headers 2>/dev/null || for p in /proc/[0-9]*; do echo \"$(stat -c %U $p) $(tr '\\0' ' ' < $p/cmdline)\"; done",
+    ]);
     expect(ps.stdout.split("\n")[0]).toBe("/usr/bin/tini -- node /opt/bastionless/entrypoint.mjs sleep infinity ");
     expect(ps.stdout).toMatch(/^root +node \/opt\/bastionless\/entrypoint\.mjs/m);
     expect(ps.stdout).toMatch(/^bastion +sleep infinity/m);
@@ -124,9 +169,22 @@ describe("the bastion image on the local cloud", () => {
     expect(JSON.parse(agentConfig.stdout)).toMatchObject({ Profile: { ShareCreds: false } });
 
     // A --via instance shell on it runs inside the container as ssm-user, who has no sudo.
-    const shell = await runProgram("test/e2e/fixtures/instance-shell.mts", [ready.target, "id; echo cwd=$(pwd); sudo -n true 2>/dev/null || echo no-sudo"]);
+    // As root: the fixture's one-command session is AWS-StartNonInteractiveCommand, a document the
+    // operator policy does not grant (it grants the port forwarding documents and the default shell).
+    const shell = await runProgram(
+      "test/e2e/fixtures/instance-shell.mts",
+      [ready.target, "id; echo cwd=$(pwd); sudo -n true 2>/dev/null || echo no-sudo"],
+      ROOT_KEY,
+    );
     const shellLines = shell.stdout.replace(/\r/g, "").split("\n");
-    expect(shellLines).toEqual(expect.arrayContaining([expect.stringMatching(/^uid=\d+\(ssm-user\) gid=\d+\(ssm-user\) groups=\d+\(ssm-user\)$/), "cwd=/tmp", "no-sudo", "fixture exit 0"]));
+    expect(shellLines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^uid=\d+\(ssm-user\) gid=\d+\(ssm-user\) groups=\d+\(ssm-user\)$/),
+        "cwd=/tmp",
+        "no-sudo",
+        "fixture exit 0",
+      ]),
+    );
 
     // portforward's StopTask → the local cloud's `podman stop` → SIGTERM → the entrypoint deregisters.
     const stopping = Date.now();
@@ -153,22 +211,52 @@ describe("the bastion image on the local cloud", () => {
 describe("the bastion image's users, modes and PATH (docker/README.md)", () => {
   it("an ECS Exec session into an ECS-Exec-only bastion is the bastion user, not root", async () => {
     const service = (await ecs.send(new DescribeServicesCommand({ cluster: "stg-main", services: ["stg-app"] }))).services![0];
-    const run = await ecs.send(new RunTaskCommand({ cluster: "stg-main", taskDefinition: "stg-bastion-exec-image", launchType: "FARGATE", networkConfiguration: service.networkConfiguration, enableExecuteCommand: true, startedBy: "bastionless:images-test" }));
+    const run = await ecs.send(
+      new RunTaskCommand({
+        cluster: "stg-main",
+        taskDefinition: "stg-bastion-exec-image",
+        launchType: "FARGATE",
+        networkConfiguration: service.networkConfiguration,
+        enableExecuteCommand: true,
+        startedBy: "bastionless:images-test",
+      }),
+    );
     const taskArn = run.tasks![0].taskArn!;
     const taskId = taskArn.split("/").pop()!;
-    await eventually(async () => (await cloud.state()).tasks.find((t) => t.taskId === taskId)?.lastStatus === "RUNNING" || undefined, 30_000, "the task RUNNING");
+    await eventually(
+      async () => (await cloud.state()).tasks.find((t) => t.taskId === taskId)?.lastStatus === "RUNNING" || undefined,
+      30_000,
+      "the task RUNNING",
+    );
     const exec = await runProgram("scripts/exec.mts", ["--cluster", "stg-main", "--task", taskId, "--yes", "--command", "id; echo HOME=$HOME"]);
     expect(exec.code).toBe(0);
     const lines = exec.stdout.replace(/\r/g, "").split("\n");
     expect(lines).toContain("uid=10001(bastion) gid=10001(bastion) groups=10001(bastion)");
     expect(lines).toContain("HOME=/home/bastion");
     await ecs.send(new StopTaskCommand({ cluster: "stg-main", task: taskArn, reason: "images test" }));
-    await eventually(async () => (await cloud.state()).tasks.find((t) => t.taskId === taskId)?.lastStatus === "STOPPED" || undefined, 15_000, "the task is STOPPED");
+    await eventually(
+      async () => (await cloud.state()).tasks.find((t) => t.taskId === taskId)?.lastStatus === "STOPPED" || undefined,
+      15_000,
+      "the task is STOPPED",
+    );
   }, 90_000);
 
-  it("runs as bastion (uid 10001) by default, with tini, the entrypoint, the agent, psql and mysql where the README says", async () => {
-    const inspect = JSON.parse((await podman(["image", "inspect", BASTION])).stdout)[0].Config as { User: string; Entrypoint: string[]; Cmd: string[]; StopSignal: string; Env: string[]; WorkingDir: string };
-    expect(inspect).toMatchObject({ User: "bastion", Entrypoint: ["/usr/bin/tini", "--", "node", "/opt/bastionless/entrypoint.mjs"], Cmd: ["sleep", "infinity"], StopSignal: "SIGTERM", WorkingDir: "/tmp" });
+  it("runs as bastion (uid 10001) by default, with tini, the entrypoint, the agent, psql and mysql where docker/README.md says", async () => {
+    const inspect = JSON.parse((await podman(["image", "inspect", BASTION])).stdout)[0].Config as {
+      User: string;
+      Entrypoint: string[];
+      Cmd: string[];
+      StopSignal: string;
+      Env: string[];
+      WorkingDir: string;
+    };
+    expect(inspect).toMatchObject({
+      User: "bastion",
+      Entrypoint: ["/usr/bin/tini", "--", "node", "/opt/bastionless/entrypoint.mjs"],
+      Cmd: ["sleep", "infinity"],
+      StopSignal: "SIGTERM",
+      WorkingDir: "/tmp",
+    });
     expect(inspect.Env).toContain("BASTION_APP_USER=bastion");
     const script = [
       "id",
@@ -215,7 +303,9 @@ describe("the bastion image's users, modes and PATH (docker/README.md)", () => {
     const missing = await runImage(BASTION, []);
     expect(missing.code).toBe(2);
     const fatal = eventsIn(missing.stderr).find((e) => e.event === "fatal")!;
-    expect(fatal.msg).toMatch(/^The entrypoint's configuration has 3 problems; no CMD was started: \(1\) BASTION_ENV .*\(2\) BASTION_IAM_ROLE .*\(3\) BASTION_REGION /);
+    expect(fatal.msg).toMatch(
+      /^The entrypoint's configuration has 3 problems; no CMD was started: \(1\) BASTION_ENV .*\(2\) BASTION_IAM_ROLE .*\(3\) BASTION_REGION /,
+    );
     const disabled = await runImage(BASTION, ["-e", "BASTION_DISABLED=true"], ["id", "-u"]);
     expect(disabled).toMatchObject({ code: 0, stdout: "10001\n" });
     // Run as root (as for --via instance), the CMD is still bastion's, with bastion's HOME.
@@ -227,20 +317,36 @@ describe("the bastion image's users, modes and PATH (docker/README.md)", () => {
 describe("the app example (docker/app/Dockerfile.example on a tiny app)", () => {
   it("starts its CMD first, as the app image's own user (uid 1000), while the root entrypoint registers; StopTask leaves nothing", async () => {
     const service = (await ecs.send(new DescribeServicesCommand({ cluster: "stg-main", services: ["stg-app"] }))).services![0];
-    const run = await ecs.send(new RunTaskCommand({ cluster: "stg-main", taskDefinition: "stg-app-image", launchType: "FARGATE", networkConfiguration: service.networkConfiguration, startedBy: "bastionless:images-test" }));
+    const run = await ecs.send(
+      new RunTaskCommand({
+        cluster: "stg-main",
+        taskDefinition: "stg-app-image",
+        launchType: "FARGATE",
+        networkConfiguration: service.networkConfiguration,
+        startedBy: "bastionless:images-test",
+      }),
+    );
     const taskArn = run.tasks![0].taskArn!;
     const taskId = taskArn.split("/").pop()!;
-    await eventually(async () => {
-      const s = await cloud.state();
-      expect(s.instances.map((i) => i.pingStatus)).toEqual(["Online"]);
-      expect(s.parameters.map((p) => p.name)).toEqual([`/stg/portforward/instances/${taskId}`]);
-      return true;
-    }, 60_000, "the app example's container is a managed instance");
+    await eventually(
+      async () => {
+        const s = await cloud.state();
+        expect(s.instances.map((i) => i.pingStatus)).toEqual(["Online"]);
+        expect(s.parameters.map((p) => p.name)).toEqual([`/stg/portforward/instances/${taskId}`]);
+        return true;
+      },
+      60_000,
+      "the app example's container is a managed instance",
+    );
     // The parameter is written before the activation is deleted and registration_complete logged.
-    const lines = await eventually(async () => {
-      const events = eventsIn((await logsOf(taskId)).app);
-      return events.some((e) => e.event === "registration_complete") ? events : undefined;
-    }, 30_000, "registration_complete in the container's log");
+    const lines = await eventually(
+      async () => {
+        const events = eventsIn((await logsOf(taskId)).app);
+        return events.some((e) => e.event === "registration_complete") ? events : undefined;
+      },
+      30_000,
+      "registration_complete in the container's log",
+    );
     const appUp = lines.find((e) => e.event === "app_up")!;
     expect(appUp).toMatchObject({ uid: 1000, gid: 1000, home: "/home/app" });
     // The CMD is the first thing the entrypoint does: before any AWS call of the registration.
@@ -249,7 +355,11 @@ describe("the app example (docker/app/Dockerfile.example on a tiny app)", () => 
     expect(own.findIndex((e) => e.event === "registration_complete")).toBeGreaterThan(0);
 
     await ecs.send(new StopTaskCommand({ cluster: "stg-main", task: taskArn, reason: "images test" }));
-    await eventually(async () => (await cloud.state()).tasks.find((t) => t.taskId === taskId)?.lastStatus === "STOPPED" || undefined, 15_000, "the task is STOPPED");
+    await eventually(
+      async () => (await cloud.state()).tasks.find((t) => t.taskId === taskId)?.lastStatus === "STOPPED" || undefined,
+      15_000,
+      "the task is STOPPED",
+    );
     const s = await cloud.state();
     expect([s.activations, s.instances, s.parameters]).toEqual([[], [], []]);
     const end = await exitedEvents(taskId, "app");
@@ -261,13 +371,23 @@ describe("the app example (docker/app/Dockerfile.example on a tiny app)", () => 
 
 describe("a real container and a SIGKILLed owner", () => {
   it("the local cloud's watchdog removes the container when the process that started the cloud is SIGKILLed", async () => {
-    const child = spawn(join(REPO, "node_modules/.bin/tsx"), [join(REPO, "test/e2e/fixtures/real-container-and-wait.mts"), BASTION], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(join(REPO, "node_modules/.bin/tsx"), [join(REPO, "test/e2e/fixtures/real-container-and-wait.mts"), BASTION], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     let out = "";
     child.stdout!.on("data", (c) => (out += c));
-    const started = await eventually(async () => (out.includes("\n") ? (JSON.parse(out.split("\n")[0]) as { name: string; tmpDir: string }) : undefined), 90_000, "the fixture's report");
-    await eventually(async () => ((await containersNamed(started.name)).length === 1 || undefined), 30_000, "the container running");
+    const started = await eventually(
+      async () => (out.includes("\n") ? (JSON.parse(out.split("\n")[0]) as { name: string; tmpDir: string }) : undefined),
+      90_000,
+      "the fixture's report",
+    );
+    await eventually(async () => (await containersNamed(started.name)).length === 1 || undefined, 30_000, "the container running");
     // Kill tsx and the node it runs, as a test runner's timeout would.
-    const children = spawnSync("ps", ["-o", "pid=", "--ppid", String(child.pid)], { encoding: "utf8" }).stdout.trim().split(/\s+/).filter(Boolean).map(Number);
+    const children = spawnSync("ps", ["-o", "pid=", "--ppid", String(child.pid)], { encoding: "utf8" })
+      .stdout.trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
     for (const pid of [child.pid!, ...children]) {
       try {
         process.kill(pid, "SIGKILL");
@@ -275,6 +395,6 @@ describe("a real container and a SIGKILLed owner", () => {
         /* gone */
       }
     }
-    await eventually(async () => ((await containersNamed(started.name)).length === 0 || undefined), 40_000, `the watchdog removing ${started.name}`);
+    await eventually(async () => (await containersNamed(started.name)).length === 0 || undefined, 40_000, `the watchdog removing ${started.name}`);
   }, 150_000);
 });

@@ -1,11 +1,11 @@
-// Issue 24: the bastionless command from the package. `npm pack` of a clean copy, installed offline into an
+// The bastionless command from the package. `npm pack` of a clean copy, installed offline into an
 // empty prefix, run from a directory outside the repository that holds only a bastionless.config.json:
 // the published files, the installed tree, every --help, --version, completion, and a real tunnel
 // against the local cloud (psql through it, Ctrl-C, nothing left).
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { usage } from "../../lib/cli.ts";
 import { COMMANDS, topUsage } from "../../lib/bastionless/commands.ts";
 import { completionScript } from "../../lib/bastionless/completion.ts";
@@ -15,6 +15,7 @@ import pkg from "../../package.json" with { type: "json" };
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
 import { NPM_ENV, packAndInstall, type InstalledPackage } from "../support/package.ts";
 import { REPO, run, type RunResult } from "../support/run.ts";
+import { watchDenials } from "../support/iam.ts";
 import { seededRows } from "./portforward-harness.ts";
 import { expectTunnel } from "./package-harness.ts";
 
@@ -31,9 +32,10 @@ const CONFIG = {
 };
 
 beforeAll(async () => {
-  const started = startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 300, pendingMs: 300 }, stopTimeoutMs: 3000 });
+  // packAndInstall blocks this process (npm runs synchronously): started alongside, the local cloud
+  // would miss moto_server's ready line for as long, and time out on a loaded machine.
   installed = packAndInstall();
-  cloud = await started;
+  cloud = await startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 300, pendingMs: 300 }, stopTimeoutMs: 3000 });
   rows = await seededRows(cloud);
   team = mkdtempSync(join(tmpdir(), "bl-team-"));
   state = mkdtempSync(join(tmpdir(), "bl-state-"));
@@ -45,13 +47,27 @@ afterAll(async () => {
   for (const dir of [team, state]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** The environment of a user who installed the package: its bin on PATH, nothing of ours loaded. */
+// tunnel and exec run as the operator, cleanup as the sweeper, each holding exactly its policy of
+// docker/iam/: a refused call fails the test.
+afterEach(watchDenials(() => cloud));
+
+/** The environment of a user who installed the package (the operator): its bin on PATH, nothing of ours loaded. */
 function userEnv(extra: Record<string, string> = {}): Record<string, string | undefined> {
-  return { ...process.env, ...cloud.env, ...NPM_ENV, PATH: installed.path, XDG_STATE_HOME: state, NODE_OPTIONS: undefined, BASTIONLESS_CONFIG: undefined, ...extra };
+  return {
+    ...process.env,
+    ...cloud.env,
+    ...cloud.principalEnv("operator"),
+    ...NPM_ENV,
+    PATH: installed.path,
+    XDG_STATE_HOME: state,
+    NODE_OPTIONS: undefined,
+    BASTIONLESS_CONFIG: undefined,
+    ...extra,
+  };
 }
 
-function bastionless(args: string[]): Promise<RunResult> {
-  return run("bastionless", args, { cwd: team, env: userEnv() });
+function bastionless(args: string[], extra: Record<string, string> = {}): Promise<RunResult> {
+  return run("bastionless", args, { cwd: team, env: userEnv(extra) });
 }
 
 describe("the package", () => {
@@ -70,7 +86,9 @@ describe("the package", () => {
       expect([file, text.match(/^\/\/ (test|docker|\.git)\/.*$/gm)]).toEqual([file, null]);
       expect([file, text.includes(REPO) || text.includes(installed.dir)]).toEqual([file, false]);
     }
-    process.stdout.write(`package: ${installed.packed.filename} ${installed.packed.size} bytes packed, ${installed.packed.unpackedSize} unpacked, ${paths.length} files\n`);
+    process.stdout.write(
+      `package: ${installed.packed.filename} ${installed.packed.size} bytes packed, ${installed.packed.unpackedSize} unpacked, ${paths.length} files\n`,
+    );
   });
 
   it("installs with no dependency at all: bastionless alone in the prefix, no node_modules inside it", async () => {
@@ -89,7 +107,11 @@ describe("bastionless from PATH, outside the repository", () => {
     expect(await bastionless(["--version"])).toEqual({ code: 0, signal: null, stdout: `${pkg.version}\n`, stderr: "" });
     expect(await bastionless(["--help"])).toEqual({ code: 0, signal: null, stdout: topUsage(), stderr: "" });
     const bare = await bastionless([]);
-    expect([bare.code, bare.stdout, bare.stderr]).toEqual([2, "", "bastionless: missing command: one of tunnel, exec, cleanup, entrypoint, completion. Run bastionless --help for usage.\n"]);
+    expect([bare.code, bare.stdout, bare.stderr]).toEqual([
+      2,
+      "",
+      "bastionless: missing command: one of tunnel, exec, cleanup, entrypoint, completion. Run bastionless --help for usage.\n",
+    ]);
   });
 
   it("each subcommand's --help is its program's declaration under the subcommand's name", async () => {
@@ -140,17 +162,32 @@ words=(bastionless tunnel --local-port ''); CURRENT=4; _bastionless`;
   });
 
   it("tunnel --env stg --yes --target stg-db --local-port 0 --json: psql through it, Ctrl-C, exit 0, nothing left", async () => {
-    await expectTunnel(cloud, rows, { command: "bastionless", cwd: team, env: userEnv(), state }, ["tunnel", "--env", "stg", "--yes", "--target", "stg-db", "--local-port", "0", "--json"]);
+    await expectTunnel(cloud, rows, { command: "bastionless", cwd: team, env: userEnv(), state }, [
+      "tunnel",
+      "--env",
+      "stg",
+      "--yes",
+      "--target",
+      "stg-db",
+      "--local-port",
+      "0",
+      "--json",
+    ]);
   }, 60_000);
 
   it("exec, cleanup and entrypoint keep their programs' exit codes and lines", async () => {
     const refused = await bastionless(["exec", "--env", "stg", "--yes", "--client", "bogus"]);
     expect([refused.code, refused.stdout, refused.stderr]).toEqual([2, "", "exec: --client bogus must be one of auto, native, plugin.\n"]);
-    const sweep = await bastionless(["cleanup", "--env", "stg", "--dry-run"]);
+    const sweep = await bastionless(["cleanup", "--env", "stg", "--dry-run"], cloud.principalEnv("sweeper"));
     expect([sweep.code, sweep.stdout]).toEqual([0, "Nothing to clean up.\n"]);
     const app = await run("bastionless", ["entrypoint", "sh", "-c", "exit 3"], { cwd: team, env: userEnv({ BASTION_DISABLED: "true" }) });
     expect([app.code, app.stdout]).toEqual([3, ""]);
-    expect(app.stderr.trim().split("\n").map((l) => (JSON.parse(l) as { event: string }).event)).toEqual(["app_started", "app_exited", "shutdown_started", "exit"]);
+    expect(
+      app.stderr
+        .trim()
+        .split("\n")
+        .map((l) => (JSON.parse(l) as { event: string }).event),
+    ).toEqual(["app_started", "app_exited", "shutdown_started", "exit"]);
   });
 
   it("tunnel stg-db (the config's connection) opens the same tunnel", async () => {

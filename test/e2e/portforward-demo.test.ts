@@ -1,18 +1,11 @@
 // `make demo` is part of CI through this test: the demo script itself, start to finish, under 60 s.
 import { describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
-import { REPO } from "./portforward-harness.ts";
+import { runScript } from "../support/run.ts";
 
 describe("make demo (test/demo.mts)", () => {
   it("tunnels, queries the seeded rows through the tunnel, stops, proves nothing is left, exits 0", async () => {
     const started = Date.now();
-    const child = spawn(process.execPath, ["--import", "tsx", join(REPO, "test/demo.mts")], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (err += d));
-    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    const { code, stdout: out, stderr: err } = await runScript("test/demo.mts", [], { timeoutMs: 90_000 });
     expect(err).toBe("");
     expect(code).toBe(0);
     expect(out).toContain("    1  stg  hello from the staging database\n");

@@ -1,13 +1,13 @@
 // Runs scripts/portforward.mts as a real process against the local cloud (node --import tsx: no tsx CLI
 // in between, which would relay Ctrl-C a second time), and the probes the tests and the benchmark share.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { LocalCloud } from "../localcloud/index.ts";
-import { run, type RunResult } from "../support/run.ts";
+import { run, startScript, type RunResult, type Running } from "../support/run.ts";
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), "../..");
 export const PORTFORWARD = join(REPO, "scripts/portforward.mts");
@@ -46,26 +46,30 @@ export function stateHome(): { dir: string; remove(): void } {
 /** portforward as a child; `as` runs it as another Unix user (the tests run as root). */
 export function startPortforward(cloud: LocalCloud, args: string[], env: Record<string, string> = {}, as: { uid?: number; gid?: number } = {}): Portforward {
   const spawnedAt = Date.now();
-  const child = spawn(process.execPath, ["--import", "tsx", PORTFORWARD, ...args], {
-    cwd: REPO,
+  // As the operator, holding exactly docker/iam/operator.json: a missing permission fails here, naming the action.
+  const running = startScript("scripts/portforward.mts", args, {
+    env: { ...cloud.env, ...cloud.principalEnv("operator"), ...env },
     ...as,
-    env: { ...process.env, ...cloud.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    timeoutMs: Number.POSITIVE_INFINITY,
   });
-  let out = "";
-  let err = "";
-  child.stderr!.on("data", (d) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>((resolve) => child.once("close", (code, signal) => resolve({ code, signal, ms: Date.now() - spawnedAt })));
-  const ready = new Promise<ReadyLine>((resolve, reject) => {
-    child.stdout!.on("data", (d) => {
-      out += d;
-      const line = out.split("\n").find((l) => l.startsWith("{"));
+  const exited = running.result.then(({ code, signal }) => ({ code, signal, ms: Date.now() - spawnedAt }));
+  const ready = readyLine(running, "portforward");
+  ready.catch(() => {});
+  return { child: running.child, spawnedAt, stdout: running.stdout, stderr: running.stderr, ready, exited, interrupt: () => void running.child.kill("SIGINT") };
+}
+
+/** The --json ready line, once `running` printed it; rejects, with its stderr, if it exits first. */
+export function readyLine(running: Running, name: string): Promise<ReadyLine> {
+  return new Promise<ReadyLine>((resolve, reject) => {
+    running.child.stdout.on("data", () => {
+      const line = running
+        .stdout()
+        .split("\n")
+        .find((l) => l.startsWith("{"));
       if (line) resolve(JSON.parse(line) as ReadyLine);
     });
-    void exited.then(({ code }) => reject(new Error(`portforward exited (${code}) before it was ready: ${err.trim()}`)));
+    void running.result.then(({ code }) => reject(new Error(`${name} exited (${code}) before it was ready: ${running.stderr().trim()}`)));
   });
-  ready.catch(() => {});
-  return { child, spawnedAt, stdout: () => out, stderr: () => err, ready, exited, interrupt: () => void child.kill("SIGINT") };
 }
 
 /** Runs psql against a local port without blocking the event loop (the cloud answers from this process). */

@@ -1,19 +1,19 @@
-// Issue 7, interactive, driven through tmux like a person at a terminal: the prompts offer only the
+// portforward, interactive, driven through tmux like a person at a terminal: the prompts offer only the
 // env's clusters, services and targets, the tunnel works, and "Stop bastion task …?" defaults to yes.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CreateClusterCommand, CreateServiceCommand, DescribeServicesCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { CreateDBClusterCommand, RDSClient } from "@aws-sdk/client-rds";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
-import { NOTHING_LEFT, PORTFORWARD, REPO, eventually, leftovers, psql, seededRows, stateHome } from "./portforward-harness.ts";
+import { NOTHING_LEFT, PORTFORWARD, REPO, leftovers, psql, seededRows, stateHome } from "./portforward-harness.ts";
+import { watchDenials } from "../support/iam.ts";
+import { tmuxServer } from "../support/tmux.ts";
+import { cloudConfig } from "../support/clients.ts";
 
-// Async only: the cloud answers from this process, so nothing here may block the event loop.
-const run = promisify(execFile);
 const SOCKET = `pf-test-${process.pid}`;
 const SESSION = "portforward";
-const tmux = (...args: string[]) => run("tmux", ["-L", SOCKET, "-f", "/dev/null", ...args]).then((r) => r.stdout);
-const pane = () => tmux("capture-pane", "-p", "-J", "-t", SESSION);
+// The server gets the operator's credentials from its environment, never from an argument.
+const terminal = tmuxServer(SOCKET, { config: "/dev/null", env: () => cloud.principalEnv("operator") });
+const tmux = terminal.run;
 
 let cloud: LocalCloud;
 const state = stateHome();
@@ -21,35 +21,49 @@ const state = stateHome();
 beforeAll(async () => {
   cloud = await startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 300, pendingMs: 300 }, stopTimeoutMs: 3000 });
   // More than one of each for stg, so that every prompt is really asked (a single choice is taken silently).
-  const config = { region: cloud.region, endpoint: cloud.endpoint, credentials: { accessKeyId: "localcloud", secretAccessKey: "localcloud" } };
+  const config = cloudConfig(cloud, { maxAttempts: 3 });
   const ecs = new ECSClient(config);
   const rds = new RDSClient(config);
   try {
     const network = (await ecs.send(new DescribeServicesCommand({ cluster: "stg-main", services: ["stg-app"] }))).services![0].networkConfiguration;
     await ecs.send(new CreateClusterCommand({ clusterName: "stg-batch" }));
-    await ecs.send(new CreateServiceCommand({ cluster: "stg-main", serviceName: "stg-worker", taskDefinition: "stg-app", desiredCount: 0, launchType: "FARGATE", networkConfiguration: network }));
-    await rds.send(new CreateDBClusterCommand({ DBClusterIdentifier: "stg-analytics", Engine: "aurora-postgresql", Port: 5432, MasterUsername: "app", MasterUserPassword: "localcloud-not-a-secret", Tags: [{ Key: "bastionless:env", Value: "stg" }] }));
+    await ecs.send(
+      new CreateServiceCommand({
+        cluster: "stg-main",
+        serviceName: "stg-worker",
+        taskDefinition: "stg-app",
+        desiredCount: 0,
+        launchType: "FARGATE",
+        networkConfiguration: network,
+      }),
+    );
+    await rds.send(
+      new CreateDBClusterCommand({
+        DBClusterIdentifier: "stg-analytics",
+        Engine: "aurora-postgresql",
+        Port: 5432,
+        MasterUsername: "app",
+        MasterUserPassword: "localcloud-not-a-secret",
+        Tags: [{ Key: "bastionless:env", Value: "stg" }],
+      }),
+    );
   } finally {
     ecs.destroy();
     rds.destroy();
   }
 }, 120_000);
 
+// portforward runs as the operator, holding exactly docker/iam/operator.json: a refused call fails the test.
+afterEach(watchDenials(() => cloud));
+
 afterAll(async () => {
-  await tmux("kill-server").catch(() => {});
+  await terminal.kill();
   await cloud?.stop();
   state.remove();
 });
 
-/** Waits until the pane shows `text`; returns the pane. */
-function waitFor(text: string | RegExp, timeoutMs = 30_000): Promise<string> {
-  return eventually(async () => {
-    const p = await pane();
-    return (typeof text === "string" ? p.includes(text) : text.test(p)) ? p : undefined;
-  }, timeoutMs, `the pane to show ${text}`).catch(async (error: Error) => {
-    throw new Error(`${error.message}\n--- pane ---\n${await pane().catch(() => "(gone)")}`);
-  });
-}
+/** Waits until the pane (wrapped lines joined) shows `text`; returns the pane. */
+const waitFor = (text: string | RegExp, timeoutMs = 30_000) => terminal.waitForScreen(SESSION, text, timeoutMs, ["-J"]);
 
 /** The choices of the prompt on screen (inquirer's list under "? Pick a …"), and the highlighted one. */
 function choicesOf(screen: string, message: string): { choices: string[]; cursor: number } {
@@ -77,11 +91,42 @@ async function choose(message: string, value: string, expected: string[]): Promi
 
 describe("portforward at a terminal", () => {
   it("asks for env, cluster, service and target (only stg's), opens the tunnel, and Ctrl-C + Enter stops the task", async () => {
-    const env = Object.entries({ ...cloud.env, XDG_STATE_HOME: state.dir, USER: "tmux-user", TERM: "xterm-256color" }).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
+    const { AWS_ACCESS_KEY_ID: _root, AWS_SECRET_ACCESS_KEY: _rootSecret, ...endpoint } = cloud.env;
+    const env = Object.entries({ ...endpoint, XDG_STATE_HOME: state.dir, USER: "tmux-user", TERM: "xterm-256color" }).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
     // tmux's own #{pane_dead_status} is sometimes never filled in (3.3a): a shell that ignores Ctrl-C
     // itself prints the exit code (node resets inherited signal dispositions, so portforward still gets it).
-    const command = ["sh", "-c", 'trap "" INT; "$@"; echo "portforward exited with $?"', "sh", process.execPath, "--import", "tsx", PORTFORWARD, "--local-port", "0"];
-    await tmux("new-session", "-d", "-s", SESSION, "-x", "120", "-y", "30", "-c", REPO, ...env, ...command, ";", "set-option", "-t", SESSION, "remain-on-exit", "on");
+    const command = [
+      "sh",
+      "-c",
+      'trap "" INT; "$@"; echo "portforward exited with $?"',
+      "sh",
+      process.execPath,
+      "--import",
+      "tsx",
+      PORTFORWARD,
+      "--local-port",
+      "0",
+    ];
+    await tmux(
+      "new-session",
+      "-d",
+      "-s",
+      SESSION,
+      "-x",
+      "120",
+      "-y",
+      "30",
+      "-c",
+      REPO,
+      ...env,
+      ...command,
+      ";",
+      "set-option",
+      "-t",
+      SESSION,
+      "remain-on-exit",
+      "on",
+    );
 
     await choose("Pick an env", "stg", ["prod", "stg"]);
     await choose("Pick a cluster", "stg-main", ["stg-batch", "stg-main"]);

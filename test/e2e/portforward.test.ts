@@ -1,10 +1,14 @@
-// Issue 7, non-interactive: `portforward --env stg --yes --target stg-db --local-port 0 --json` against
+// portforward, non-interactive: `portforward --env stg --yes --target stg-db --local-port 0 --json` against
 // the local cloud's demo world — a real query through the tunnel, SIGINT, exit 0, nothing left.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { PLUGIN_TUNNEL_NOTE } from "../../lib/session/index.ts";
 import { DescribeTasksCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
-import { NOTHING_LEFT, firstByteAt, freePort, leftovers, psql, seededRows, startPortforward, stateHome } from "./portforward-harness.ts";
+import { watchDenials } from "../support/iam.ts";
+import { NOTHING_LEFT, REPO, firstByteAt, freePort, leftovers, psql, seededRows, startPortforward, stateHome } from "./portforward-harness.ts";
+import { cloudConfig } from "../support/clients.ts";
 
 let cloud: LocalCloud;
 let rows: string;
@@ -15,6 +19,8 @@ beforeAll(async () => {
   cloud = await startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 300, pendingMs: 300 }, stopTimeoutMs: 3000 });
   rows = await seededRows(cloud);
 }, 120_000);
+// portforward runs as the operator, the bastion's entrypoint as its task role: any call refused fails the test, naming the action.
+afterEach(watchDenials(() => cloud));
 afterAll(async () => {
   await cloud?.stop();
   state.remove();
@@ -27,7 +33,7 @@ async function dbHost(): Promise<string> {
   expect(out.code).toBe(0);
   // The demo Aurora endpoint, as RDS reports it.
   const { RDSClient, DescribeDBClustersCommand } = await import("@aws-sdk/client-rds");
-  const rds = new RDSClient({ region: cloud.region, endpoint: cloud.endpoint, credentials: { accessKeyId: "localcloud", secretAccessKey: "localcloud" } });
+  const rds = new RDSClient(cloudConfig(cloud, { maxAttempts: 3 }));
   try {
     return (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: "stg-db" }))).DBClusters![0].Endpoint!;
   } finally {
@@ -48,7 +54,12 @@ describe("portforward --yes --json", () => {
     // The task runs the env's bastion task definition (not the service's app) in the service's network, started by this user, tagged.
     const s = await cloud.state();
     const task = s.tasks.find((t) => t.taskId === ready.task)!;
-    expect(task).toMatchObject({ family: "stg-bastion", lastStatus: "RUNNING", startedBy: `bastionless:${process.env.USER ?? "root"}`, enableExecuteCommand: true });
+    expect(task).toMatchObject({
+      family: "stg-bastion",
+      lastStatus: "RUNNING",
+      startedBy: `bastionless:${process.env.USER ?? "root"}`,
+      enableExecuteCommand: true,
+    });
 
     const query = await psql(ready.forwards[0].localPort, cloud.postgres!.user, cloud.postgres!.database, "select id, env, message from greetings order by id");
     expect(query.stderr).toBe("");
@@ -67,9 +78,41 @@ describe("portforward --yes --json", () => {
     // The session log: 0600 under $XDG_STATE_HOME/bastionless/, with the run's events and no token.
     expect(ready.log.startsWith(`${state.dir}/bastionless/portforward-`)).toBe(true);
     expect(statSync(ready.log).mode & 0o777).toBe(0o600);
-    const events = readFileSync(ready.log, "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    expect(events.filter((e) => e.event).map((e) => e.event)).toEqual(["task_launched", "readiness", "tunnel_open", "tunnel_closed", "task_stopped"]);
+    const events = readFileSync(ready.log, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(events.filter((e) => e.event).map((e) => e.event)).toEqual([
+      "task_launched",
+      "readiness",
+      "session_opened",
+      "tunnel_open",
+      "tunnel_closed",
+      "task_stopped",
+    ]);
+    expect(events.find((e) => e.event === "tunnel_open").sessions).toEqual([{ open: 1, max: 4 }]);
     expect(readFileSync(ready.log, "utf8")).not.toMatch(/TokenValue"?\s*:\s*"[^*]/);
+  }, 90_000);
+
+  it("with session-manager-plugin installed, --client auto tunnels through the built-in client and says why", async () => {
+    const record = join(state.dir, "auto-plugin.jsonl");
+    const run = startPortforward(cloud, JSON_ARGS, {
+      XDG_STATE_HOME: state.dir,
+      PATH: `${join(REPO, "test/fixtures")}:${process.env.PATH}`,
+      FAKE_PLUGIN_RECORD: record,
+      FAKE_PLUGIN_VERSION: "1.2.764.0",
+      BASTIONLESS_CONFIG: "",
+    });
+    const ready = await run.ready;
+    expect(ready.client).toBe("native");
+    expect(run.stderr().split("\n")).toContain(PLUGIN_TUNNEL_NOTE);
+    const query = await psql(ready.forwards[0].localPort, cloud.postgres!.user, cloud.postgres!.database, "select id, env, message from greetings order by id");
+    expect(query.stdout).toBe(rows);
+    run.interrupt();
+    expect((await run.exited).code).toBe(0);
+    // The plugin was asked its version and never launched for a session.
+    expect(existsSync(record)).toBe(false);
+    expect(await leftovers(cloud)).toEqual(NOTHING_LEFT);
   }, 90_000);
 
   it("--via instance: the bastion runs the entrypoint and registers; the tunnel goes through its mi- id; deregistered after", async () => {
@@ -93,16 +136,25 @@ describe("portforward --yes --json", () => {
 
   it("two --forward tunnels through one bastion, each answering", async () => {
     const host = await dbHost();
-    const run = startPortforward(cloud, ["--env", "stg", "--yes", "--json", "--forward", `0:${host}:5432`, "--forward", `0:${host.replace(".cluster-", ".cluster-ro-")}:5432`], { XDG_STATE_HOME: state.dir });
+    const run = startPortforward(
+      cloud,
+      ["--env", "stg", "--yes", "--json", "--forward", `0:${host}:5432`, "--forward", `0:${host.replace(".cluster-", ".cluster-ro-")}:5432`],
+      { XDG_STATE_HOME: state.dir },
+    );
     const ready = await run.ready;
-    expect(ready.forwards.map((f) => [f.host, f.remotePort])).toEqual([[host, 5432], [host.replace(".cluster-", ".cluster-ro-"), 5432]]);
+    expect(ready.forwards.map((f) => [f.host, f.remotePort])).toEqual([
+      [host, 5432],
+      [host.replace(".cluster-", ".cluster-ro-"), 5432],
+    ]);
     expect(new Set(ready.forwards.map((f) => f.localPort)).size).toBe(2);
     for (const f of ready.forwards) {
       const query = await psql(f.localPort, cloud.postgres!.user, cloud.postgres!.database, "select id, env, message from greetings order by id");
       expect(query.stdout).toBe(rows);
     }
     // One bastion task for both.
-    expect((await cloud.state()).tasks.filter((t) => t.startedBy?.startsWith("bastionless:") && t.lastStatus === "RUNNING").map((t) => t.taskId)).toEqual([ready.task]);
+    expect((await cloud.state()).tasks.filter((t) => t.startedBy?.startsWith("bastionless:") && t.lastStatus === "RUNNING").map((t) => t.taskId)).toEqual([
+      ready.task,
+    ]);
     run.interrupt();
     expect((await run.exited).code).toBe(0);
     expect(await leftovers(cloud)).toEqual(NOTHING_LEFT);
@@ -113,8 +165,11 @@ describe("portforward --yes --json", () => {
     const first = startPortforward(cloud, ["--env", "stg", "--target", "stg-db", "--local-port", String(port), "--keep"], { XDG_STATE_HOME: state.dir });
     await firstByteAt(port, Date.now() + 60_000);
     const host = await dbHost();
-    const [line, hint] = first.stdout().trim().split("\n");
+    const [line, sessions, hint] = first.stdout().trim().split("\n");
     expect(line).toMatch(new RegExp(`^127\\.0\\.0\\.1:${port} → ${host.replace(/\./g, "\\.")}:5432 via ecs:stg-main_[0-9a-f-]{36}_[0-9a-f-]{36}-\\d+$`));
+    expect(sessions).toBe(
+      "Up to 4 Session Manager sessions per forward (1 open now; another opens when every one carries a connection, each about 0.65 MB/s).",
+    );
     expect(hint).toMatch(/^Press Ctrl-C to close the tunnel\. Session log: /);
     first.interrupt();
     expect((await first.exited).code).toBe(0);
@@ -171,7 +226,7 @@ describe("readiness", () => {
     const run = startPortforward(cloud, ["--env", "stg", "--yes", "--target", "stg-db", "--local-port", String(port), "--json"], { XDG_STATE_HOME: state.dir });
     const byteAt = await firstByteAt(port, Date.now() + 60_000);
     const ready = await run.ready;
-    const ecs = new ECSClient({ region: cloud.region, endpoint: cloud.endpoint, credentials: { accessKeyId: "localcloud", secretAccessKey: "localcloud" } });
+    const ecs = new ECSClient(cloudConfig(cloud, { maxAttempts: 3 }));
     const startedAt = (await ecs.send(new DescribeTasksCommand({ cluster: "stg-main", tasks: [ready.taskArn] }))).tasks![0].startedAt!.getTime();
     ecs.destroy();
     expect(startedAt - run.spawnedAt).toBeGreaterThanOrEqual(3900);

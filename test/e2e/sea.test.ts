@@ -1,14 +1,15 @@
-// Issue 24, for people without Node: `make sea` builds dist/bastionless with Node's single executable
+// For people without Node: `make sea` builds dist/bastionless with Node's single executable
 // applications (Node 20: node --experimental-sea-config, then postject). It runs with nothing on PATH —
 // no node, no npm — from a directory outside the repository: --help, --version, and a tunnel to stg-db.
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { topUsage } from "../../lib/bastionless/commands.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
 import { REPO, run } from "../support/run.ts";
+import { watchDenials } from "../support/iam.ts";
 import { expectTunnel } from "./package-harness.ts";
 import { seededRows } from "./portforward-harness.ts";
 
@@ -37,7 +38,17 @@ afterAll(async () => {
   for (const dir of [team, state, emptyPath]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-const env = () => ({ ...cloud.env, PATH: emptyPath, XDG_STATE_HOME: state, NODE_OPTIONS: undefined, BASTIONLESS_CONFIG: undefined });
+// The tunnel runs as the operator, holding exactly docker/iam/operator.json: a refused call fails the test.
+afterEach(watchDenials(() => cloud));
+
+const env = () => ({
+  ...cloud.env,
+  ...cloud.principalEnv("operator"),
+  PATH: emptyPath,
+  XDG_STATE_HOME: state,
+  NODE_OPTIONS: undefined,
+  BASTIONLESS_CONFIG: undefined,
+});
 
 describe("the single executable (make sea)", () => {
   it("is one executable file that answers --version and --help with an empty PATH", async () => {
@@ -47,6 +58,16 @@ describe("the single executable (make sea)", () => {
   });
 
   it("tunnel --env stg --yes --target stg-db --local-port 0 --json: psql through it, Ctrl-C, exit 0, nothing left", async () => {
-    await expectTunnel(cloud, rows, { command: SEA, cwd: team, env: env(), state }, ["tunnel", "--env", "stg", "--yes", "--target", "stg-db", "--local-port", "0", "--json"]);
+    await expectTunnel(cloud, rows, { command: SEA, cwd: team, env: env(), state }, [
+      "tunnel",
+      "--env",
+      "stg",
+      "--yes",
+      "--target",
+      "stg-db",
+      "--local-port",
+      "0",
+      "--json",
+    ]);
   }, 60_000);
 });

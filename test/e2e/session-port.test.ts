@@ -3,8 +3,6 @@
 // port in mux mode, in basic mode (the agent on that target is one without mux, the ClientVersion
 // current), and through two forwards opened in one call. No TokenValue reaches any output.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { ECSClient } from "@aws-sdk/client-ecs";
 import { KMSClient } from "@aws-sdk/client-kms";
 import { DescribeDBClustersCommand, RDSClient } from "@aws-sdk/client-rds";
@@ -12,9 +10,10 @@ import { SSMClient } from "@aws-sdk/client-ssm";
 import { createLogger } from "../../lib/log.ts";
 import { CLIENT_VERSION, startPortForward, type PortForward } from "../../lib/session/index.ts";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
-import { sdkConfig } from "../localcloud/test-helpers.ts";
-import { eventually } from "./entrypoint-harness.ts";
-import { type BastionTask, runBastionTask } from "./session-harness.ts";
+import { cloudConfig } from "../support/clients.ts";
+import { eventually } from "../support/eventually.ts";
+import { type BastionTask, runBastionTask } from "../support/bastion.ts";
+import { run } from "../support/run.ts";
 
 let cloud: LocalCloud;
 let clients: { ssm: SSMClient; ecs: ECSClient; kms: KMSClient };
@@ -32,11 +31,12 @@ const QUERY = "SELECT id, env, message FROM greetings ORDER BY id";
 
 /** psql as an operator runs it; async, the cloud in this process must keep answering. */
 async function psql(host: string, port: number, sql: string): Promise<string> {
-  const { stdout, stderr } = await promisify(execFile)(
+  const { code, stdout, stderr } = await run(
     "psql",
     ["-h", host, "-p", String(port), "-U", cloud.postgres!.user, "-d", cloud.postgres!.database, "-AtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
-    { env: { ...process.env, PGCONNECT_TIMEOUT: "20" }, timeout: 60_000 },
+    { env: { PGCONNECT_TIMEOUT: "20" } },
   );
+  if (code !== 0) throw new Error(`psql exited ${code}: ${stderr.trim()}`);
   outputs.push(stdout, stderr);
   return stdout;
 }
@@ -63,7 +63,7 @@ async function liveSessions() {
 
 beforeAll(async () => {
   cloud = await startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 100, pendingMs: 100 } });
-  clients = { ssm: new SSMClient(sdkConfig(cloud)), ecs: new ECSClient(sdkConfig(cloud)), kms: new KMSClient(sdkConfig(cloud)) };
+  clients = { ssm: new SSMClient(cloudConfig(cloud)), ecs: new ECSClient(cloudConfig(cloud)), kms: new KMSClient(cloudConfig(cloud)) };
   clients.ssm.middlewareStack.add(
     (next) => async (args) => {
       const result = await next(args);
@@ -73,7 +73,7 @@ beforeAll(async () => {
     },
     { step: "initialize", name: "recordTokens" },
   );
-  rds = new RDSClient(sdkConfig(cloud));
+  rds = new RDSClient(cloudConfig(cloud));
   const clusters = await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: "stg-db" }));
   db = { writer: clusters.DBClusters![0].Endpoint!, reader: clusters.DBClusters![0].ReaderEndpoint! };
   bastion = await runBastionTask(clients.ecs, "stg-main");
@@ -96,7 +96,11 @@ describe("native port forwarding to the Aurora endpoint through an ECS task", ()
     expect(await psql("127.0.0.1", fwd.ports[0], QUERY)).toBe(expected);
     expect(await psql("127.0.0.1", fwd.ports[0], "SELECT 6 * 7, current_user, current_database(), inet_server_addr() IS NOT NULL")).toBe("42|app|app|t\n");
     const [session] = await liveSessions();
-    expect(session).toMatchObject({ documentName: "AWS-StartPortForwardingSessionToRemoteHost", kind: "port", dataPlane: { mode: "mux", agentVersion: "3.3.1142.0", clientVersion: CLIENT_VERSION } });
+    expect(session).toMatchObject({
+      documentName: "AWS-StartPortForwardingSessionToRemoteHost",
+      kind: "port",
+      dataPlane: { mode: "mux", agentVersion: "3.3.1142.0", clientVersion: CLIENT_VERSION },
+    });
     expect(session.dataPlane!.bytesIn).toBeGreaterThan(0);
     await fwd.stop();
     await eventually(async () => ((await liveSessions()).length === 0 ? true : undefined), 10_000, "the session to end");

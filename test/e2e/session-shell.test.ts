@@ -3,17 +3,21 @@
 // read the screen, resize, Ctrl-C a remote command, `exit`, and compare `stty -a` before and after.
 // Once on a plain cluster, once on a cluster whose executeCommandConfiguration has a KMS key (the
 // KMS handshake, AES-GCM both ways). Neither TokenValue nor data key shows up in any output.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { CreateClusterCommand, ECSClient } from "@aws-sdk/client-ecs";
 import { CreateKeyCommand, KMSClient } from "@aws-sdk/client-kms";
+import { SSMClient } from "@aws-sdk/client-ssm";
+import { PassThrough } from "node:stream";
+import { startShell } from "../../lib/session/index.ts";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
-import { sdkConfig } from "../localcloud/test-helpers.ts";
-import { runBastionTask } from "./session-harness.ts";
+import { cloudConfig } from "../support/clients.ts";
+import { runBastionTask } from "../support/bastion.ts";
+import { eventually } from "../support/eventually.ts";
+import { watchDenials } from "../support/iam.ts";
+import { tmuxServer } from "../support/tmux.ts";
 
 const ROOT = join(import.meta.dirname, "../..");
 const TSX = join(ROOT, "node_modules/.bin/tsx");
@@ -24,33 +28,25 @@ let ecs: ECSClient;
 let kms: KMSClient;
 let dir: string;
 
-// Async, never execFileSync: the local cloud in this process must keep answering.
-const tmux = async (...args: string[]) => (await promisify(execFile)("tmux", ["-L", socket, ...args], { encoding: "utf8", env: { ...process.env, ...cloud.env } })).stdout;
-const screen = (name: string) => tmux("capture-pane", "-p", "-t", name);
+// The tmux server, and so the fixture in it, gets the operator's key (docker/iam/operator.json exactly) from its environment.
+const terminal = tmuxServer(socket, { env: () => ({ ...cloud.env, ...cloud.principalEnv("operator") }) });
+const tmux = terminal.run;
 /** Everything the pane ever showed, scrollback included. */
-const history = (name: string) => tmux("capture-pane", "-p", "-S", "-", "-E", "-", "-t", name);
-
-async function waitForScreen(name: string, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
-  const until = Date.now() + timeoutMs;
-  let last = "";
-  while (Date.now() < until) {
-    last = await screen(name);
-    if (pattern.test(last)) return last;
-    await new Promise((r) => setTimeout(r, 150));
-  }
-  throw new Error(`the screen never matched ${pattern}; it shows:\n${last}`);
-}
+const history = (name: string) => terminal.screen(name, "-S", "-", "-E", "-");
+const waitForScreen = (name: string, pattern: RegExp, timeoutMs?: number) => terminal.waitForScreen(name, pattern, timeoutMs);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "session-shell-"));
   cloud = await startLocalCloud({ world: "demo", postgres: false, taskDelays: { provisioningMs: 100, pendingMs: 100 } });
-  ecs = new ECSClient(sdkConfig(cloud));
-  kms = new KMSClient(sdkConfig(cloud));
+  ecs = new ECSClient(cloudConfig(cloud));
+  kms = new KMSClient(cloudConfig(cloud));
 }, 120_000);
 
+// The session's calls are the operator's: a call the local cloud refused fails the test, naming the action.
+afterEach(watchDenials(() => cloud));
+
 afterAll(async () => {
-  await tmux("kill-server").catch(() => {});
-  rmSync(join(process.env.TMUX_TMPDIR || "/tmp", `tmux-${process.getuid!()}`, socket), { force: true });
+  await terminal.kill();
   ecs?.destroy();
   kms?.destroy();
   await cloud?.stop();
@@ -59,7 +55,12 @@ afterAll(async () => {
 
 /** Runs the fixture in a 100×30 tmux window; returns the files it and the shell around it write. */
 async function openShell(name: string, cluster: string, taskId: string) {
-  const files = { before: join(dir, `${name}-before`), after: join(dir, `${name}-after`), log: join(dir, `${name}-log`), secrets: join(dir, `${name}-secrets`) };
+  const files = {
+    before: join(dir, `${name}-before`),
+    after: join(dir, `${name}-after`),
+    log: join(dir, `${name}-log`),
+    secrets: join(dir, `${name}-secrets`),
+  };
   const script = [
     `stty -a > ${files.before}`,
     `${TSX} ${FIXTURE} ${cluster} ${taskId} /bin/sh ${files.secrets} 2> ${files.log}`,
@@ -100,7 +101,8 @@ async function driveShell(name: string, files: { before: string; after: string }
   expect(final).toMatch(/Exiting session with sessionId: ecs-execute-command-[0-9a-f]{17}\./);
   expect(final).toMatch(/^fixture exit 0$/m);
   expect(final).toMatch(/^status=0$/m);
-  await eventuallyExists(files.after);
+  // Waited for a while, then checked: the assertions below say what is missing.
+  await eventually(async () => (existsSync(files.after) ? true : undefined), 5000).catch(() => undefined);
   const modes = (file: string) => readFileSync(file, "utf8").replace(/rows \d+; columns \d+;/, "");
   expect(readFileSync(files.before, "utf8")).toMatch(/rows 30; columns 100;/);
   expect(readFileSync(files.before, "utf8")).toMatch(/ icanon /);
@@ -115,12 +117,9 @@ async function expectNoSecrets(name: string, files: { log: string; secrets: stri
   expect(outputs[1]).toMatch(/debug: /); // the debug log was on
   for (const secret of secrets) for (const text of outputs) expect(text.includes(secret)).toBe(false);
   // Nor any 16+ character piece of them (a token split across lines would still leak).
-  for (const secret of secrets) for (let i = 0; i + 16 <= secret.length; i += 8) for (const text of outputs.map((t) => t.replace(/\s/g, ""))) expect(text.includes(secret.slice(i, i + 16))).toBe(false);
-}
-
-async function eventuallyExists(file: string) {
-  const until = Date.now() + 5000;
-  while (!existsSync(file) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  for (const secret of secrets)
+    for (let i = 0; i + 16 <= secret.length; i += 8)
+      for (const text of outputs.map((t) => t.replace(/\s/g, ""))) expect(text.includes(secret.slice(i, i + 16))).toBe(false);
 }
 
 describe("a native ECS Exec shell in a terminal", () => {
@@ -134,7 +133,12 @@ describe("a native ECS Exec shell in a terminal", () => {
 
   it("does the same on a cluster with a KMS key: the session is encrypted, and no token or data key leaks", async () => {
     const key = await kms.send(new CreateKeyCommand({ Description: "stg-kms exec sessions" }));
-    await ecs.send(new CreateClusterCommand({ clusterName: "stg-kms", configuration: { executeCommandConfiguration: { kmsKeyId: key.KeyMetadata!.Arn!, logging: "DEFAULT" } } }));
+    await ecs.send(
+      new CreateClusterCommand({
+        clusterName: "stg-kms",
+        configuration: { executeCommandConfiguration: { kmsKeyId: key.KeyMetadata!.Arn!, logging: "DEFAULT" } },
+      }),
+    );
     const task = await runBastionTask(ecs, "stg-kms");
     const files = await openShell("kms", "stg-kms", task.taskId);
     const first = await waitForScreen("kms", /^[#$] ?$/m);
@@ -143,4 +147,40 @@ describe("a native ECS Exec shell in a terminal", () => {
     // The TokenValue, then the 64-byte data key as base64 and as hex.
     await expectNoSecrets("kms", files, 3);
   }, 180_000);
+
+  it("a short command on a KMS cluster: its whole output and the session's end come while the handshake settles, and the output is shown", async () => {
+    const key = await kms.send(new CreateKeyCommand({ Description: "stg-kms-fast exec sessions" }));
+    await ecs.send(
+      new CreateClusterCommand({
+        clusterName: "stg-kms-fast",
+        configuration: { executeCommandConfiguration: { kmsKeyId: key.KeyMetadata!.Arn!, logging: "DEFAULT" } },
+      }),
+    );
+    const task = await runBastionTask(ecs, "stg-kms-fast");
+    // The session as the operator; the cluster, key and task above were set up with the root key.
+    const operator = cloud.principalEnv("operator");
+    const as = cloudConfig(cloud, { credentials: { accessKeyId: operator.AWS_ACCESS_KEY_ID, secretAccessKey: operator.AWS_SECRET_ACCESS_KEY } });
+    const clients = { ecs: new ECSClient(as), kms: new KMSClient(as), ssm: new SSMClient(as) };
+    const stdout = new PassThrough();
+    let printed = "";
+    stdout.on("data", (d: Buffer) => (printed += d.toString("utf8")));
+    try {
+      const shell = await startShell({
+        clients,
+        region: cloud.region,
+        client: "native",
+        // Longer than the command takes: the agent sends its output and channel_closed before the client sends anything.
+        handshakeSettleMs: 3_000,
+        stdin: new PassThrough() as unknown as NodeJS.ReadStream,
+        stdout: stdout as unknown as NodeJS.WriteStream,
+        via: { kind: "ecs", cluster: "stg-kms-fast", task: task.taskId, command: "echo fast-$((2+3))", target: task.target },
+      });
+      expect(await shell.exit).toBe(0);
+      expect(printed).toContain("This session is encrypted using AWS KMS.");
+      expect(printed).toMatch(/^fast-5\r?$/m);
+      expect(printed).toMatch(/Exiting session with sessionId: ecs-execute-command-/);
+    } finally {
+      for (const c of Object.values(clients)) c.destroy();
+    }
+  }, 120_000);
 });

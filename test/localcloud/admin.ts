@@ -32,6 +32,8 @@ export async function handleAdmin(ctx: CloudContext, hooks: AdminHooks, req: Inc
         return send(res, 200, ctx.faults.spec());
       case "GET /inflight":
         return send(res, 200, { calls: ctx.inFlight.calls, idleMs: ctx.inFlight.calls ? 0 : Date.now() - ctx.inFlight.lastMs });
+      case "GET /denials":
+        return send(res, 200, ctx.principals.denials);
       case "GET /faults/injected":
         return send(res, 200, { controlPlane: ctx.faults.injected(), dataChannel: ctx.dataPlane.injected?.() });
       case "POST /faults":
@@ -50,8 +52,9 @@ export async function handleAdmin(ctx: CloudContext, hooks: AdminHooks, req: Inc
       }
       case "POST /agent/heartbeat": {
         const b = parse(raw);
-        const known = recordHeartbeat(ctx, String(b.instanceId), { pid: b.pid, cwd: b.cwd, env: b.env ?? {}, hostname: b.hostname });
-        if (!known) return send(res, 404, { __type: "InvalidInstanceId", message: `Instance ${b.instanceId} is not registered.` });
+        const answer = await recordHeartbeat(ctx, String(b.instanceId), { pid: b.pid, cwd: b.cwd, env: b.env ?? {}, hostname: b.hostname });
+        if (answer.kind === "unknown") return send(res, 404, { __type: "InvalidInstanceId", message: `Instance ${b.instanceId} is not registered.` });
+        if (answer.kind === "refused") return send(res, 400, { __type: "AccessDeniedException", message: answer.message });
         // The agent pings often enough that one missed beat never flips it to ConnectionLost.
         return send(res, 200, { intervalMs: Math.max(50, Math.min(1000, Math.floor(ctx.options.connectionLostAfterMs / 4))) });
       }

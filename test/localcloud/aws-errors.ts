@@ -16,10 +16,7 @@ export class AwsError extends Error {
 
 /** Smithy's validation message: "1 validation error detected: Value 'x' at 'maxResults' failed to satisfy constraint: …". */
 export function validationError(field: string, value: unknown, constraint: string): AwsError {
-  return new AwsError(
-    "ValidationException",
-    `1 validation error detected: Value '${String(value)}' at '${field}' failed to satisfy constraint: ${constraint}`,
-  );
+  return new AwsError("ValidationException", `1 validation error detected: Value '${String(value)}' at '${field}' failed to satisfy constraint: ${constraint}`);
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
@@ -55,5 +52,15 @@ export function sendQueryError(res: ServerResponse, err: AwsError): void {
     `<ErrorResponse><Error><Type>${type}</Type><Code>${escapeXml(err.code)}</Code>` +
     `<Message>${escapeXml(err.message)}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`;
   res.writeHead(err.status, { "content-type": "text/xml", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** REST-XML (S3): the Error document; a HEAD answer has no body. */
+export function sendRestError(res: ServerResponse, err: AwsError, method?: string): void {
+  const text =
+    method === "HEAD"
+      ? ""
+      : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${escapeXml(err.code)}</Code><Message>${escapeXml(err.message)}</Message><RequestId>${randomUUID()}</RequestId></Error>`;
+  res.writeHead(err.status, { "content-type": "application/xml", "content-length": Buffer.byteLength(text) });
   res.end(text);
 }

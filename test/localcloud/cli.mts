@@ -38,7 +38,14 @@ function parseFlags() {
       if (!(provisioningMs >= 0 && pendingMs >= 0)) throw new Error(`--task-delays must be <provisioningMs>,<pendingMs>, got ${values["task-delays"]}`);
       taskDelays = { provisioningMs, pendingMs };
     }
-    return { port, taskDelays, world: values.world as "demo" | "empty", region: values.region, faults: values.faults ? JSON.parse(values.faults) : undefined, postgres: values["no-postgres"] ? false : undefined };
+    return {
+      port,
+      taskDelays,
+      world: values.world as "demo" | "empty",
+      region: values.region,
+      faults: values.faults ? JSON.parse(values.faults) : undefined,
+      postgres: values["no-postgres"] ? false : undefined,
+    };
   } catch (err) {
     console.error(`localcloud: ${(err as Error).message}\n\n${USAGE}`);
     process.exit(2);
@@ -56,14 +63,20 @@ if (cloud.postgres) console.log(`# PostgreSQL behind the demo Aurora endpoints: 
 console.log(`# admin: curl ${cloud.endpoint}/_localcloud/state — Ctrl-C stops the local cloud`);
 
 let stopping = false;
-for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 0]] as const) {
+for (const [signal, code] of [
+  ["SIGINT", 130],
+  ["SIGTERM", 0],
+] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
     console.error(`localcloud: ${signal}, stopping`);
-    cloud.stop().then(() => process.exit(code), (err) => {
-      console.error(`localcloud: stop failed: ${err.message}`);
-      process.exit(1);
-    });
+    cloud.stop().then(
+      () => process.exit(code),
+      (err) => {
+        console.error(`localcloud: stop failed: ${err.message}`);
+        process.exit(1);
+      },
+    );
   });
 }

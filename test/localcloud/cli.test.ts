@@ -15,7 +15,10 @@ let dir: string;
 
 function descendants(pid: number): number[] {
   const out = execFileSync("ps", ["-eo", "pid=,ppid="]).toString();
-  const pairs = out.trim().split("\n").map((l) => l.trim().split(/\s+/).map(Number));
+  const pairs = out
+    .trim()
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/).map(Number));
   const found: number[] = [];
   const walk = (p: number) => pairs.filter(([, pp]) => pp === p).forEach(([c]) => (found.push(c), walk(c)));
   walk(pid);
@@ -27,7 +30,8 @@ beforeAll(async () => {
   // `node --import tsx` is what `npm run localcloud` runs, minus tsx's signal-relaying parent
   // process, so the exit code seen here is the script's own.
   cli = spawn(process.execPath, ["--import", "tsx", "test/localcloud/cli.mts", "--port", "0", "--world", "demo", "--task-delays", "6000,2000"], {
-    cwd: REPO, stdio: ["ignore", "pipe", "pipe"],
+    cwd: REPO,
+    stdio: ["ignore", "pipe", "pipe"],
   });
   cli.stdout!.on("data", (c) => (output += c));
   cli.stderr!.on("data", (c) => (output += c));
@@ -48,7 +52,12 @@ async function aws(...args: string[]) {
 
 it("prints what a user pastes into a shell", () => {
   expect(env.AWS_ENDPOINT_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-  expect(env).toMatchObject({ AWS_REGION: "ap-northeast-1", AWS_DEFAULT_REGION: "ap-northeast-1", AWS_ACCESS_KEY_ID: "localcloud", AWS_SECRET_ACCESS_KEY: "localcloud" });
+  expect(env).toMatchObject({
+    AWS_REGION: "ap-northeast-1",
+    AWS_DEFAULT_REGION: "ap-northeast-1",
+    AWS_ACCESS_KEY_ID: "localcloud",
+    AWS_SECRET_ACCESS_KEY: "localcloud",
+  });
 });
 
 it("answers the AWS CLI v1 like AWS: activations, instances by tag, tasks, DB clusters", async () => {
@@ -56,11 +65,14 @@ it("answers the AWS CLI v1 like AWS: activations, instances by tag, tasks, DB cl
   expect(activation.ActivationId).toMatch(/^[0-9a-f-]{36}$/);
   expect(activation.ActivationCode).toHaveLength(20);
   const reg = await run(AGENT_BIN, ["-register", "-code", activation.ActivationCode, "-id", activation.ActivationId, "-region", "ap-northeast-1", "-y"], {
-    ...env, SSM_REGISTRATION_FILE: join(dir, "registration"),
+    ...env,
+    SSM_REGISTRATION_FILE: join(dir, "registration"),
   });
   const instanceId = /Managed instance-id: (mi-[0-9a-f]{17})/.exec(reg.stdout)![1];
   const described = await aws("ssm", "describe-activations", "--filters", `FilterKey=ActivationIds,FilterValues=${activation.ActivationId}`);
-  expect(described.ActivationList).toEqual([expect.objectContaining({ ActivationId: activation.ActivationId, RegistrationsCount: 1, RegistrationLimit: 1, Expired: false })]);
+  expect(described.ActivationList).toEqual([
+    expect.objectContaining({ ActivationId: activation.ActivationId, RegistrationsCount: 1, RegistrationLimit: 1, Expired: false }),
+  ]);
   const byTag = await aws("ssm", "describe-instance-information", "--filters", "Key=tag:bastionless:env,Values=stg");
   expect(byTag.InstanceInformationList.map((i: any) => [i.InstanceId, i.PingStatus, i.ResourceType])).toEqual([[instanceId, "Online", "ManagedInstance"]]);
   await aws("ssm", "delete-activation", "--activation-id", activation.ActivationId);
@@ -70,25 +82,47 @@ it("answers the AWS CLI v1 like AWS: activations, instances by tag, tasks, DB cl
   expect((await aws("ssm", "describe-activations")).ActivationList).toEqual([]);
 
   const network = (await aws("ecs", "describe-services", "--cluster", "stg-main", "--services", "stg-app")).services[0].networkConfiguration;
-  const started = await aws("ecs", "run-task", "--cluster", "stg-main", "--task-definition", "stg-bastion", "--launch-type", "FARGATE",
-    "--enable-execute-command", "--network-configuration", JSON.stringify(network),
-    "--overrides", JSON.stringify({ containerOverrides: [{ name: "bastion", command: ["localcloud-app"] }] }));
+  const started = await aws(
+    "ecs",
+    "run-task",
+    "--cluster",
+    "stg-main",
+    "--task-definition",
+    "stg-bastion",
+    "--launch-type",
+    "FARGATE",
+    "--enable-execute-command",
+    "--network-configuration",
+    JSON.stringify(network),
+    "--overrides",
+    JSON.stringify({ containerOverrides: [{ name: "bastion", command: ["localcloud-app"] }] }),
+  );
   const taskArn = started.tasks[0].taskArn;
   expect(started.tasks[0].lastStatus).toBe("PROVISIONING");
   const statuses: string[] = [];
-  const running = await waitFor("RUNNING", async () => {
-    const t = (await aws("ecs", "describe-tasks", "--cluster", "stg-main", "--tasks", taskArn)).tasks[0];
-    if (statuses.at(-1) !== t.lastStatus) statuses.push(t.lastStatus);
-    return t.lastStatus === "RUNNING" && t;
-  }, 60_000, 200);
+  const running = await waitFor(
+    "RUNNING",
+    async () => {
+      const t = (await aws("ecs", "describe-tasks", "--cluster", "stg-main", "--tasks", taskArn)).tasks[0];
+      if (statuses.at(-1) !== t.lastStatus) statuses.push(t.lastStatus);
+      return t.lastStatus === "RUNNING" && t;
+    },
+    60_000,
+    200,
+  );
   expect(statuses[0]).toBe("PROVISIONING");
   expect(statuses.at(-1)).toBe("RUNNING");
   expect(running.containers[0].runtimeId).toMatch(/^[0-9a-f-]+-\d{10}$/);
   await aws("ecs", "stop-task", "--cluster", "stg-main", "--task", taskArn);
-  const stopped = await waitFor("STOPPED", async () => {
-    const t = (await aws("ecs", "describe-tasks", "--cluster", "stg-main", "--tasks", taskArn)).tasks[0];
-    return t.lastStatus === "STOPPED" && t;
-  }, 60_000, 200);
+  const stopped = await waitFor(
+    "STOPPED",
+    async () => {
+      const t = (await aws("ecs", "describe-tasks", "--cluster", "stg-main", "--tasks", taskArn)).tasks[0];
+      return t.lastStatus === "STOPPED" && t;
+    },
+    60_000,
+    200,
+  );
   expect(stopped.stopCode).toBe("UserInitiated");
 
   const clusters = await aws("rds", "describe-db-clusters");

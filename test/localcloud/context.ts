@@ -6,6 +6,7 @@ import type { Moto } from "./moto.ts";
 import type { SecretLog } from "./secrets.ts";
 import type { CloudState } from "./state.ts";
 import type { DataPlane } from "./dataplane/types.ts";
+import type { Principals } from "./iam/principals.ts";
 
 export interface CloudOptions {
   defaultRegion: string;
@@ -54,10 +55,14 @@ export interface CloudContext {
   hostMap: Map<string, { host: string; port: number }>;
   /** Every secret handed out (activation codes, session tokens, data keys, credentials). */
   secrets: SecretLog;
+  /** Who each access key is, and their identity policies (moto's IAM). */
+  principals: Principals;
   /** AWS calls received and not yet answered, and when the last one came or went (GET /_localcloud/inflight). */
   inFlight: { calls: number; lastMs: number };
   /** Tells the watchdog about a process group to kill if our process dies without stop(). */
   trackProcessGroup(pgid: number): void;
+  /** The group is dead (killed whole after its leader exited): the watchdog forgets it, its id may be reused. */
+  untrackProcessGroup(pgid: number): void;
   /** Tells the watchdog about a command that removes something no process group holds (a real container). */
   trackCleanupCommand(argv: string[], env?: Record<string, string>): void;
   /** Moves task lifecycles to the current simulated time (starts/stops processes). */

@@ -9,8 +9,14 @@ export async function afterQuery(ctx: CloudContext, service: string, operation: 
   const vpcId = /<vpcId>(vpc-[0-9a-f]+)<\/vpcId>/.exec(reply.body.toString())?.[1];
   if (!vpcId) return;
   const form = new URLSearchParams({ Action: "ModifyVpcAttribute", Version: "2016-11-15", VpcId: vpcId, "EnableDnsHostnames.Value": "true" });
-  await forwardToMoto(ctx.moto.url, "POST", "/", {
-    "content-type": "application/x-www-form-urlencoded; charset=utf-8",
-    authorization: fakeAuthorization("ec2", region),
-  }, Buffer.from(form.toString()));
+  await forwardToMoto(
+    ctx.moto.url,
+    "POST",
+    "/",
+    {
+      "content-type": "application/x-www-form-urlencoded; charset=utf-8",
+      authorization: fakeAuthorization("ec2", region),
+    },
+    Buffer.from(form.toString()),
+  );
 }

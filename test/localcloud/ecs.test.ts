@@ -1,8 +1,16 @@
 // ECS on the demo world through SDK v3: the task lifecycle, simulated containers as real
 // processes, StopTask and stopTimeout, ExecuteCommand, the metadata endpoint; RDS and PostgreSQL.
 import {
-  DescribeServicesCommand, DescribeTasksCommand, ECSClient, ExecuteCommandCommand, ListTasksCommand, RunTaskCommand, StopTaskCommand,
-  waitUntilTasksRunning, waitUntilTasksStopped, type NetworkConfiguration,
+  DescribeServicesCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  ExecuteCommandCommand,
+  ListTasksCommand,
+  RunTaskCommand,
+  StopTaskCommand,
+  waitUntilTasksRunning,
+  waitUntilTasksStopped,
+  type NetworkConfiguration,
 } from "@aws-sdk/client-ecs";
 import { DescribeDBClustersCommand, RDSClient } from "@aws-sdk/client-rds";
 import { SSMClient, StartSessionCommand } from "@aws-sdk/client-ssm";
@@ -26,13 +34,24 @@ afterAll(async () => {
 });
 
 async function runTask(family: string, command?: string[], env: Record<string, string> = {}, exec = true) {
-  const out = await ecs.send(new RunTaskCommand({
-    cluster: "stg-main", taskDefinition: family, launchType: "FARGATE", networkConfiguration: network, enableExecuteCommand: exec,
-    startedBy: "bastionless:test",
-    overrides: command || Object.keys(env).length ? {
-      containerOverrides: [{ name: family.endsWith("bastion") ? "bastion" : "app", command, environment: Object.entries(env).map(([name, value]) => ({ name, value })) }],
-    } : undefined,
-  }));
+  const out = await ecs.send(
+    new RunTaskCommand({
+      cluster: "stg-main",
+      taskDefinition: family,
+      launchType: "FARGATE",
+      networkConfiguration: network,
+      enableExecuteCommand: exec,
+      startedBy: "bastionless:test",
+      overrides:
+        command || Object.keys(env).length
+          ? {
+              containerOverrides: [
+                { name: family.endsWith("bastion") ? "bastion" : "app", command, environment: Object.entries(env).map(([name, value]) => ({ name, value })) },
+              ],
+            }
+          : undefined,
+    }),
+  );
   expect(out.failures).toEqual([]);
   return out.tasks![0];
 }
@@ -139,21 +158,28 @@ describe("ECS Exec and sessions on ecs: targets", () => {
     const runtimeId = (await describeTask(t.taskArn!)).containers![0].runtimeId;
     const ssm = new SSMClient(sdkConfig(cloud));
     try {
-      const s = await ssm.send(new StartSessionCommand({
-        Target: `ecs:stg-main_${t.taskArn!.split("/").pop()}_${runtimeId}`, DocumentName: "AWS-StartPortForwardingSessionToRemoteHost",
-        Parameters: { host: ["stg-db.cluster-x.ap-northeast-1.rds.amazonaws.com"], portNumber: ["5432"], localPortNumber: ["0"] },
-      }));
+      const s = await ssm.send(
+        new StartSessionCommand({
+          Target: `ecs:stg-main_${t.taskArn!.split("/").pop()}_${runtimeId}`,
+          DocumentName: "AWS-StartPortForwardingSessionToRemoteHost",
+          Parameters: { host: ["stg-db.cluster-x.ap-northeast-1.rds.amazonaws.com"], portNumber: ["5432"], localPortNumber: ["0"] },
+        }),
+      );
       expect(s.SessionId).toBeTruthy();
     } finally {
       ssm.destroy();
     }
-    await expect(ecs.send(new ExecuteCommandCommand({ cluster: "stg-main", task: t.taskArn, command: "sh", interactive: false }))).rejects.toMatchObject({ name: "InvalidParameterException" });
+    await expect(ecs.send(new ExecuteCommandCommand({ cluster: "stg-main", task: t.taskArn, command: "sh", interactive: false }))).rejects.toMatchObject({
+      name: "InvalidParameterException",
+    });
     await ecs.send(new StopTaskCommand({ cluster: "stg-main", task: t.taskArn }));
 
     const noExec = await runTask("stg-app", undefined, {}, false);
     await waitUntilTasksRunning({ client: ecs, maxWaitTime: 30, minDelay: 1 }, { cluster: "stg-main", tasks: [noExec.taskArn!] });
     expect((await describeTask(noExec.taskArn!)).containers![0].managedAgents).toBeUndefined();
-    await expect(ecs.send(new ExecuteCommandCommand({ cluster: "stg-main", task: noExec.taskArn, command: "sh", interactive: true }))).rejects.toMatchObject({ name: "TargetNotConnectedException" });
+    await expect(ecs.send(new ExecuteCommandCommand({ cluster: "stg-main", task: noExec.taskArn, command: "sh", interactive: true }))).rejects.toMatchObject({
+      name: "TargetNotConnectedException",
+    });
     await ecs.send(new StopTaskCommand({ cluster: "stg-main", task: noExec.taskArn }));
   });
 });
@@ -173,5 +199,18 @@ describe("the demo world's databases", () => {
     }
     const out = await run("psql", ["-X", "-At", cloud.postgres!.url, "-c", "SELECT message FROM greetings WHERE env = 'stg'"], {});
     expect(out.stdout.trim()).toBe("hello from the staging database");
+  });
+});
+
+// Last in the file: it moves the shared clock 13 hours on.
+describe("a clock jump", () => {
+  it("a task due to start before the jump reports its start from before it, not from when it was next looked at", async () => {
+    const t = await runTask("stg-app", ["sleep", "600"]);
+    const due = t.createdAt!.getTime() + 2500;
+    await cloud.advanceClock(13 * 3_600_000);
+    const started = await describeTask(t.taskArn!);
+    expect(started.lastStatus).toBe("RUNNING");
+    expect(Math.abs(started.startedAt!.getTime() - due)).toBeLessThan(2000);
+    await ecs.send(new StopTaskCommand({ cluster: "stg-main", task: t.taskArn }));
   });
 });

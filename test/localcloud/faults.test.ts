@@ -107,9 +107,19 @@ describe("errors and latency", () => {
     try {
       await cloud.setFaults({ "ssm:CreateActivation": { failNext: 2 } });
       const names: string[] = [];
-      for (let i = 0; i < 3; i++) names.push(await ssm.send(new CreateActivationCommand({ IamRole: "r" })).then(() => "ok", (e) => e.name));
+      for (let i = 0; i < 3; i++)
+        names.push(
+          await ssm.send(new CreateActivationCommand({ IamRole: "r" })).then(
+            () => "ok",
+            (e) => e.name,
+          ),
+        );
       expect(names).toEqual(["InternalServerError", "InternalServerError", "ok"]);
-      await cloud.setFaults({ "ssm:CreateActivation": { failNext: { count: 1, code: "AccessDeniedException", status: 400, message: "not authorized to perform: ssm:CreateActivation" } } });
+      await cloud.setFaults({
+        "ssm:CreateActivation": {
+          failNext: { count: 1, code: "AccessDeniedException", status: 400, message: "not authorized to perform: ssm:CreateActivation" },
+        },
+      });
       await expect(ssm.send(new CreateActivationCommand({ IamRole: "r" }))).rejects.toMatchObject({ name: "AccessDeniedException" });
       await expect(ssm.send(new CreateActivationCommand({ IamRole: "r" }))).resolves.toBeDefined();
     } finally {
@@ -138,7 +148,13 @@ describe("errors and latency", () => {
     const injected = async () => (await (await fetch(`${cloud.endpoint}/_localcloud/faults/injected`)).json()) as Injected;
     const outcomes = async () => {
       const seen: string[] = [];
-      for (let i = 0; i < 40; i++) seen.push(await ssm.send(new DescribeActivationsCommand({})).then(() => "ok", (e) => e.name));
+      for (let i = 0; i < 40; i++)
+        seen.push(
+          await ssm.send(new DescribeActivationsCommand({})).then(
+            () => "ok",
+            (e) => e.name,
+          ),
+        );
       return seen;
     };
     try {
@@ -156,7 +172,17 @@ describe("errors and latency", () => {
       const after = await injected();
       expect(after.controlPlane.throttled - before.controlPlane.throttled).toBe(2 * throttled);
       expect(after.controlPlane.serverErrors - before.controlPlane.serverErrors).toBe(2 * failed);
-      expect(after.dataChannel).toEqual({ dropped: 0, duplicated: 0, reordered: 0, closed: 0 });
+      expect(after.dataChannel).toEqual({
+        dropped: 0,
+        duplicated: 0,
+        reordered: 0,
+        closed: 0,
+        rateLimited: 0,
+        handshakeDiscarded: 0,
+        agentDuplicates: 0,
+        deniedHosts: 0,
+        newStreamUrls: 0,
+      });
     } finally {
       await cloud.setFaults({});
       ssm.destroy();

@@ -2,12 +2,17 @@
 // our own operations, and a transparent relay to moto for everything else.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { handleAdmin, type AdminHooks } from "./admin.ts";
-import { AwsError, sendJson, sendJsonError, sendQueryError } from "./aws-errors.ts";
-import { readMetadata } from "./containers/metadata.ts";
+import { AwsError, sendJson, sendJsonError, sendQueryError, sendRestError } from "./aws-errors.ts";
+import { readCredentials, readMetadata } from "./containers/metadata.ts";
 import { MotoReplyError, type Call, type CloudContext } from "./context.ts";
 import { afterQuery } from "./ec2-hooks.ts";
 import { forwardToMoto, sendReply } from "./forward.ts";
-import { HANDLERS } from "./routes.ts";
+import { authorize } from "./iam/authorize.ts";
+import type { Caller } from "./iam/principals.ts";
+import { afterIamReply } from "./iam/relayed.ts";
+import { s3Operation } from "./iam/requests.ts";
+import { sendQueryResult } from "./iam/query.ts";
+import { HANDLERS, QUERY_HANDLERS } from "./routes.ts";
 import { recordRelayedSecrets } from "./secrets.ts";
 import { parseCall, type ParsedCall } from "./wire.ts";
 
@@ -20,26 +25,34 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function sendError(res: ServerResponse, parsed: ParsedCall, err: unknown): void {
+function sendError(res: ServerResponse, parsed: ParsedCall, err: unknown, method?: string): void {
   if (res.headersSent) return void res.destroy();
   if (err instanceof MotoReplyError) return sendReply(res, err.reply);
   const aws = err instanceof AwsError ? err : new AwsError("InternalServerError", `localcloud gateway: ${(err as Error)?.message ?? err}`, 500);
   if (!(err instanceof AwsError)) console.error("[localcloud] unexpected error", err);
   if (parsed.protocol === "query") return sendQueryError(res, aws);
+  if (parsed.protocol === "other") return sendRestError(res, aws, method);
   sendJsonError(res, aws);
 }
 
 async function handleAws(ctx: CloudContext, req: IncomingMessage, res: ServerResponse, raw: Buffer): Promise<void> {
   const parsed = parseCall(req, raw);
   const forward = (body?: Buffer) => forwardToMoto(ctx.moto.url, req.method ?? "POST", req.url ?? "/", req.headers, body ?? raw);
-  if (parsed.protocol === "other") return sendReply(res, await forward());
   const region = parsed.region ?? ctx.options.defaultRegion;
   try {
+    const path = (req.url ?? "/").split("?")[0];
+    const operation = parsed.protocol === "other" ? (s3Operation(req.method ?? "GET", path) ?? "") : parsed.operation;
+    const served = { service: parsed.service, operation, region, body: parsed.body, method: req.method, path };
+    const caller = await authorize(ctx, req, served, parsed.protocol === "other" ? "rest" : parsed.protocol);
+    if (parsed.protocol === "other") return sendReply(res, await forward());
     await ctx.faults.apply(parsed.service, parsed.operation);
+    const query = parsed.protocol === "query" ? QUERY_HANDLERS[parsed.service]?.[parsed.operation] : undefined;
+    if (query) return sendQueryResult(res, parsed.operation, query.namespace, await query.handler(ctx, parsed.body));
     const handler = parsed.protocol === "json" ? HANDLERS[parsed.service]?.[parsed.operation] : undefined;
     if (!handler) {
       const reply = await forward();
       recordRelayedSecrets(ctx.secrets, parsed.service, parsed.operation, reply.status, reply.body);
+      afterIamReply(ctx.principals, parsed.service, parsed.operation, reply);
       await afterQuery(ctx, parsed.service, parsed.operation, region, reply);
       return sendReply(res, reply);
     }
@@ -55,10 +68,19 @@ async function handleAws(ctx: CloudContext, req: IncomingMessage, res: ServerRes
         return reply.body.length ? JSON.parse(reply.body.toString("utf8")) : {};
       },
     };
-    sendJson(res, 200, await handler(ctx, call));
+    const result = await handler(ctx, call);
+    recordSessionOwner(ctx, result, caller);
+    sendJson(res, 200, result);
   } catch (err) {
-    sendError(res, parsed, err);
+    sendError(res, parsed, err, req.method);
   }
+}
+
+/** AWS tags each Session Manager session with its starter's aws:userid: ResumeSession and TerminateSession are judged by it. */
+function recordSessionOwner(ctx: CloudContext, result: any, caller: Caller | undefined): void {
+  const sessionId: unknown = result?.SessionId ?? result?.session?.sessionId;
+  if (caller && typeof sessionId === "string" && (result?.TokenValue || result?.session?.tokenValue))
+    ctx.principals.recordSessionOwner(sessionId, caller.userId);
 }
 
 export function createGatewayServer(getCtx: () => CloudContext, hooks: AdminHooks): Server {
@@ -72,6 +94,11 @@ export function createGatewayServer(getCtx: () => CloudContext, hooks: AdminHook
       if (path.startsWith("/_localcloud/")) return await handleAdmin(ctx, hooks, req, res, raw);
       if (req.method === "GET" && path.startsWith("/v4/")) {
         const body = readMetadata(ctx, path);
+        res.writeHead(body ? 200 : 404, { "content-type": "application/json" });
+        return void res.end(JSON.stringify(body ?? { message: "not found" }));
+      }
+      if (req.method === "GET" && path.startsWith("/v2/credentials/")) {
+        const body = await readCredentials(ctx, path);
         res.writeHead(body ? 200 : 404, { "content-type": "application/json" });
         return void res.end(JSON.stringify(body ?? { message: "not found" }));
       }

@@ -4,7 +4,9 @@ import { randomBytes, randomInt } from "node:crypto";
 export const ACCOUNT_ID = "123456789012";
 
 export function hex(n: number): string {
-  return randomBytes(Math.ceil(n / 2)).toString("hex").slice(0, n);
+  return randomBytes(Math.ceil(n / 2))
+    .toString("hex")
+    .slice(0, n);
 }
 
 /** Managed (hybrid) instance id: "mi-" + 17 hex characters. */

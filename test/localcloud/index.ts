@@ -10,16 +10,21 @@ import { killContainerProcess } from "./containers/process.ts";
 import type { CloudContext, CloudOptions } from "./context.ts";
 import { createDataPlaneOrStandIn } from "./dataplane-loader.ts";
 import type { DataChannelFaults } from "./dataplane/types.ts";
-import { tickTasks } from "./ecs/lifecycle.ts";
+import { haltTasks, tickTasks } from "./ecs/lifecycle.ts";
 import { createFaults, validateFaultSpec, type FaultSpec } from "./faults.ts";
 import { createGatewayServer } from "./gateway.ts";
+import { assertAgentMayDecrypt } from "./iam/agents.ts";
+import { Principals } from "./iam/principals.ts";
 import { readInventory, type Inventory } from "./inventory.ts";
 import { startMoto } from "./moto.ts";
 import { startPostgres, type Postgres } from "./postgres.ts";
 import { startReaper } from "./reaper.ts";
 import { createSecretLog, type IssuedSecret } from "./secrets.ts";
+import { findAgentIdentity } from "./ssm/session-targets.ts";
 import { markSessionEnded } from "./ssm/sessions.ts";
 import { emptyState } from "./state.ts";
+import type { PrincipalEnv, ProgramPrincipal } from "./iam/demo-roles.ts";
+import type { Denial } from "./iam/principals.ts";
 import { buildDemoWorld, DEMO_REGION } from "./world.ts";
 
 export type { FaultSpec, OperationFaults } from "./faults.ts";
@@ -54,6 +59,14 @@ export interface LocalCloud {
   /** The cloud's temp dir (containers' dirs live under it); gone after stop(). */
   tmpDir: string;
   state(region?: string): Promise<Inventory>;
+  /**
+   * The credentials of a program's principal in the demo world (the operator runs portforward and
+   * exec, the sweeper cleanup-orphans), holding exactly the rendered policies of docker/iam/. Spread
+   * after `env`; `env` alone is the account's root, whom IAM does not evaluate.
+   */
+  principalEnv(principal: ProgramPrincipal): PrincipalEnv;
+  /** Every call IAM refused (caller, action, resource, AWS's message), oldest first; reset() clears it. */
+  deniedCalls(): Denial[];
   /** Every secret this cloud handed out, oldest first (also appended to $LOCALCLOUD_SECRETS_FILE). */
   issuedSecrets(): IssuedSecret[];
   setFaults(faults: FaultSpec): Promise<void>;
@@ -93,19 +106,24 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
       startMoto((pgid) => reaper.addGroup(pgid)),
       wantPostgres ? startPostgres((files) => reaper.setPostgres(files)) : Promise.resolve(undefined),
     ]);
-    cleanups.push(() => moto.stop());
+    cleanups.push(async () => {
+      await moto.stop();
+      reaper.removeGroup(moto.pid);
+    });
     if (pg) cleanups.push(() => pg.stop());
 
     const clock = createClock();
     const faults = createFaults(clock.now);
     const secrets = createSecretLog();
     let ctx!: CloudContext;
+    let programUsers: Record<ProgramPrincipal, PrincipalEnv> | undefined;
     const reset = async () => {
       await stopEverything(ctx);
       Object.assign(ctx.state, emptyState());
       ctx.hostMap.clear();
       await moto.reset();
-      if (world === "demo") await buildDemoWorld(worldTarget(ctx, pg));
+      ctx.principals.clear();
+      if (world === "demo") programUsers = await buildDemoWorld(worldTarget(ctx, pg));
     };
     const applyFaults = (spec: FaultSpec) => {
       faults.set(spec);
@@ -137,22 +155,37 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
       resolveHost: (host, p) => hostMap.get(host.toLowerCase()) ?? { host, port: p },
       faults: faultSpec.dataChannel,
       onSessionEnded: (sessionId) => markSessionEnded(ctx, sessionId),
+      // The agent decrypts the session's data key with its own credentials (the task or instance role).
       kmsDecrypt: async (ciphertext, context) => {
+        const target = context["aws:ssm:TargetId"];
+        await assertAgentMayDecrypt(ctx, findAgentIdentity(ctx, region, target), region, ciphertext, context);
         const out = await moto.json("kms", "TrentService.Decrypt", { CiphertextBlob: ciphertext.toString("base64"), EncryptionContext: context }, region);
         return Buffer.from(out.Plaintext, "base64");
       },
     });
+    const principals = new Principals(moto.url, region);
+    cleanups.push(async () => principals.close());
     ctx = {
-      state: emptyState(), clock, moto, faults, dataPlane, options, hostMap, secrets, inFlight: { calls: 0, lastMs: Date.now() },
+      state: emptyState(),
+      clock,
+      moto,
+      faults,
+      dataPlane,
+      options,
+      hostMap,
+      secrets,
+      principals,
+      inFlight: { calls: 0, lastMs: Date.now() },
       tick: () => tickTasks(ctx),
       trackProcessGroup: (pgid) => reaper.addGroup(pgid),
+      untrackProcessGroup: (pgid) => reaper.removeGroup(pgid),
       trackCleanupCommand: (argv, env) => reaper.addCommand(argv, env),
     };
     cleanups.push(async () => {
       await stopEverything(ctx);
       await dataPlane.close();
     });
-    if (world === "demo") await buildDemoWorld(worldTarget(ctx, pg));
+    if (world === "demo") programUsers = await buildDemoWorld(worldTarget(ctx, pg));
     // Faults apply after the world is built, so setup never trips over them.
     faults.set(faultSpec);
 
@@ -166,6 +199,11 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
       motoPid: moto.pid,
       tmpDir: tmpRoot,
       state: (r) => readInventory(ctx, r ?? region),
+      principalEnv(principal) {
+        if (!programUsers) throw new Error(`the ${principal}'s credentials exist in the demo world only (startLocalCloud({ world: "demo" }))`);
+        return programUsers[principal];
+      },
+      deniedCalls: () => [...principals.denials],
       issuedSecrets: () => secrets.list(),
       async setFaults(f) {
         applyFaults(validateFaultSpec(f));
@@ -192,8 +230,13 @@ function worldTarget(ctx: CloudContext, pg: Postgres | undefined) {
   };
 }
 
-/** Kills every simulated container and ends every session (reset and stop). */
+/**
+ * Kills every simulated container and ends every session (reset and stop), at any moment: tasks
+ * still PROVISIONING or PENDING are halted first, so that no lifecycle timer starts a container
+ * while (or after) the others are killed.
+ */
 async function stopEverything(ctx: CloudContext): Promise<void> {
+  haltTasks(ctx);
   for (const s of ctx.state.sessions.values()) {
     if (!s.endMs) ctx.dataPlane.terminateSession(s.sessionId, "local cloud stopping");
   }

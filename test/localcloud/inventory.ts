@@ -28,15 +28,50 @@ async function listParameters(ctx: CloudContext, region: string) {
 export interface Inventory {
   region: string;
   now: string;
-  activations: { activationId: string; iamRole: string; defaultInstanceName?: string; registrationLimit: number; registrationsCount: number; expired: boolean; expirationDate: string; tags: Record<string, string> }[];
-  instances: { instanceId: string; pingStatus: string; lastPingDateTime: string; activationId: string; name?: string; tags: Record<string, string>; agentPid?: number }[];
+  activations: {
+    activationId: string;
+    iamRole: string;
+    defaultInstanceName?: string;
+    registrationLimit: number;
+    registrationsCount: number;
+    expired: boolean;
+    expirationDate: string;
+    tags: Record<string, string>;
+  }[];
+  instances: {
+    instanceId: string;
+    pingStatus: string;
+    lastPingDateTime: string;
+    activationId: string;
+    name?: string;
+    tags: Record<string, string>;
+    agentPid?: number;
+  }[];
   parameters: { name: string; type: string; version: number; value?: string }[];
   tasks: {
-    taskArn: string; taskId: string; cluster: string; family: string; lastStatus: string; desiredStatus: string;
-    stopCode?: string; stoppedReason?: string; startedBy?: string; group?: string; enableExecuteCommand: boolean;
+    taskArn: string;
+    taskId: string;
+    cluster: string;
+    family: string;
+    lastStatus: string;
+    desiredStatus: string;
+    stopCode?: string;
+    stoppedReason?: string;
+    startedBy?: string;
+    group?: string;
+    enableExecuteCommand: boolean;
     containers: { name: string; image: string; runtimeId: string; pid?: number; alive: boolean; exitCode?: number; argv?: string[]; dir?: string }[];
   }[];
-  sessions: { sessionId: string; target: string; documentName: string; kind: string; status: string; startDate: string; endDate?: string; dataPlane?: SessionState }[];
+  sessions: {
+    sessionId: string;
+    target: string;
+    documentName: string;
+    kind: string;
+    status: string;
+    startDate: string;
+    endDate?: string;
+    dataPlane?: SessionState;
+  }[];
 }
 
 export async function readInventory(ctx: CloudContext, region: string): Promise<Inventory> {
@@ -46,26 +81,66 @@ export async function readInventory(ctx: CloudContext, region: string): Promise<
   return {
     region,
     now: new Date(now).toISOString(),
-    activations: [...ctx.state.activations.values()].filter((a) => a.region === region).map((a) => ({
-      activationId: a.id, iamRole: a.iamRole, defaultInstanceName: a.defaultInstanceName, registrationLimit: a.registrationLimit,
-      registrationsCount: a.registrationsCount, expired: isExpired(a, now), expirationDate: iso(a.expirationMs)!, tags: tagMap(a.tags),
-    })),
-    instances: [...ctx.state.instances.values()].filter((m) => m.region === region).map((m) => ({
-      instanceId: m.id, pingStatus: pingStatus(ctx, m), lastPingDateTime: iso(m.lastPingMs)!, activationId: m.activationId,
-      name: m.name, tags: tagMap(m.tags), agentPid: m.agent?.pid,
-    })),
-    parameters: await listParameters(ctx, region),
-    tasks: [...ctx.state.tasks.values()].filter((t) => t.region === region).map((t) => ({
-      taskArn: t.arn, taskId: t.id, cluster: t.clusterName, family: t.family, lastStatus: t.lastStatus, desiredStatus: t.desiredStatus,
-      stopCode: t.stopCode, stoppedReason: t.stoppedReason, startedBy: t.startedBy, group: t.group, enableExecuteCommand: t.enableExecuteCommand,
-      containers: t.containers.map((c) => ({
-        name: c.name, image: c.image, runtimeId: c.runtimeId, pid: c.process?.pid, alive: isAlive(c), exitCode: c.exitCode, argv: c.argv, dir: c.dir,
+    activations: [...ctx.state.activations.values()]
+      .filter((a) => a.region === region)
+      .map((a) => ({
+        activationId: a.id,
+        iamRole: a.iamRole,
+        defaultInstanceName: a.defaultInstanceName,
+        registrationLimit: a.registrationLimit,
+        registrationsCount: a.registrationsCount,
+        expired: isExpired(a, now),
+        expirationDate: iso(a.expirationMs)!,
+        tags: tagMap(a.tags),
       })),
-    })),
-    sessions: [...ctx.state.sessions.values()].filter((s) => s.region === region).map((s) => ({
-      sessionId: s.sessionId, target: s.target, documentName: s.documentName, kind: s.kind, status: currentStatus(ctx, s),
-      startDate: iso(s.startMs)!, endDate: iso(s.endMs), dataPlane: live.get(s.sessionId),
-    })),
+    instances: [...ctx.state.instances.values()]
+      .filter((m) => m.region === region)
+      .map((m) => ({
+        instanceId: m.id,
+        pingStatus: pingStatus(ctx, m),
+        lastPingDateTime: iso(m.lastPingMs)!,
+        activationId: m.activationId,
+        name: m.name,
+        tags: tagMap(m.tags),
+        agentPid: m.agent?.pid,
+      })),
+    parameters: await listParameters(ctx, region),
+    tasks: [...ctx.state.tasks.values()]
+      .filter((t) => t.region === region)
+      .map((t) => ({
+        taskArn: t.arn,
+        taskId: t.id,
+        cluster: t.clusterName,
+        family: t.family,
+        lastStatus: t.lastStatus,
+        desiredStatus: t.desiredStatus,
+        stopCode: t.stopCode,
+        stoppedReason: t.stoppedReason,
+        startedBy: t.startedBy,
+        group: t.group,
+        enableExecuteCommand: t.enableExecuteCommand,
+        containers: t.containers.map((c) => ({
+          name: c.name,
+          image: c.image,
+          runtimeId: c.runtimeId,
+          pid: c.process?.pid,
+          alive: isAlive(c),
+          exitCode: c.exitCode,
+          argv: c.argv,
+          dir: c.dir,
+        })),
+      })),
+    sessions: [...ctx.state.sessions.values()]
+      .filter((s) => s.region === region)
+      .map((s) => ({
+        sessionId: s.sessionId,
+        target: s.target,
+        documentName: s.documentName,
+        kind: s.kind,
+        status: currentStatus(ctx, s),
+        startDate: iso(s.startMs)!,
+        endDate: iso(s.endMs),
+        dataPlane: live.get(s.sessionId),
+      })),
   };
 }
-

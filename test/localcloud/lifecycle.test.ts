@@ -3,10 +3,11 @@
 import { DescribeSubnetsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { CreateClusterCommand, ECSClient, ListClustersCommand, RegisterTaskDefinitionCommand, RunTaskCommand } from "@aws-sdk/client-ecs";
 import { CreateActivationCommand, DescribeActivationsCommand, SSMClient } from "@aws-sdk/client-ssm";
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { expect, it } from "vitest";
+import { childrenOf, pidsRunning } from "../support/processes.ts";
 import { startLocalCloud, type LocalCloud } from "./index.ts";
 import { isProcessAlive, sdkConfig, waitFor } from "./test-helpers.ts";
 
@@ -16,14 +17,24 @@ async function runStandIn(cloud: LocalCloud): Promise<number> {
   try {
     const subnet = (await ec2.send(new DescribeSubnetsCommand({}))).Subnets![0].SubnetId!;
     await ecs.send(new CreateClusterCommand({ clusterName: "cycle-main" }));
-    await ecs.send(new RegisterTaskDefinitionCommand({
-      family: "cycle-app", requiresCompatibilities: ["FARGATE"], networkMode: "awsvpc", cpu: "256", memory: "512",
-      containerDefinitions: [{ name: "app", image: "localcloud/app" }],
-    }));
-    await ecs.send(new RunTaskCommand({
-      cluster: "cycle-main", taskDefinition: "cycle-app", launchType: "FARGATE",
-      networkConfiguration: { awsvpcConfiguration: { subnets: [subnet] } },
-    }));
+    await ecs.send(
+      new RegisterTaskDefinitionCommand({
+        family: "cycle-app",
+        requiresCompatibilities: ["FARGATE"],
+        networkMode: "awsvpc",
+        cpu: "256",
+        memory: "512",
+        containerDefinitions: [{ name: "app", image: "localcloud/app" }],
+      }),
+    );
+    await ecs.send(
+      new RunTaskCommand({
+        cluster: "cycle-main",
+        taskDefinition: "cycle-app",
+        launchType: "FARGATE",
+        networkConfiguration: { awsvpcConfiguration: { subnets: [subnet] } },
+      }),
+    );
     return await waitFor("the container process", async () => (await cloud.state()).tasks[0]?.containers[0].pid, 20_000);
   } finally {
     ec2.destroy();
@@ -40,29 +51,37 @@ it("20 start/stop cycles leave no process and no temp directory behind", async (
     expect(isProcessAlive(cloud.motoPid)).toBe(false);
     expect(existsSync(cloud.tmpDir)).toBe(false);
     if (containerPid) expect(isProcessAlive(containerPid)).toBe(false);
-    expect(execFileSync("ps", ["-eo", "args="]).toString()).not.toContain(cloud.tmpDir); // the watchdog went too
-    if (withPostgres) {
-      const ps = execFileSync("ps", ["-eo", "args="]).toString();
-      expect(ps).not.toContain(`-p ${cloud.postgres!.port} -k`);
-    }
+    expect(pidsRunning(cloud.tmpDir)).toEqual([]); // the watchdog went too
+    if (withPostgres) expect(pidsRunning(`-p ${cloud.postgres!.port} -k`)).toEqual([]);
   }
 }, 400_000);
 
 it("a SIGKILLed owner leaves nothing behind either (the watchdog reaps)", async () => {
-  const child = spawn(join(import.meta.dirname, "../../node_modules/.bin/tsx"), [join(import.meta.dirname, "fixtures/start-and-wait.mts")], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(join(import.meta.dirname, "../../node_modules/.bin/tsx"), [join(import.meta.dirname, "fixtures/start-and-wait.mts")], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   let out = "";
   child.stdout!.on("data", (c) => (out += c));
   const started = await waitFor("the cloud's report", async () => out.includes("\n") && JSON.parse(out.split("\n")[0]), 90_000);
   expect(started.containerPids.filter(Boolean)).toHaveLength(2);
   // Kill tsx and the node it runs, as a test runner's timeout would.
-  for (const pid of [child.pid!, ...execFileSync("ps", ["-o", "pid=", "--ppid", String(child.pid)]).toString().trim().split(/\s+/).map(Number)]) {
+  for (const pid of [child.pid!, ...childrenOf(child.pid!)]) {
     try {
       process.kill(pid, "SIGKILL");
-    } catch {}
+    } catch {
+      // already gone
+    }
   }
-  await waitFor("everything reaped", async () =>
-    !isProcessAlive(started.motoPid) && started.containerPids.every((p: number) => !isProcessAlive(p)) && !existsSync(started.tmpDir) &&
-    !execFileSync("ps", ["-eo", "args="]).toString().includes(`-p ${started.pgPort} -k`), 20_000, 250);
+  await waitFor(
+    "everything reaped",
+    async () =>
+      !isProcessAlive(started.motoPid) &&
+      started.containerPids.every((p: number) => !isProcessAlive(p)) &&
+      !existsSync(started.tmpDir) &&
+      pidsRunning(`-p ${started.pgPort} -k`).length === 0,
+    20_000,
+    250,
+  );
 }, 120_000);
 
 it("two clouds at once on different ports do not see each other's state", async () => {

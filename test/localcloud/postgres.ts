@@ -44,7 +44,11 @@ async function freePort(): Promise<number> {
 function serverTool(name: "initdb" | "pg_ctl"): string {
   for (const dir of (process.env.PATH ?? "").split(":")) if (dir && existsSync(join(dir, name))) return join(dir, name);
   const root = "/usr/lib/postgresql";
-  const majors = existsSync(root) ? readdirSync(root).filter((v) => existsSync(join(root, v, "bin", name))).sort((a, b) => Number(b) - Number(a)) : [];
+  const majors = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => existsSync(join(root, v, "bin", name)))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
   if (majors.length) return join(root, majors[0], "bin", name);
   throw new Error(`PostgreSQL's ${name} was not found on PATH or in ${root}/*/bin: install it with apt-get install postgresql`);
 }

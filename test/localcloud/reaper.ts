@@ -14,9 +14,11 @@ export interface ReaperManifest {
 
 export interface Reaper {
   addGroup(pgid: number): void;
+  /** A group known dead: never signalled again (its id may belong to someone else by then). */
+  removeGroup(pgid: number): void;
   addCommand(argv: string[], env?: Record<string, string>): void;
   setPostgres(p: { data: string; asPostgresUser: boolean; dir: string }): void;
-  /** Normal shutdown: the cloud cleans up itself; the watchdog goes. */
+  /** Normal shutdown: the cloud has cleaned up itself; the watchdog kills any group still listed, then goes. */
   stop(): Promise<void>;
 }
 
@@ -33,6 +35,10 @@ export function startReaper(tmpRoot: string): Reaper {
   return {
     addGroup(pgid) {
       manifest.groups.push(pgid);
+      save();
+    },
+    removeGroup(pgid) {
+      manifest.groups = manifest.groups.filter((g) => g !== pgid);
       save();
     },
     addCommand(argv, env) {

@@ -4,7 +4,12 @@
 import { DescribeDBClustersCommand, RDSClient } from "@aws-sdk/client-rds";
 import { DescribeTasksCommand, ECSClient, ExecuteCommandCommand } from "@aws-sdk/client-ecs";
 import {
-  CreateActivationCommand, DeregisterManagedInstanceCommand, DescribeSessionsCommand, SSMClient, StartSessionCommand, TerminateSessionCommand,
+  CreateActivationCommand,
+  DeregisterManagedInstanceCommand,
+  DescribeSessionsCommand,
+  SSMClient,
+  StartSessionCommand,
+  TerminateSessionCommand,
 } from "@aws-sdk/client-ssm";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -67,10 +72,13 @@ it("a port session through a task to the stg-db endpoint reaches the real Postgr
   const rds = new RDSClient(sdkConfig(cloud));
   const endpoint = (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: "stg-db" }))).DBClusters![0].Endpoint!;
   rds.destroy();
-  const s = await ssm.send(new StartSessionCommand({
-    Target: `ecs:stg-main_${t.taskId}_${t.runtimeId}`, DocumentName: "AWS-StartPortForwardingSessionToRemoteHost",
-    Parameters: { host: [endpoint], portNumber: ["5432"], localPortNumber: ["15432"] },
-  }));
+  const s = await ssm.send(
+    new StartSessionCommand({
+      Target: `ecs:stg-main_${t.taskId}_${t.runtimeId}`,
+      DocumentName: "AWS-StartPortForwardingSessionToRemoteHost",
+      Parameters: { host: [endpoint], portNumber: ["5432"], localPortNumber: ["15432"] },
+    }),
+  );
   const d = await connect(s.SessionId!, s.StreamUrl!, s.TokenValue!);
   expect(await d.ready).toBe("mux");
   const active = await ssm.send(new DescribeSessionsCommand({ State: "Active", Filters: [{ key: "SessionId", value: s.SessionId! }] }));
@@ -90,7 +98,10 @@ it("a port session through a task to the stg-db endpoint reaches the real Postgr
 it("a shell on a managed instance runs in the environment its agent reported", async () => {
   const a = await ssm.send(new CreateActivationCommand({ IamRole: "bastionless-ssm-managed-instance" }));
   const file = join(dir, "registration");
-  const reg = await run(AGENT_BIN, ["-register", "-code", a.ActivationCode!, "-id", a.ActivationId!, "-region", cloud.region, "-y"], { ...cloud.env, SSM_REGISTRATION_FILE: file });
+  const reg = await run(AGENT_BIN, ["-register", "-code", a.ActivationCode!, "-id", a.ActivationId!, "-region", cloud.region, "-y"], {
+    ...cloud.env,
+    SSM_REGISTRATION_FILE: file,
+  });
   const id = /mi-[0-9a-f]{17}/.exec(reg.stdout)![0];
   const agent = startAgent({ ...cloud.env, SSM_REGISTRATION_FILE: file, FROM_THE_AGENT: "yes" });
   try {
@@ -109,7 +120,9 @@ it("a shell on a managed instance runs in the environment its agent reported", a
 
 it("a session ends when the agent behind its target goes: the task stops, the instance is deregistered", async () => {
   const bastion = await startBastion(cloud);
-  const s = await ssm.send(new StartSessionCommand({ Target: bastion.target, DocumentName: "AWS-StartPortForwardingSession", Parameters: { portNumber: ["5432"] } }));
+  const s = await ssm.send(
+    new StartSessionCommand({ Target: bastion.target, DocumentName: "AWS-StartPortForwardingSession", Parameters: { portNumber: ["5432"] } }),
+  );
   const d = await connect(s.SessionId!, s.StreamUrl!, s.TokenValue!);
   expect(await d.ready).toBe("mux");
   await bastion.stop();
@@ -118,7 +131,10 @@ it("a session ends when the agent behind its target goes: the task stops, the in
 
   const a = await ssm.send(new CreateActivationCommand({ IamRole: "bastionless-ssm-managed-instance" }));
   const file = join(dir, "registration-2");
-  const reg = await run(AGENT_BIN, ["-register", "-code", a.ActivationCode!, "-id", a.ActivationId!, "-region", cloud.region, "-y"], { ...cloud.env, SSM_REGISTRATION_FILE: file });
+  const reg = await run(AGENT_BIN, ["-register", "-code", a.ActivationCode!, "-id", a.ActivationId!, "-region", cloud.region, "-y"], {
+    ...cloud.env,
+    SSM_REGISTRATION_FILE: file,
+  });
   const id = /mi-[0-9a-f]{17}/.exec(reg.stdout)![0];
   const agent = startAgent({ ...cloud.env, SSM_REGISTRATION_FILE: file });
   try {

@@ -1,9 +1,20 @@
 // SSM through SDK v3 against a real local cloud: activations, the fake agent's registration and
 // heartbeats, DescribeInstanceInformation, tags, and sessions.
 import {
-  AddTagsToResourceCommand, CreateActivationCommand, DeleteActivationCommand, DeregisterManagedInstanceCommand,
-  DescribeActivationsCommand, DescribeInstanceInformationCommand, DescribeSessionsCommand, ListTagsForResourceCommand,
-  PutParameterCommand, GetParameterCommand, RemoveTagsFromResourceCommand, ResumeSessionCommand, SSMClient, StartSessionCommand,
+  AddTagsToResourceCommand,
+  CreateActivationCommand,
+  DeleteActivationCommand,
+  DeregisterManagedInstanceCommand,
+  DescribeActivationsCommand,
+  DescribeInstanceInformationCommand,
+  DescribeSessionsCommand,
+  ListTagsForResourceCommand,
+  PutParameterCommand,
+  GetParameterCommand,
+  RemoveTagsFromResourceCommand,
+  ResumeSessionCommand,
+  SSMClient,
+  StartSessionCommand,
   TerminateSessionCommand,
 } from "@aws-sdk/client-ssm";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -35,7 +46,8 @@ async function register(name: string, extra: Partial<ConstructorParameters<typeo
   const a = await ssm.send(new CreateActivationCommand({ IamRole: "ssm-role", ...extra }));
   const file = join(dir, name, "registration");
   const out = await run(AGENT_BIN, ["-register", "-code", a.ActivationCode!, "-id", a.ActivationId!, "-region", cloud.region, "-y"], {
-    ...cloud.env, SSM_REGISTRATION_FILE: file,
+    ...cloud.env,
+    SSM_REGISTRATION_FILE: file,
   });
   return { activation: a, file, out };
 }
@@ -47,7 +59,15 @@ describe("activations", () => {
     const list = await ssm.send(new DescribeActivationsCommand({ Filters: [{ FilterKey: "ActivationIds", FilterValues: [ActivationId!] }] }));
     expect(list.ActivationList).toHaveLength(1);
     const a = list.ActivationList![0];
-    expect(a).toMatchObject({ ActivationId, IamRole: "ssm-role", DefaultInstanceName: "box", RegistrationLimit: 1, RegistrationsCount: 0, Expired: false, Tags: [{ Key: "k", Value: "v" }] });
+    expect(a).toMatchObject({
+      ActivationId,
+      IamRole: "ssm-role",
+      DefaultInstanceName: "box",
+      RegistrationLimit: 1,
+      RegistrationsCount: 0,
+      Expired: false,
+      Tags: [{ Key: "k", Value: "v" }],
+    });
     expect(a.ExpirationDate!.getTime() - before).toBeGreaterThanOrEqual(DAY - 5000);
     expect(a.ExpirationDate!.getTime() - before).toBeLessThanOrEqual(DAY + 5000);
     await cloud.advanceClock(DAY + 1000);
@@ -57,11 +77,17 @@ describe("activations", () => {
   });
 
   it("validates like AWS", async () => {
-    await expect(ssm.send(new CreateActivationCommand({ IamRole: "r", ExpirationDate: new Date(Date.now() + 40 * DAY) }))).rejects.toMatchObject({ name: "InvalidParameters" });
+    await expect(ssm.send(new CreateActivationCommand({ IamRole: "r", ExpirationDate: new Date(Date.now() + 40 * DAY) }))).rejects.toMatchObject({
+      name: "InvalidParameters",
+    });
     await expect(ssm.send(new CreateActivationCommand({ IamRole: "r", RegistrationLimit: 1001 }))).rejects.toMatchObject({ name: "ValidationException" });
     await expect(ssm.send(new DeleteActivationCommand({ ActivationId: "not-a-uuid" }))).rejects.toMatchObject({ name: "InvalidActivationId" });
-    await expect(ssm.send(new DeleteActivationCommand({ ActivationId: "00000000-0000-4000-8000-000000000000" }))).rejects.toMatchObject({ name: "InvalidActivation" });
-    await expect(ssm.send(new DescribeActivationsCommand({ Filters: [{ FilterKey: "Nope" as any, FilterValues: ["x"] }] }))).rejects.toMatchObject({ name: "InvalidFilter" });
+    await expect(ssm.send(new DeleteActivationCommand({ ActivationId: "00000000-0000-4000-8000-000000000000" }))).rejects.toMatchObject({
+      name: "InvalidActivation",
+    });
+    await expect(ssm.send(new DescribeActivationsCommand({ Filters: [{ FilterKey: "Nope" as any, FilterValues: ["x"] }] }))).rejects.toMatchObject({
+      name: "InvalidFilter",
+    });
   });
 
   it("pages with MaxResults and NextToken", async () => {
@@ -71,7 +97,9 @@ describe("activations", () => {
     let token: string | undefined;
     let pages = 0;
     do {
-      const out = await ssm.send(new DescribeActivationsCommand({ MaxResults: 2, NextToken: token, Filters: [{ FilterKey: "IamRole", FilterValues: ["paging-role"] }] }));
+      const out = await ssm.send(
+        new DescribeActivationsCommand({ MaxResults: 2, NextToken: token, Filters: [{ FilterKey: "IamRole", FilterValues: ["paging-role"] }] }),
+      );
       seen.push(...out.ActivationList!.map((a) => a.ActivationId!));
       token = out.NextToken;
       pages++;
@@ -87,15 +115,24 @@ describe("the fake agent and managed instances", () => {
   it("registers: file 0600 with sorted keys and no newline, the real success line, tags copied", async () => {
     const { activation, file, out } = await register("reg", { Tags: [{ Key: "bastionless:env", Value: "stg" }], DefaultInstanceName: "web-1" });
     expect(out.code).toBe(0);
-    const m = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{4} INFO Successfully registered the instance with AWS SSM using Managed instance-id: (mi-[0-9a-f]{17})\n$/.exec(out.stdout);
+    const m =
+      /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{4} INFO Successfully registered the instance with AWS SSM using Managed instance-id: (mi-[0-9a-f]{17})\n$/.exec(
+        out.stdout,
+      );
     expect(m).not.toBeNull();
     const id = m![1];
     expect(readFileSync(file, "utf8")).toBe(`{"ManagedInstanceID":"${id}","Region":"${cloud.region}"}`);
     expect(statSync(file).mode & 0o777).toBe(0o600);
     const info = await ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: "InstanceIds", Values: [id] }] }));
     expect(info.InstanceInformationList![0]).toMatchObject({
-      InstanceId: id, PingStatus: "Online", ActivationId: activation.ActivationId, IamRole: "ssm-role", Name: "web-1",
-      ResourceType: "ManagedInstance", SourceType: "AWS::SSM::ManagedInstance", SourceId: id,
+      InstanceId: id,
+      PingStatus: "Online",
+      ActivationId: activation.ActivationId,
+      IamRole: "ssm-role",
+      Name: "web-1",
+      ResourceType: "ManagedInstance",
+      SourceType: "AWS::SSM::ManagedInstance",
+      SourceId: id,
     });
     const tags = await ssm.send(new ListTagsForResourceCommand({ ResourceType: "ManagedInstance", ResourceId: id }));
     expect(tags.TagList).toEqual([{ Key: "bastionless:env", Value: "stg" }]);
@@ -104,7 +141,8 @@ describe("the fake agent and managed instances", () => {
 
     // RegistrationLimit 1: a second registration fails with the agent's failure line and exit 1.
     const again = await run(AGENT_BIN, ["-register", "-code", activation.ActivationCode!, "-id", activation.ActivationId!, "-region", cloud.region, "-y"], {
-      ...cloud.env, SSM_REGISTRATION_FILE: join(dir, "reg2", "registration"),
+      ...cloud.env,
+      SSM_REGISTRATION_FILE: join(dir, "reg2", "registration"),
     });
     expect(again.code).toBe(1);
     expect(again.stdout).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{4} ERROR Registration failed due to InvalidActivation: /);
@@ -117,7 +155,8 @@ describe("the fake agent and managed instances", () => {
     const id = /mi-[0-9a-f]{17}/.exec(out.stdout)![0];
     const agent = startAgent({ ...cloud.env, SSM_REGISTRATION_FILE: file });
     try {
-      const ping = async () => (await ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: "InstanceIds", Values: [id] }] }))).InstanceInformationList![0].PingStatus;
+      const ping = async () =>
+        (await ssm.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: "InstanceIds", Values: [id] }] }))).InstanceInformationList![0].PingStatus;
       // Well past connectionLostAfterMs (1.5 s) the agent keeps it Online.
       await new Promise((r) => setTimeout(r, 3000));
       expect(await ping()).toBe("Online");
@@ -137,7 +176,8 @@ describe("the fake agent and managed instances", () => {
     const ids: string[] = [];
     for (let i = 0; i < 12; i++) {
       const out = await run(AGENT_BIN, ["-register", "-code", a.ActivationCode!, "-id", a.ActivationId!, "-region", cloud.region, "-y"], {
-        ...cloud.env, SSM_REGISTRATION_FILE: join(dir, `many-${i}`, "registration"),
+        ...cloud.env,
+        SSM_REGISTRATION_FILE: join(dir, `many-${i}`, "registration"),
       });
       ids.push(/mi-[0-9a-f]{17}/.exec(out.stdout)![0]);
     }
@@ -153,10 +193,17 @@ describe("the fake agent and managed instances", () => {
     expect((await byTag([{ Key: "tag-key", Values: ["role"] }])).InstanceInformationList).toHaveLength(1);
     await ssm.send(new RemoveTagsFromResourceCommand({ ResourceType: "ManagedInstance", ResourceId: ids[0], TagKeys: ["role"] }));
     expect((await byTag([{ Key: "tag:role", Values: ["odd"] }])).InstanceInformationList).toEqual([]);
-    await expect(byTag([{ Key: "tag:team", Values: ["blue"] }, { Key: "PingStatus", Values: ["Online"] }])).rejects.toMatchObject({ name: "InvalidFilterKey" });
+    await expect(
+      byTag([
+        { Key: "tag:team", Values: ["blue"] },
+        { Key: "PingStatus", Values: ["Online"] },
+      ]),
+    ).rejects.toMatchObject({ name: "InvalidFilterKey" });
     await expect(byTag([{ Key: "Colour", Values: ["x"] }])).rejects.toMatchObject({ name: "InvalidFilterKey" });
     await expect(ssm.send(new DescribeInstanceInformationCommand({ MaxResults: 4 }))).rejects.toMatchObject({ name: "ValidationException" });
-    await expect(ssm.send(new ListTagsForResourceCommand({ ResourceType: "ManagedInstance", ResourceId: "mi-00000000000000000" }))).rejects.toMatchObject({ name: "InvalidResourceId" });
+    await expect(ssm.send(new ListTagsForResourceCommand({ ResourceType: "ManagedInstance", ResourceId: "mi-00000000000000000" }))).rejects.toMatchObject({
+      name: "InvalidResourceId",
+    });
     for (const id of ids) await ssm.send(new DeregisterManagedInstanceCommand({ InstanceId: id }));
   });
 
@@ -173,10 +220,13 @@ describe("sessions", () => {
     const id = /mi-[0-9a-f]{17}/.exec(out.stdout)![0];
     const agent = startAgent({ ...cloud.env, SSM_REGISTRATION_FILE: file });
     try {
-      const s = await ssm.send(new StartSessionCommand({
-        Target: id, DocumentName: "AWS-StartPortForwardingSessionToRemoteHost",
-        Parameters: { host: ["db.example.internal"], portNumber: ["5432"], localPortNumber: ["15432"] },
-      }));
+      const s = await ssm.send(
+        new StartSessionCommand({
+          Target: id,
+          DocumentName: "AWS-StartPortForwardingSessionToRemoteHost",
+          Parameters: { host: ["db.example.internal"], portNumber: ["5432"], localPortNumber: ["15432"] },
+        }),
+      );
       expect(s.SessionId).toMatch(/^localcloud-[0-9a-f]{17}$/);
       expect(s.StreamUrl).toMatch(new RegExp(`^ws://127\\.0\\.0\\.1:\\d+/v1/data-channel/${s.SessionId}\\?role=publish_subscribe`));
       expect(s.TokenValue!.length).toBeGreaterThan(20);

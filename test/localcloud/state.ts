@@ -35,6 +35,8 @@ export interface ManagedInstance {
   name?: string;
   registeredMs: number;
   lastPingMs: number;
+  /** The agent's last ssm:UpdateInstanceInformation was refused (its role may not report it): ConnectionLost. */
+  pingRefused?: boolean;
   tags: Tag[];
   agent?: AgentReport;
 }
@@ -54,15 +56,7 @@ export interface SessionRecord {
   status: SessionStatus;
 }
 
-export type TaskStatus =
-  | "PROVISIONING"
-  | "PENDING"
-  | "ACTIVATING"
-  | "RUNNING"
-  | "DEACTIVATING"
-  | "STOPPING"
-  | "DEPROVISIONING"
-  | "STOPPED";
+export type TaskStatus = "PROVISIONING" | "PENDING" | "ACTIVATING" | "RUNNING" | "DEACTIVATING" | "STOPPING" | "DEPROVISIONING" | "STOPPED";
 
 export interface ContainerRecord {
   name: string;
@@ -94,7 +88,12 @@ export interface TaskRecord {
   group?: string;
   startedBy?: string;
   launchType?: string;
+  /** Fargate: RunTask's platformVersion (LATEST and none: 1.4.0 on Linux, 1.0.0 on Windows) and the OS family. */
+  platformVersion?: string;
+  platformFamily?: string;
   enableExecuteCommand: boolean;
+  /** RunTask's override, else the task definition's: whose credentials the task's SSM agent holds. */
+  taskRoleArn?: string;
   createdMs: number;
   /** When PENDING and RUNNING are due (simulated clock). */
   pendingAtMs: number;

@@ -1,8 +1,7 @@
-// Issue 12, "Bad input table": each program fed a bad env, flag, config, port, plugin, agent or an
+// The bad input table: each program fed a bad env, flag, config, port, plugin, agent or an
 // AWS refusal answers with one exact line (operation, object, remedy), the right exit code, no stack
 // trace — and leaves nothing behind in the local cloud (or exactly what its line says it could not remove).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
@@ -10,13 +9,18 @@ import { join } from "node:path";
 import { ECSClient, StopTaskCommand } from "@aws-sdk/client-ecs";
 import { DeleteActivationCommand, DeleteParameterCommand, DeregisterManagedInstanceCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
-import { sdkConfig } from "../localcloud/test-helpers.ts";
-import { eventually, sleep } from "../support/eventually.ts";
-import { BAD_INPUT_CASES, REPO, countCases, type BadInputCase, type CaseContext, type RunOutput } from "./bad-input-cases.ts";
+import { cloudConfig } from "../support/clients.ts";
+import { eventually } from "../support/eventually.ts";
+import { entrypointRoleEnv } from "../support/iam.ts";
+import { startScript } from "../support/run.ts";
+import { runningServiceTaskId } from "../support/world.ts";
+import { BAD_INPUT_CASES, REPO, countCases, type BadInputCase, type CaseContext, type Program, type RunOutput } from "./bad-input-cases.ts";
 
 interface Bench {
   cloud: LocalCloud;
   appTaskId: string;
+  /** Each program's principal, holding exactly its rendered policy of docker/iam/. */
+  credentials: Record<Program, Record<string, string>>;
 }
 
 const CLOUD = { world: "demo", postgres: false, taskDelays: { provisioningMs: 100, pendingMs: 100 }, stopTimeoutMs: 1000 } as const;
@@ -31,11 +35,10 @@ const dirs: string[] = [];
 
 async function bench(): Promise<Bench> {
   const cloud = await startLocalCloud(CLOUD);
-  const state = await eventually(async () => {
-    const s = await cloud.state();
-    return s.tasks.some((t) => t.group === "service:stg-app" && t.lastStatus === "RUNNING") ? s : undefined;
-  }, 30_000, "stg-app's task RUNNING");
-  return { cloud, appTaskId: state.tasks.find((t) => t.group === "service:stg-app" && t.lastStatus === "RUNNING")!.taskId };
+  const appTaskId = await runningServiceTaskId(cloud);
+  const operator = cloud.principalEnv("operator");
+  const credentials = { entrypoint: await entrypointRoleEnv(cloud), portforward: operator, exec: operator, "cleanup-orphans": cloud.principalEnv("sweeper") };
+  return { cloud, appTaskId, credentials };
 }
 
 beforeAll(async () => {
@@ -55,10 +58,11 @@ const isSerial = (c: BadInputCase) => Boolean(c.serial || c.faults || c.drive);
 const title = (c: BadInputCase) => `${c.program} · ${c.category} · ${c.name}`;
 
 describe("the table", () => {
-  it("tries at least 40 bad inputs, every program and every category of issue 12", () => {
+  it("tries at least 40 bad inputs, every program and every category of the table", () => {
     const counts = countCases();
     expect(BAD_INPUT_CASES.length).toBeGreaterThanOrEqual(40);
-    for (const program of ["entrypoint", "portforward", "exec", "cleanup-orphans"]) expect(Object.keys(counts).some((k) => k.startsWith(`${program}/`))).toBe(true);
+    for (const program of ["entrypoint", "portforward", "exec", "cleanup-orphans"])
+      expect(Object.keys(counts).some((k) => k.startsWith(`${program}/`))).toBe(true);
     const categories = new Set(BAD_INPUT_CASES.map((c) => c.category));
     expect(categories.size).toBe(12);
   });
@@ -72,15 +76,34 @@ describe("bad input that creates something or needs faults, one at a time", () =
   for (const c of BAD_INPUT_CASES.filter(isSerial)) it(title(c), () => check(c, faulted));
 });
 
+// Each program ran as its principal, holding exactly its rendered policy: the local cloud refused
+// only the calls a case names (most refusals the table is about are injected as faults). The cases
+// that run side by side share a caller, so their cloud is judged once, after all of them.
+describe("IAM", () => {
+  it("refused no call of the cases run side by side but those they name", () => {
+    const named = BAD_INPUT_CASES.filter((c) => !isSerial(c)).flatMap((c) => c.refused ?? []);
+    expect(refusedCalls(quiet.cloud).sort()).toEqual(named.sort());
+  });
+});
+
+/** The calls IAM refused since `since`, as "<action> on <resource ARN>". */
+function refusedCalls(cloud: LocalCloud, since = 0): string[] {
+  return cloud
+    .deniedCalls()
+    .slice(since)
+    .map((d) => `${d.action} on ${d.resource}`);
+}
+
 async function check(c: BadInputCase, where: Bench): Promise<void> {
   const { cloud } = where;
   const dir = mkdtempSync(join(tmpdir(), "bad-input-"));
   dirs.push(dir);
-  const ctx: CaseContext = { region: cloud.region, busyPort, appTaskId: where.appTaskId, dir, seeded: {} };
-  for (const [name, text] of Object.entries(c.files ?? {})) writeFileSync(join(dir, name), text);
+  const ctx: CaseContext = { region: cloud.region, busyPort, appTaskId: where.appTaskId, dir, seeded: {}, credentials: where.credentials[c.program] };
+  for (const [name, text] of Object.entries(typeof c.files === "function" ? c.files(ctx) : (c.files ?? {}))) writeFileSync(join(dir, name), text);
   const before = inventory(await cloud.state());
   if (c.seed) ctx.seeded = await withClients(cloud, (ssm, ecs) => c.seed!({ cloud, ssm, ecs, dir }));
   if (c.faults) await cloud.setFaults(c.faults);
+  const deniedBefore = cloud.deniedCalls().length;
   let out: RunOutput & { code: number | null; signal: NodeJS.Signals | null };
   try {
     out = await run(c, cloud, ctx);
@@ -88,6 +111,8 @@ async function check(c: BadInputCase, where: Bench): Promise<void> {
     if (c.faults) await cloud.setFaults({});
   }
 
+  // A case run alone: IAM refused none of its program's calls but those it names.
+  if (where === faulted) expect(refusedCalls(cloud, deniedBefore), out.stderr).toEqual(c.refused ?? []);
   expect(out.code, out.stderr).toBe(c.code);
   const expected = typeof c.message === "function" ? c.message(ctx, out) : c.message;
   expect(messageLines(c, out), out.stderr).toEqual(expected === null ? [] : [expected]);
@@ -95,11 +120,15 @@ async function check(c: BadInputCase, where: Bench): Promise<void> {
   expect(out.stderr).not.toMatch(/^\w*Error: /m);
 
   // A task asked to stop and sessions being closed settle within seconds.
-  const after = await eventually(async () => {
-    const now = inventory(await cloud.state());
-    const tasks = now.tasks.filter((t) => !before.tasks.includes(t)).length;
-    return tasks <= (c.leaves?.tasks ?? 0) && now.sessions.every((s) => before.sessions.includes(s)) ? now : undefined;
-  }, 15_000, "the bastion tasks stopped and the sessions closed").catch(async () => inventory(await cloud.state()));
+  const after = await eventually(
+    async () => {
+      const now = inventory(await cloud.state());
+      const tasks = now.tasks.filter((t) => !before.tasks.includes(t)).length;
+      return tasks <= (c.leaves?.tasks ?? 0) && now.sessions.every((s) => before.sessions.includes(s)) ? now : undefined;
+    },
+    15_000,
+    "the bastion tasks stopped and the sessions closed",
+  ).catch(async () => inventory(await cloud.state()));
   const left = {
     activations: after.activations.filter((x) => !before.activations.includes(x)),
     instances: after.instances.filter((x) => !before.instances.includes(x)),
@@ -108,7 +137,13 @@ async function check(c: BadInputCase, where: Bench): Promise<void> {
     sessions: after.sessions.filter((x) => !before.sessions.includes(x)),
   };
   try {
-    expect({ activations: left.activations.length, instances: left.instances.length, parameters: left.parameters.length, tasks: left.tasks.length, sessions: left.sessions }).toEqual({
+    expect({
+      activations: left.activations.length,
+      instances: left.instances.length,
+      parameters: left.parameters.length,
+      tasks: left.tasks.length,
+      sessions: left.sessions,
+    }).toEqual({
       activations: c.leaves?.activations ?? 0,
       instances: c.leaves?.instances ?? 0,
       parameters: c.leaves?.parameters ?? 0,
@@ -125,7 +160,10 @@ function messageLines(c: BadInputCase, out: RunOutput): string[] {
   if (c.line === "failed") return out.stdout.split("\n").filter((l) => l.startsWith("  failed: "));
   if (c.line === "dry run") return out.stdout.split("\n").filter((l) => l.startsWith("Dry run: "));
   if (c.program === "entrypoint") {
-    return out.events.filter((e) => e.level === "error").map((e) => e.msg ?? e.error).filter((m): m is string => typeof m === "string");
+    return out.events
+      .filter((e) => e.level === "error")
+      .map((e) => e.msg ?? e.error)
+      .filter((m): m is string => typeof m === "string");
   }
   const prefix = c.line === "warning" ? "warning: " : `${c.program}: `;
   return out.stderr.split("\n").filter((l) => l.startsWith(prefix));
@@ -154,8 +192,8 @@ async function remove(cloud: LocalCloud, left: { activations: string[]; instance
 }
 
 async function withClients<T>(cloud: LocalCloud, work: (ssm: SSMClient, ecs: ECSClient) => Promise<T>): Promise<T> {
-  const ssm = new SSMClient(sdkConfig(cloud));
-  const ecs = new ECSClient(sdkConfig(cloud));
+  const ssm = new SSMClient(cloudConfig(cloud));
+  const ecs = new ECSClient(cloudConfig(cloud));
   try {
     return await work(ssm, ecs);
   } finally {
@@ -171,6 +209,7 @@ function run(c: BadInputCase, cloud: LocalCloud, ctx: CaseContext): Promise<RunO
     XDG_STATE_HOME: join(ctx.dir, "state"),
     ...(process.env.TMPDIR ? { TMPDIR: process.env.TMPDIR } : {}),
     ...cloud.env,
+    ...ctx.credentials,
     BASTIONLESS_CONFIG: "",
   };
   for (const [k, v] of Object.entries(typeof c.env === "function" ? c.env(ctx) : (c.env ?? {}))) {
@@ -179,22 +218,23 @@ function run(c: BadInputCase, cloud: LocalCloud, ctx: CaseContext): Promise<RunO
   }
   mkdirSync(join(ctx.dir, "state"), { recursive: true });
   const args = typeof c.args === "function" ? c.args(ctx) : (c.args ?? []);
-  const child = spawn(process.execPath, ["--import", "tsx", join(REPO, `scripts/${c.program}.mts`), ...args, ...(c.cmd ?? [])], { cwd: c.cwd ?? REPO, env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("close", (code, signal) => resolve({ code, signal })));
-  const limit = setTimeout(() => child.kill("SIGKILL"), RUN_LIMIT_MS);
-  const output = (): RunOutput => ({ stdout, stderr, events: jsonLines(stderr) });
+  const running = startScript(`scripts/${c.program}.mts`, [...args, ...(c.cmd ?? [])], { cwd: c.cwd ?? REPO, baseEnv: {}, env, timeoutMs: RUN_LIMIT_MS });
+  const { child, stdout, stderr } = running;
+  let exited = false;
+  void running.result.then(() => (exited = true));
+  /** Waits until `condition` holds, the program is gone, or `timeoutMs` passed. */
+  const until = (condition: () => boolean, timeoutMs = 30_000) =>
+    eventually(async () => (condition() || exited ? true : undefined), timeoutMs).catch(() => undefined);
 
   const driving = (async () => {
     if (c.drive === "sigterm-when-registered") {
-      await until(() => stderr.includes('"event":"registration_complete"'), closed);
+      await until(() => stderr().includes('"event":"registration_complete"'));
       child.kill("SIGTERM");
     } else if (c.drive === "connect-then-interrupt") {
-      await until(() => stdout.includes('"event":"ready"'), closed);
-      const line = stdout.split("\n").find((l) => l.startsWith("{"));
+      await until(() => stdout().includes('"event":"ready"'));
+      const line = stdout()
+        .split("\n")
+        .find((l) => l.startsWith("{"));
       if (!line) return;
       const port = (JSON.parse(line) as { forwards: Array<{ localPort: number }> }).forwards[0].localPort;
       await new Promise<void>((resolve) => {
@@ -203,18 +243,17 @@ function run(c: BadInputCase, cloud: LocalCloud, ctx: CaseContext): Promise<RunO
         socket.once("error", () => resolve());
         socket.setTimeout(10_000, () => socket.destroy());
       });
-      await until(() => stderr.includes("warning: port"), closed, 10_000);
+      await until(() => stderr().includes("warning: port"), 10_000);
       child.kill("SIGINT");
     }
   })();
 
-  return closed.then(async (exit) => {
-    clearTimeout(limit);
+  return running.result.then(async ({ code, signal, stdout, stderr }) => {
     await driving.catch(() => {});
     if (c.program === "entrypoint") {
       for (const l of stderr.split("\n").filter(Boolean)) expect(() => JSON.parse(l), `a JSON log line: ${l}`).not.toThrow();
     }
-    return { ...output(), ...exit };
+    return { stdout, stderr, events: jsonLines(stderr), code, signal };
   });
 }
 
@@ -227,12 +266,4 @@ function jsonLines(text: string): Array<Record<string, unknown>> {
       return [];
     }
   });
-}
-
-/** Waits until `condition` holds, the process is gone, or `timeoutMs` passed. */
-async function until(condition: () => boolean, closed: Promise<unknown>, timeoutMs = 30_000): Promise<void> {
-  let gone = false;
-  void closed.then(() => (gone = true));
-  const started = Date.now();
-  while (!condition() && !gone && Date.now() - started < timeoutMs) await sleep(25);
 }

@@ -5,7 +5,7 @@
 //   2. after one `cleanup-orphans --yes`, nothing that belongs to the lifecycle may be left at all.
 // Every choice comes from the lifecycle's seed, printed with any failure so it can be replayed
 // (CHAOS_SEEDS=<seed> …); the timing of processes and sockets is not replayable, the plan is.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -16,11 +16,17 @@ import { startLocalCloud, type FaultSpec, type LocalCloud, type State } from "..
 import { REPO, startEntrypoint } from "../e2e/entrypoint-harness.ts";
 import { startPortforward } from "../e2e/portforward-harness.ts";
 import { databaseEndpoint } from "../support/bastion.ts";
+import { ROOT_KEY, entrypointRoleEnv, grantProgramPolicies } from "../support/iam.ts";
+import { eventually, sleep } from "../support/eventually.ts";
+import { startPty } from "../support/pty.ts";
+import { startScript } from "../support/run.ts";
+import { cloudConfig } from "../support/clients.ts";
 
-export type Kind = "entrypoint" | "bastion";
+/** terminal: portforward run by a person in a terminal (a real pty) that is then closed. */
+export type Kind = "entrypoint" | "bastion" | "terminal";
 export type Moment = "registration" | "session" | "cleanup";
 /** How the lifecycle ends: a signal to the program, StopTask from outside, or the container killed whole. */
-export type Stop = "SIGTERM" | "SIGINT" | "SIGKILL" | "StopTask" | "crash";
+export type Stop = "SIGTERM" | "SIGINT" | "SIGKILL" | "StopTask" | "crash" | "close-terminal";
 
 export interface Plan {
   seed: number;
@@ -57,7 +63,7 @@ export function planLifecycle(seed: number): Plan {
   const random = seededRandom(seed);
   const kind = pick(random, ["entrypoint", "bastion"] as const);
   const moment = pick(random, ["registration", "session", "session", "cleanup"] as const);
-  const stops: Record<Kind, Record<Moment, readonly Stop[]>> = {
+  const stops: Record<"entrypoint" | "bastion", Record<Moment, readonly Stop[]>> = {
     entrypoint: { registration: ["SIGTERM", "SIGKILL"], session: ["SIGTERM", "SIGTERM", "SIGKILL"], cleanup: ["SIGKILL"] },
     bastion: {
       registration: ["SIGINT", "SIGTERM", "SIGKILL", "StopTask"],
@@ -67,7 +73,7 @@ export function planLifecycle(seed: number): Plan {
   };
   const stop = pick(random, stops[kind][moment]);
   // Cleanup takes 100–500 ms when nothing is slow: a kill 0–250 ms after it starts lands inside it.
-  const delayMs = Math.floor(random() * (moment === "registration" ? (kind === "bastion" ? 4000 : 1200) : moment === "cleanup" ? 250 : 500));
+  const delayMs = Math.floor(random() * delayRangeMs(kind, moment));
   const via = pick(random, ["ecs-exec", "instance"] as const);
   const rate = () => pick(random, [0, 0.01, 0.03]);
   const faults: FaultSpec = {
@@ -83,13 +89,41 @@ export function planLifecycle(seed: number): Plan {
   return { seed, kind, moment, stop, delayMs, via, faults };
 }
 
+/**
+ * A lifecycle under a real terminal that is closed: while the bastion starts (registration), with
+ * the tunnel open (session), or after Ctrl-C while the bastion stops (cleanup) — on either path,
+ * through make or not, under the same faults as the others.
+ */
+export function planTerminalLifecycle(seed: number): Plan & { make: boolean } {
+  const random = seededRandom(seed);
+  const moment = pick(random, ["registration", "session", "cleanup"] as const);
+  const delayMs = Math.floor(random() * (moment === "registration" ? 4000 : 400));
+  const via = pick(random, ["ecs-exec", "instance"] as const);
+  const make = random() < 0.5;
+  const faults: FaultSpec = { seed, "*:*": { latencyMs: pick(random, [0, 20, 80]), throttleRate: 0.2, errorRate: 0.1 } };
+  return { seed, kind: "terminal", moment, stop: "close-terminal", delayMs, via, faults, make };
+}
+
 /** A stop the program gets to handle: it must then leave nothing behind by itself. */
 export function isGraceful(plan: Plan): boolean {
+  if (plan.stop === "close-terminal") return true;
   return plan.moment !== "cleanup" && (plan.stop === "SIGTERM" || plan.stop === "SIGINT" || plan.stop === "StopTask");
 }
 
 export function describePlan(plan: Plan): string {
-  const how = plan.moment === "cleanup" ? `${plan.kind === "bastion" ? "SIGINT" : "SIGTERM"}, then SIGKILL ${plan.delayMs} ms into the cleanup` : `${plan.stop} during ${plan.moment}`;
+  if (plan.kind === "terminal") {
+    const f = plan.faults["*:*"]!;
+    const when = {
+      registration: `${plan.delayMs} ms after the start`,
+      session: "with the tunnel open",
+      cleanup: `${plan.delayMs} ms into the stop after Ctrl-C`,
+    }[plan.moment];
+    return `portforward in a terminal${(plan as { make?: boolean }).make ? " through make" : ""} --via ${plan.via}, the terminal closed ${when}; faults: latency ${f.latencyMs} ms, throttling ${f.throttleRate! * 100} %, 5xx ${f.errorRate! * 100} %`;
+  }
+  const how =
+    plan.moment === "cleanup"
+      ? `${plan.kind === "bastion" ? "SIGINT" : "SIGTERM"}, then SIGKILL ${plan.delayMs} ms into the cleanup`
+      : `${plan.stop} during ${plan.moment}`;
   const f = plan.faults["*:*"]!;
   const dc = plan.faults.dataChannel!;
   const dataFaults = `drop ${dc.drop?.in}/${dc.drop?.out}, dup ${dc.duplicate?.in}/${dc.duplicate?.out}, reorder ${dc.reorder?.in}/${dc.reorder?.out}${dc.closeAfterSeconds ? `, WebSocket closed every ${dc.closeAfterSeconds} s` : ""}`;
@@ -108,16 +142,10 @@ interface Proc {
 }
 
 function tsx(script: string, args: string[], env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ["--import", "tsx", script, ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("close", (code, signal) => resolve({ code, signal })));
-  return { child, out: () => out, err: () => err, exited, alive: () => child.exitCode === null && child.signalCode === null };
+  const { child, stdout, stderr, result } = startScript(script, args, { env, timeoutMs: Number.POSITIVE_INFINITY });
+  const exited = result.then(({ code, signal }) => ({ code, signal }));
+  return { child, out: stdout, err: stderr, exited, alive: () => child.exitCode === null && child.signalCode === null };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
@@ -126,13 +154,9 @@ async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined
   return result;
 }
 
-async function until(what: () => boolean | Promise<boolean>, ms: number, every = 50): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await what()) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(every);
-  }
+/** Whether `what` came true within `ms`. */
+function until(what: () => boolean | Promise<boolean>, ms: number, every = 50): Promise<boolean> {
+  return eventually(async () => ((await what()) ? true : undefined), ms, "condition", every).catch(() => false);
 }
 
 function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -181,10 +205,16 @@ function readTree(dir: string, source: string): { source: string; text: string }
 export function inventoryOf(s: State): Map<string, string> {
   const items = new Map<string, string>();
   for (const t of s.tasks) {
-    if (t.startedBy?.startsWith("bastionless:") && t.lastStatus !== "STOPPED") items.set(`task ${t.taskId}`, `task ${t.taskId} ${t.lastStatus} (${t.family}, startedBy ${t.startedBy})`);
+    if (t.startedBy?.startsWith("bastionless:") && t.lastStatus !== "STOPPED")
+      items.set(`task ${t.taskId}`, `task ${t.taskId} ${t.lastStatus} (${t.family}, startedBy ${t.startedBy})`);
   }
-  for (const a of s.activations) items.set(`activation ${a.activationId}`, `activation ${a.activationId} (${a.registrationsCount}/${a.registrationLimit} registrations, source ${a.tags["bastionless:source"] ?? "?"})`);
-  for (const i of s.instances) items.set(`instance ${i.instanceId}`, `instance ${i.instanceId} ${i.pingStatus} (${i.name ?? "no name"}, source ${i.tags["bastionless:source"] ?? "?"})`);
+  for (const a of s.activations)
+    items.set(
+      `activation ${a.activationId}`,
+      `activation ${a.activationId} (${a.registrationsCount}/${a.registrationLimit} registrations, source ${a.tags["bastionless:source"] ?? "?"})`,
+    );
+  for (const i of s.instances)
+    items.set(`instance ${i.instanceId}`, `instance ${i.instanceId} ${i.pingStatus} (${i.name ?? "no name"}, source ${i.tags["bastionless:source"] ?? "?"})`);
   for (const p of s.parameters) items.set(`parameter ${p.name}`, `parameter ${p.name} = ${p.value}`);
   for (const x of s.sessions) {
     if (x.status !== "Terminated" && x.status !== "Failed") items.set(`session ${x.sessionId}`, `session ${x.sessionId} ${x.status} to ${x.target}`);
@@ -204,17 +234,36 @@ const TRANSITIONAL = new Set(["PROVISIONING", "PENDING", "ACTIVATING", "DEACTIVA
 export interface ChaosWorld {
   cloud: LocalCloud;
   dbHost: string;
-  /** The copy of scripts/entrypoint.mts the plain-process lifecycles run. */
+  /** The entrypoint script the plain-process lifecycles run (scripts/entrypoint.mts, or a mutant of it). */
   entrypoint: string;
+  /** The plain-process entrypoint's principal: a session of its task role for env chaos. */
+  entrypointEnv: Record<string, string>;
 }
 
+/** Removals AWS refuses, under our tag-conditioned policies, once their object is gone. */
+const REMOVALS = new Set(["ssm:DeregisterManagedInstance", "ssm:DeleteParameter"]);
+
+/** The env of the plain-process lifecycles (the bastion lifecycles use stg). */
+const CHAOS_ENV = "chaos";
+
 export async function startChaosWorld(entrypoint = join(REPO, "scripts/entrypoint.mts")): Promise<ChaosWorld> {
-  const cloud = await startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 300, pendingMs: 300 }, stopTimeoutMs: 10_000, connectionLostAfterMs: 3000 });
-  return { cloud, dbHost: (await databaseEndpoint(cloud)).host, entrypoint };
+  const cloud = await startLocalCloud({
+    world: "demo",
+    taskDelays: { provisioningMs: 300, pendingMs: 300 },
+    stopTimeoutMs: 10_000,
+    connectionLostAfterMs: 3000,
+  });
+  // Every program runs as its principal holding exactly its rendered policy: the operator and the
+  // sweeper get theirs for env chaos too, as a team with that env renders them.
+  await grantProgramPolicies(cloud, CHAOS_ENV);
+  return { cloud, dbHost: (await databaseEndpoint(cloud)).host, entrypoint, entrypointEnv: await entrypointRoleEnv(cloud, CHAOS_ENV) };
 }
 
 async function injectedCounts(cloud: LocalCloud): Promise<Record<string, number>> {
-  const res = (await (await fetch(`${cloud.endpoint}/_localcloud/faults/injected`)).json()) as { controlPlane: Record<string, number>; dataChannel?: Record<string, number> };
+  const res = (await (await fetch(`${cloud.endpoint}/_localcloud/faults/injected`)).json()) as {
+    controlPlane: Record<string, number>;
+    dataChannel?: Record<string, number>;
+  };
   return { ...res.controlPlane, ...Object.fromEntries(Object.entries(res.dataChannel ?? {}).map(([k, v]) => [`dataChannel.${k}`, v])) };
 }
 
@@ -223,12 +272,16 @@ export async function runLifecycle(world: ChaosWorld, plan: Plan): Promise<Lifec
   const started = Date.now();
   const before = await injectedCounts(cloud);
   const baseline = inventoryOf(await cloud.state());
+  const deniedBefore = cloud.deniedCalls().length;
   const life: Lifecycle = { plan, hit: "", notes: [], leftByProgram: [], leftAfterSweep: [], outputs: [], injected: {}, durationMs: 0 };
   const home = mkdtempSync(join(tmpdir(), `chaos-${plan.seed}-`));
   try {
     await cloud.setFaults(plan.faults);
-    const run = plan.kind === "entrypoint" ? entrypointLifecycle : bastionLifecycle;
-    const finished = await within(run(world, plan, life, home).then(() => true), 150_000);
+    const run = { entrypoint: entrypointLifecycle, terminal: terminalLifecycle, bastion: bastionLifecycle }[plan.kind];
+    const finished = await within(
+      run(world, plan, life, home).then(() => true),
+      150_000,
+    );
     if (finished === undefined) throw new Error("the lifecycle did not finish within 150 s (a program hung)");
   } catch (error) {
     life.error = (error as Error).message;
@@ -246,6 +299,19 @@ export async function runLifecycle(world: ChaosWorld, plan: Plan): Promise<Lifec
       life.error = (error as Error).message;
     }
   }
+  // A call IAM refused fails the lifecycle, naming the action (faults never inject a denial here) —
+  // but for a removal of what is gone by now: a task role may remove only what carries our tags, so
+  // AWS refuses, rather than "not found", a deregister or delete that a sweep, the program's other
+  // half, or an earlier attempt whose answer was lost got to first.
+  const left = await cloud.state();
+  const present = new Set([...left.instances.map((i) => `managed-instance/${i.instanceId}`), ...left.parameters.map((p) => `parameter${p.name}`)]);
+  const alreadyGone = (d: { action: string; resource: string }) => REMOVALS.has(d.action) && !present.has(d.resource.split(":").slice(5).join(":"));
+  const refused = cloud
+    .deniedCalls()
+    .slice(deniedBefore)
+    .filter((d) => !alreadyGone(d))
+    .map((d) => `${d.caller} was denied ${d.action} on ${d.resource}`);
+  if (refused.length) life.error = [life.error, `the local cloud refused ${refused.length} call(s): ${refused.join("; ")}`].filter(Boolean).join("; ");
   life.durationMs = Date.now() - started;
   return life;
 }
@@ -264,14 +330,21 @@ async function checkLeaks(world: ChaosWorld, plan: Plan, life: Lifecycle, baseli
     life.leftByProgram = await leftNow();
   }
   // What a crash left: the instance of a dead agent reads ConnectionLost once its pings stop.
-  await until(async () => {
-    const s = await cloud.state();
-    const running = new Set(s.tasks.filter((t) => t.lastStatus === "RUNNING").map((t) => t.taskArn));
-    return s.instances.every((i) => i.pingStatus !== "Online" || running.has(i.tags["bastionless:source"] ?? ""));
-  }, 10_000, 200);
+  await until(
+    async () => {
+      const s = await cloud.state();
+      const running = new Set(s.tasks.filter((t) => t.lastStatus === "RUNNING").map((t) => t.taskArn));
+      return s.instances.every((i) => i.pingStatus !== "Online" || running.has(i.tags["bastionless:source"] ?? ""));
+    },
+    10_000,
+    200,
+  );
   // The sweep comes after the last call of the lifecycle has landed, as a cron run does.
   await until(quiet, 15_000, 50);
-  const sweep = tsx(join(REPO, "scripts/cleanup-orphans.mts"), ["--yes", "--json", "--stale-after", "0s", "--task-ttl", "0s"], cloud.env);
+  const sweep = tsx(join(REPO, "scripts/cleanup-orphans.mts"), ["--yes", "--json", "--stale-after", "0s", "--task-ttl", "0s"], {
+    ...cloud.env,
+    ...cloud.principalEnv("sweeper"),
+  });
   const swept = await within(sweep.exited, 60_000);
   life.outputs.push({ source: "cleanup-orphans stdout", text: sweep.out() }, { source: "cleanup-orphans stderr", text: sweep.err() });
   if (!swept) {
@@ -310,7 +383,12 @@ type Step = (world: ChaosWorld, plan: Plan, life: Lifecycle, home: string) => Pr
 /** A plain entrypoint process with the recording app as its CMD; the operator's side through the native client. */
 const entrypointLifecycle: Step = async (world, plan, life, home) => {
   const { cloud } = world;
-  const run = startEntrypoint({ cloud, script: world.entrypoint, env: { BASTION_ENV: "chaos", BASTION_SHUTDOWN_TIMEOUT: "6s", HOME: home } });
+  const run = startEntrypoint({
+    cloud,
+    script: world.entrypoint,
+    env: { ...world.entrypointEnv, BASTION_ENV: CHAOS_ENV, BASTION_SHUTDOWN_TIMEOUT: "6s", HOME: home },
+  });
+  const operator = { ...cloud.env, ...cloud.principalEnv("operator") };
   let forward: Proc | undefined;
   const kill = (signal: NodeJS.Signals) => run.proc.kill(signal);
   const has = (event: string) => run.events().some((e) => e.event === event);
@@ -326,11 +404,16 @@ const entrypointLifecycle: Step = async (world, plan, life, home) => {
       const instanceId = complete?.instanceId as string | undefined;
       life.notes.push(instanceId ? "registered" : "registration failed");
       if (instanceId && plan.moment === "session") {
-        forward = tsx(join(REPO, "test/reliability/fixtures/client.mts"), ["forward", instanceId, world.dbHost, "5432"], cloud.env);
+        forward = tsx(join(REPO, "test/reliability/fixtures/client.mts"), ["forward", instanceId, world.dbHost, "5432"], operator);
         const port = await until(() => forward!.out().includes("\n") || !forward!.alive(), 30_000);
         const ready = port && forward.out().startsWith("{") ? (JSON.parse(forward.out().split("\n")[0]) as { port: number }) : undefined;
         life.notes.push(ready && (await sslRequest(ready.port)) ? "tunnel ok" : "tunnel failed");
-        const command = tsx(join(REPO, "test/reliability/fixtures/client.mts"), ["command", instanceId, `echo chaos-${plan.seed}`], cloud.env);
+        // As root: the one-command session is AWS-StartInteractiveCommand, a document the operator policy
+        // does not grant (it grants the port forwarding documents and the default shell).
+        const command = tsx(join(REPO, "test/reliability/fixtures/client.mts"), ["command", instanceId, `echo chaos-${plan.seed}`], {
+          ...cloud.env,
+          ...ROOT_KEY,
+        });
         const done = await within(command.exited, 30_000);
         if (!done) await finish(command);
         life.notes.push(command.out().includes(`chaos-${plan.seed}`) ? "exec ok" : "exec failed");
@@ -341,10 +424,10 @@ const entrypointLifecycle: Step = async (world, plan, life, home) => {
         kill("SIGTERM");
         await until(() => has("cleanup_started") || exited(), 10_000, 10);
         await sleep(plan.delayMs);
-        life.hit = exited() ? "after exit" : has("cleanup_done") ? "after cleanup" : "cleanup";
+        life.hit = cleanupMoment(exited(), has("cleanup_done"));
         kill("SIGKILL");
       } else {
-        life.hit = exited() ? "after exit" : instanceId ? "session" : "after failed registration";
+        life.hit = sessionMoment(exited(), Boolean(instanceId));
         kill(plan.stop as NodeJS.Signals);
       }
     }
@@ -367,11 +450,28 @@ const bastionLifecycle: Step = async (world, plan, life, home) => {
   const { cloud } = world;
   const pf = startPortforward(
     cloud,
-    ["--env", "stg", "--yes", "--json", "--target", "stg-db", "--local-port", "0", "--task-definition", "stg-bastion", "--via", plan.via, "--client", "native", "--timeout", "60s"],
+    [
+      "--env",
+      "stg",
+      "--yes",
+      "--json",
+      "--target",
+      "stg-db",
+      "--local-port",
+      "0",
+      "--task-definition",
+      "stg-bastion",
+      "--via",
+      plan.via,
+      "--client",
+      "native",
+      "--timeout",
+      "60s",
+    ],
     { XDG_STATE_HOME: join(home, "state"), HOME: home, USER: `chaos-${plan.seed}` },
   );
   pf.ready.catch(() => undefined);
-  const ecs = new ECSClient({ region: cloud.region, endpoint: cloud.endpoint, credentials: { accessKeyId: "localcloud", secretAccessKey: "localcloud" }, maxAttempts: 10 });
+  const ecs = new ECSClient(cloudConfig(cloud, { maxAttempts: 10 }));
   const alive = () => pf.child.exitCode === null && pf.child.signalCode === null;
   const ourTask = async () => (await cloud.state()).tasks.find((t) => t.startedBy === `bastionless:chaos-${plan.seed}`);
   const stopTask = async () => {
@@ -392,7 +492,14 @@ const bastionLifecycle: Step = async (world, plan, life, home) => {
     if (plan.moment === "registration") {
       await sleep(plan.delayMs);
       const task = await ourTask();
-      life.hit = !alive() ? "after exit" : (await Promise.race([pf.ready.then(() => true, () => false), sleep(0).then(() => false)])) ? "after ready" : task ? `registration (task ${task.lastStatus})` : "before RunTask answered";
+      const ready = await Promise.race([
+        pf.ready.then(
+          () => true,
+          () => false,
+        ),
+        sleep(0).then(() => false),
+      ]);
+      life.hit = alive() ? registrationMoment(ready, task) : "after exit";
       if (plan.stop === "StopTask") {
         // StopTask needs a task: when the moment comes before RunTask's answer, it waits for the task.
         await until(async () => !alive() || Boolean(await ourTask()), 30_000);
@@ -401,18 +508,26 @@ const bastionLifecycle: Step = async (world, plan, life, home) => {
         if (!(await stopTask())) life.hit = alive() ? "no task within 30 s" : "after exit";
       } else pf.child.kill(plan.stop as NodeJS.Signals);
     } else {
-      const ready = await within(pf.ready.catch(() => undefined), 120_000);
+      const ready = await within(
+        pf.ready.catch(() => undefined),
+        120_000,
+      );
       if (!ready) {
         life.hit = "portforward never ready";
         life.notes.push(`portforward failed: ${pf.stderr().trim().split("\n").at(-1) ?? ""}`);
       } else {
         life.notes.push("registered");
         life.notes.push((await sslRequest(ready.forwards[0].localPort)) ? "tunnel ok" : "tunnel failed");
-        exec = tsx(join(REPO, "scripts/exec.mts"), ["--env", "stg", "--yes", "--task", ready.task, "--command", `echo chaos-${plan.seed}`, "--client", "native"], {
-          ...cloud.env,
-          HOME: home,
-          XDG_STATE_HOME: join(home, "state"),
-        });
+        exec = tsx(
+          join(REPO, "scripts/exec.mts"),
+          ["--env", "stg", "--yes", "--task", ready.task, "--command", `echo chaos-${plan.seed}`, "--client", "native"],
+          {
+            ...cloud.env,
+            ...cloud.principalEnv("operator"),
+            HOME: home,
+            XDG_STATE_HOME: join(home, "state"),
+          },
+        );
         if (!(await within(exec.exited, 40_000))) await finish(exec);
         life.notes.push(exec.out().includes(`chaos-${plan.seed}`) ? "exec ok" : `exec failed: ${exec.err().trim().split("\n").at(-1) ?? ""}`);
         await sleep(plan.delayMs);
@@ -450,6 +565,87 @@ const bastionLifecycle: Step = async (world, plan, life, home) => {
   }
 };
 
+/** portforward in a real terminal, as a person runs it; the lifecycle ends with the terminal closed. */
+const terminalLifecycle: Step = async (world, plan, life, home) => {
+  const { cloud } = world;
+  const user = `chaos-${plan.seed}`;
+  const pty = startPty({
+    cwd: REPO,
+    env: {
+      ...process.env,
+      ...cloud.env,
+      ...cloud.principalEnv("operator"),
+      XDG_STATE_HOME: join(home, "state"),
+      HOME: home,
+      USER: user,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
+    },
+  });
+  const args = [
+    "--env",
+    "stg",
+    "--target",
+    "stg-db",
+    "--local-port",
+    "0",
+    "--task-definition",
+    "stg-bastion",
+    "--via",
+    plan.via,
+    "--client",
+    "native",
+    "--timeout",
+    "60s",
+  ];
+  const ourTask = async () => (await cloud.state()).tasks.find((t) => t.startedBy === `bastionless:${user}`);
+  let gone = true;
+  try {
+    await pty.run(
+      (plan as { make?: boolean }).make
+        ? `make tunnel ARGS='${args.join(" ")}'`
+        : `node --import tsx ${join(REPO, "scripts/portforward.mts")} ${args.join(" ")}`,
+    );
+    if (plan.moment === "registration") {
+      await sleep(plan.delayMs);
+      const task = await ourTask();
+      life.hit = registrationMoment(pty.text().includes("Press Ctrl-C"), task);
+    } else {
+      // Open, or ended before (a start that failed under the faults: the shell reports its status).
+      const open = await Promise.race([
+        pty.waitFor("Press Ctrl-C to close the tunnel", 120_000).then(
+          () => true,
+          () => false,
+        ),
+        pty.exitStatus(120_000).then(
+          () => false,
+          () => false,
+        ),
+      ]);
+      const port = /127\.0\.0\.1:(\d+) →/.exec(pty.text())?.[1];
+      const failure = pty
+        .text()
+        .split("\n")
+        .filter((l) => /^portforward: /.test(l))
+        .at(-1);
+      life.notes.push(open ? "registered" : `portforward never ready: ${failure ?? pty.text().trim().split("\n").slice(-3).join(" | ")}`);
+      if (open && port) life.notes.push((await sslRequest(Number(port))) ? "tunnel ok" : "tunnel failed");
+      if (plan.moment === "cleanup" && open) {
+        pty.type("\x03");
+        await pty.waitFor(/Stop bastion task|Stopping bastion task/, 20_000).catch(() => {});
+        if (pty.text().includes("Stop bastion task")) pty.type("\r");
+        await sleep(plan.delayMs);
+        life.hit = pty.text().includes("Stopped bastion task") ? "after the stop" : "cleanup";
+      } else life.hit = open ? "session" : "never open";
+    }
+  } finally {
+    life.outputs.push({ source: "terminal", text: pty.text() });
+    await pty.close();
+    gone = await until(() => pty.processes().length === 0, 90_000, 100);
+    life.notes.push(gone ? "terminal's processes gone" : `still running 90 s after the terminal closed: ${pty.processes().join("; ")}`);
+  }
+  if (!gone) throw new Error(`portforward outlived its terminal by 90 s: ${pty.processes().join("; ")}`);
+};
+
 // ---------------------------------------------------------------------------------------------
 // Many lifecycles, in lanes of their own cloud
 
@@ -461,6 +657,8 @@ export interface ChaosRun {
 export interface ChaosOptions {
   seeds: number[];
   lanes: number;
+  /** How a seed becomes a plan; default planLifecycle. */
+  plan?: (seed: number) => Plan;
   entrypoint?: string;
   onLifecycle?: (life: Lifecycle, index: number) => void;
 }
@@ -475,10 +673,17 @@ export function chaosSeeds(count: number, env: NodeJS.ProcessEnv = process.env):
 export function failureReport(life: Lifecycle): string | undefined {
   const lines: string[] = [];
   if (life.error) lines.push(`  error: ${life.error}`);
-  if (life.leftByProgram.length) lines.push(`  left behind by the program itself after a stop it could handle:`, ...life.leftByProgram.map((l) => `    - ${l}`));
+  if (life.leftByProgram.length)
+    lines.push(`  left behind by the program itself after a stop it could handle:`, ...life.leftByProgram.map((l) => `    - ${l}`));
   if (life.leftAfterSweep.length) lines.push(`  still there after cleanup-orphans --yes:`, ...life.leftAfterSweep.map((l) => `    - ${l}`));
   if (!lines.length) return undefined;
-  return [`lifecycle seed ${life.plan.seed}: ${describePlan(life.plan)}`, `  stop landed: ${life.hit || "?"}; ${life.notes.join(", ")}`, ...lines, `  replay: CHAOS_SEEDS=${life.plan.seed} npx vitest run test/reliability/chaos.test.ts`].join("\n");
+  const file = life.plan.kind === "terminal" ? "chaos-terminal" : "chaos";
+  return [
+    `lifecycle seed ${life.plan.seed}: ${describePlan(life.plan)}`,
+    `  stop landed: ${life.hit || "?"}; ${life.notes.join(", ")}`,
+    ...lines,
+    `  replay: CHAOS_SEEDS=${life.plan.seed} npx vitest run test/reliability/${file}.test.ts`,
+  ].join("\n");
 }
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
@@ -489,7 +694,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosRun> {
     const world = await startChaosWorld(options.entrypoint);
     try {
       for (let next = queue.shift(); next; next = queue.shift()) {
-        const life = await runLifecycle(world, planLifecycle(next.seed));
+        const life = await runLifecycle(world, (options.plan ?? planLifecycle)(next.seed));
         lifecycles.push(life);
         const failure = failureReport(life);
         if (failure) failures.push(failure);
@@ -511,11 +716,39 @@ export function summarize(lifecycles: Lifecycle[]) {
   return {
     lifecycles: lifecycles.length,
     byKind: count(lifecycles.map((l) => l.plan.kind)),
-    stops: count(lifecycles.map((l) => `${l.plan.moment === "cleanup" ? "SIGKILL in cleanup" : l.plan.stop} @ ${l.hit || "?"}`)),
+    stops: count(lifecycles.map((l) => `${stopLabel(l.plan)} @ ${l.hit || "?"}`)),
     // Ids masked, so that the same outcome counts as one line.
     notes: count(lifecycles.flatMap((l) => l.notes.map((n) => n.replace(/[0-9a-f]{8}-[0-9a-f-]{27}|mi-[0-9a-f]{17}/g, "…").slice(0, 160)))),
     injected,
     leaks: lifecycles.reduce((n, l) => n + l.leftByProgram.length + l.leftAfterSweep.length, 0),
     failed: lifecycles.filter((l) => failureReport(l)).length,
   };
+}
+
+// ---- where a stop landed, in the words of the report ----
+
+/** The random delay before a stop, by kind and moment: registration is slower on a bastion; cleanup takes 100–500 ms. */
+function delayRangeMs(kind: Plan["kind"], moment: Plan["moment"]): number {
+  if (moment === "registration") return kind === "bastion" ? 4000 : 1200;
+  return moment === "cleanup" ? 250 : 500;
+}
+
+function cleanupMoment(exited: boolean, cleanupDone: boolean): string {
+  if (exited) return "after exit";
+  return cleanupDone ? "after cleanup" : "cleanup";
+}
+
+function sessionMoment(exited: boolean, registered: boolean): string {
+  if (exited) return "after exit";
+  return registered ? "session" : "after failed registration";
+}
+
+function registrationMoment(ready: boolean, task: { lastStatus?: string } | undefined): string {
+  if (ready) return "after ready";
+  return task ? `registration (task ${task.lastStatus})` : "before RunTask answered";
+}
+
+function stopLabel(plan: Plan): string {
+  if (plan.kind === "terminal") return `terminal closed in ${plan.moment}`;
+  return plan.moment === "cleanup" ? "SIGKILL in cleanup" : String(plan.stop);
 }

@@ -1,40 +1,13 @@
-// The chaos harness catches what it claims to catch: a copy of the entrypoint whose cleanup no
-// longer deregisters the managed instance must fail it, with the seed and the leaked instance named.
-// The copy is made from the current source at test time (lib/ and scripts/entrypoint.mts, one step
-// cut out of lib/entrypoint/cleanup.ts), so it can never drift from the product it mutates.
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+// The chaos harness catches what it claims to catch: an entrypoint whose cleanup no longer
+// deregisters the managed instance must fail it, with the seed and the leaked instance named.
+// The mutant is scripts/entrypoint.mts itself, run with the cleanup's step list changed through its
+// seam (CleanupDeps.steps: fixtures/mutant/), so it can never drift from the product it mutates.
 import { join } from "node:path";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { REPO } from "../e2e/entrypoint-harness.ts";
 import { isGraceful, planLifecycle, runChaos } from "./chaos.ts";
 
-let dir: string;
-let mutant: string;
-
-/** Cuts the "instance" step out of cleanupRegistration: it reports "nothing to do" and deregisters nothing. */
-export function withoutDeregistration(source: string): string {
-  const start = source.indexOf("    instance: async () => {");
-  const end = source.indexOf("    parameter: async () => {");
-  if (start < 0 || end < start) throw new Error("lib/entrypoint/cleanup.ts changed shape: the mutant cannot find its instance step");
-  const mutated = source.slice(0, start) + '    instance: async () => "nothing to do",\n\n' + source.slice(end);
-  if (/deregisterInstance\(/.test(mutated)) throw new Error("the mutant still deregisters");
-  return mutated;
-}
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "entrypoint-mutant-"));
-  cpSync(join(REPO, "lib"), join(dir, "lib"), { recursive: true });
-  mkdirSync(join(dir, "scripts"));
-  cpSync(join(REPO, "scripts/entrypoint.mts"), join(dir, "scripts/entrypoint.mts"));
-  cpSync(join(REPO, "package.json"), join(dir, "package.json"));
-  symlinkSync(join(REPO, "node_modules"), join(dir, "node_modules"));
-  const cleanup = join(dir, "lib/entrypoint/cleanup.ts");
-  writeFileSync(cleanup, withoutDeregistration(readFileSync(cleanup, "utf8")));
-  mutant = join(dir, "scripts/entrypoint.mts");
-});
-
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const mutant = join(REPO, "test/reliability/fixtures/mutant/entrypoint-without-deregistration.mts");
 
 /** Plans where an entrypoint process is stopped with SIGTERM during its session: it must clean up by itself. */
 function gracefulEntrypointSeeds(count: number, from = 1): number[] {

@@ -2,8 +2,7 @@
 // 127.0.0.1 (and ::1) only unless --address asks otherwise (seen from the network side and in /proc/net/tcp);
 // the session log and the audit log are 0600 in 0700 directories even under umask 0000; the
 // entrypoint hands its CMD to the app as argv, never through a shell.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawn } from "node:child_process";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { networkInterfaces, tmpdir } from "node:os";
@@ -12,7 +11,9 @@ import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
 import { NOTHING_LEFT, leftovers, PORTFORWARD, REPO, type ReadyLine } from "../e2e/portforward-harness.ts";
 import { startEntrypoint } from "../e2e/entrypoint-harness.ts";
 import { eventually } from "../support/eventually.ts";
+import { entrypointRoleEnv, watchDenials } from "../support/iam.ts";
 import { HAS_IPV6_LOOPBACK } from "../support/ipv6.ts";
+import { start } from "../support/run.ts";
 import { asUser, createUser, removeUser, runAs, type UnixUser } from "../support/unix-users.ts";
 
 const EXEC = join(REPO, "scripts/exec.mts");
@@ -29,7 +30,9 @@ function tempDir(prefix: string): string {
 
 /** This machine's first non-loopback IPv4 address: what another machine on the network would connect to. */
 function networkAddress(): string {
-  const found = Object.values(networkInterfaces()).flat().find((a) => a && a.family === "IPv4" && !a.internal);
+  const found = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === "IPv4" && !a.internal);
   if (!found) throw new Error("this machine has no non-loopback IPv4 address to test the listener against");
   return found.address;
 }
@@ -47,32 +50,29 @@ interface Program {
 }
 
 /**
- * A script of ours under `node --import tsx`, through `sh -c 'umask …; exec node …'` so the umask is
+ * portforward or exec (as the operator, holding exactly docker/iam/operator.json) under `node --import tsx`, through `sh -c 'umask …; exec node …'` so the umask is
  * the child's own (Node cannot set a child's umask) and the shell is replaced, not left as a parent.
  */
 function runProgram(script: string, args: string[], env: Record<string, string | undefined>, umask = "0022", user?: UnixUser): Program {
   const fullEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...process.env, ...cloud.env, BASTIONLESS_CONFIG: "", ...env })) if (v !== undefined) fullEnv[k] = v;
+  for (const [k, v] of Object.entries({ ...process.env, ...cloud.env, ...cloud.principalEnv("operator"), BASTIONLESS_CONFIG: "", ...env }))
+    if (v !== undefined) fullEnv[k] = v;
   const argv = [process.execPath, "--import", "tsx", script, ...args];
-  const child = spawn("/bin/sh", ["-c", `umask ${umask} && exec "$@"`, "sh", ...(user ? asUser(user, argv) : argv)], {
-    cwd: REPO,
-    env: fullEnv,
-    stdio: ["ignore", "pipe", "pipe"],
+  const running = start("/bin/sh", ["-c", `umask ${umask} && exec "$@"`, "sh", ...(user ? asUser(user, argv) : argv)], {
+    baseEnv: fullEnv,
+    timeoutMs: Number.POSITIVE_INFINITY,
   });
-  let out = "";
-  let err = "";
-  child.stderr!.on("data", (d) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("close", (code, signal) => resolve({ code, signal })));
-  const fromStdout = <T,>(pick: (text: string) => T | undefined) =>
+  const { child } = running;
+  const exited = running.result.then(({ code, signal }) => ({ code, signal }));
+  const fromStdout = <T>(pick: (text: string) => T | undefined) =>
     new Promise<T>((resolve, reject) => {
       const look = () => {
-        const found = pick(out);
+        const found = pick(running.stdout());
         if (found !== undefined) resolve(found);
       };
-      child.stdout!.on("data", look);
-      void exited.then(({ code }) => (look(), reject(new Error(`${script} exited (${code}) first: ${err.trim()}`))));
+      child.stdout.on("data", look);
+      void exited.then(({ code }) => (look(), reject(new Error(`${script} exited (${code}) first: ${running.stderr().trim()}`))));
     });
-  child.stdout!.on("data", (d) => (out += d));
   const ready = fromStdout((text) => {
     const line = text.split("\n").find((l) => l.startsWith("{") && l.endsWith("}"));
     return line ? (JSON.parse(line) as ReadyLine) : undefined;
@@ -80,7 +80,7 @@ function runProgram(script: string, args: string[], env: Record<string, string |
   const firstLine = fromStdout((text) => (text.includes("\n") ? text.slice(0, text.indexOf("\n")) : undefined));
   ready.catch(() => {});
   firstLine.catch(() => {});
-  return { pid: child.pid!, stdout: () => out, stderr: () => err, ready, firstLine, exited, interrupt: () => void child.kill("SIGINT") };
+  return { pid: child.pid!, stdout: running.stdout, stderr: running.stderr, ready, firstLine, exited, interrupt: () => void child.kill("SIGINT") };
 }
 
 /** connect() to host:port: "connected" or the error code (ECONNREFUSED when nothing listens there). */
@@ -118,9 +118,10 @@ function listenersOn(port: number): Listening[] {
       const [, local, , state, , , , , , inode] = line.trim().split(/\s+/);
       const [hexAddress, hexPort] = local.split(":");
       if (state !== "0A" || parseInt(hexPort, 16) !== port) continue;
-      const address = hexAddress.length === 8
-        ? Buffer.from(hexAddress, "hex").reverse().join(".") // IPv4, little-endian on x86 and arm64
-        : `tcp6:${hexAddress}`;
+      const address =
+        hexAddress.length === 8
+          ? Buffer.from(hexAddress, "hex").reverse().join(".") // IPv4, little-endian on x86 and arm64
+          : `tcp6:${hexAddress}`;
       found.push({ address, inode });
     }
   }
@@ -162,6 +163,9 @@ beforeAll(async () => {
   cloud = await startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 200, pendingMs: 200 }, stopTimeoutMs: 2000 });
 }, 120_000);
 
+// A call the local cloud refused fails the test, naming the action.
+afterEach(watchDenials(() => cloud));
+
 afterAll(async () => {
   await cloud?.stop();
   for (const dir of temps) rmSync(dir, { recursive: true, force: true });
@@ -202,7 +206,10 @@ describe("forwards listen on 127.0.0.1 only unless asked", () => {
     const listeners = listenersOn(port);
     expect(listeners.map((l) => l.address)).toEqual(["0.0.0.0"]);
     expect(socketInodes(run.pid)).toContain(listeners[0].inode);
-    const warnings = run.stderr().split("\n").filter((l) => l.startsWith("warning:"));
+    const warnings = run
+      .stderr()
+      .split("\n")
+      .filter((l) => l.startsWith("warning:"));
     expect(warnings).toEqual(["warning: --address 0.0.0.0: the forwarded ports accept connections from the network, not only from this machine."]);
 
     run.interrupt();
@@ -212,7 +219,9 @@ describe("forwards listen on 127.0.0.1 only unless asked", () => {
 
   it("--address <this machine's IP>: listens there only (127.0.0.1 refuses) and says so in the human line", async () => {
     const ip = networkAddress();
-    const run = runProgram(PORTFORWARD, ["--env", "stg", "--yes", "--target", "stg-db", "--local-port", "0", "--address", ip], { XDG_STATE_HOME: tempDir("safety-state-") });
+    const run = runProgram(PORTFORWARD, ["--env", "stg", "--yes", "--target", "stg-db", "--local-port", "0", "--address", ip], {
+      XDG_STATE_HOME: tempDir("safety-state-"),
+    });
     const line = await run.firstLine;
     const m = new RegExp(`^${ip.replace(/\./g, "\\.")}:(\\d+) → \\S+:5432 via ecs:stg-main_\\S+$`).exec(line);
     expect(m, line).not.toBeNull();
@@ -229,23 +238,38 @@ describe("forwards listen on 127.0.0.1 only unless asked", () => {
   }, 120_000);
 
   it.each([
-    ["1.2.3", `portforward: --address "1.2.3" is not an IP address: use 127.0.0.1 (the default, this machine only), 0.0.0.0 (every interface) or one of this machine's addresses.`],
-    ["0.0.0.0:5432", `portforward: --address "0.0.0.0:5432" is not an IP address: use 127.0.0.1 (the default, this machine only), 0.0.0.0 (every interface) or one of this machine's addresses.`],
-    ["192.0.2.254", "portforward: --address 192.0.2.254 is not an address of this machine: pass one of its addresses (ip -brief address), 0.0.0.0 for every interface, or leave --address out for 127.0.0.1."],
-  ])("--address %s: one line, exit 2, nothing launched", async (address, message) => {
-    const before = await bastionTasks();
-    const run = runProgram(PORTFORWARD, [...JSON_ARGS, "--address", address], { XDG_STATE_HOME: tempDir("safety-state-") });
-    const exit = await run.exited;
-    expect(run.stderr()).toBe(message + "\n");
-    expect(exit.code).toBe(2);
-    expect(run.stdout()).toBe("");
-    expect(await bastionTasks()).toEqual(before);
-  }, 60_000);
+    [
+      "1.2.3",
+      `portforward: --address "1.2.3" is not an IP address: use 127.0.0.1 (the default, this machine only), 0.0.0.0 (every interface) or one of this machine's addresses.`,
+    ],
+    [
+      "0.0.0.0:5432",
+      `portforward: --address "0.0.0.0:5432" is not an IP address: use 127.0.0.1 (the default, this machine only), 0.0.0.0 (every interface) or one of this machine's addresses.`,
+    ],
+    [
+      "192.0.2.254",
+      "portforward: --address 192.0.2.254 is not an address of this machine: pass one of its addresses (ip -brief address), 0.0.0.0 for every interface, or leave --address out for 127.0.0.1.",
+    ],
+  ])(
+    "--address %s: one line, exit 2, nothing launched",
+    async (address, message) => {
+      const before = await bastionTasks();
+      const run = runProgram(PORTFORWARD, [...JSON_ARGS, "--address", address], { XDG_STATE_HOME: tempDir("safety-state-") });
+      const exit = await run.exited;
+      expect(run.stderr()).toBe(message + "\n");
+      expect(exit.code).toBe(2);
+      expect(run.stdout()).toBe("");
+      expect(await bastionTasks()).toEqual(before);
+    },
+    60_000,
+  );
 
   it("--address 0.0.0.0 --client plugin: refused in one line naming the fix, exit 2 (the plugin listens on localhost only)", async () => {
     const run = runProgram(PORTFORWARD, [...JSON_ARGS, "--address", "0.0.0.0", "--client", "plugin"], { XDG_STATE_HOME: tempDir("safety-state-") });
     const exit = await run.exited;
-    expect(run.stderr()).toBe("portforward: --address 0.0.0.0 needs --client native: session-manager-plugin listens on 127.0.0.1 only. Pass --client native, or leave --address out.\n");
+    expect(run.stderr()).toBe(
+      "portforward: --address 0.0.0.0 needs --client native: session-manager-plugin listens on 127.0.0.1 only. Pass --client native, or leave --address out.\n",
+    );
     expect(exit.code).toBe(2);
   }, 60_000);
 });
@@ -279,7 +303,10 @@ describe("log and audit files are 0600 in 0700 directories, whatever the umask",
       ".local/state/bastionless": "d0700",
       ".local/state/bastionless/audit.jsonl": "f0600",
     });
-    const events = readFileSync(join(home, ".local/state/bastionless/audit.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).event);
+    const events = readFileSync(join(home, ".local/state/bastionless/audit.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l).event);
     expect(events).toEqual(["exec.start", "exec.session", "exec.end"]);
   }, 120_000);
 
@@ -322,7 +349,12 @@ describe("log files never follow a link another user planted (two real users)", 
     const run = runProgram(EXEC, ["--env", "stg", "--yes", "--command", "echo should-not-run"], { XDG_STATE_HOME: shared }, "0022", victim);
     const exit = await run.exited;
     expect(run.stderr()).not.toContain("Exec into");
-    expect(run.stderr().split("\n").filter((l) => l.startsWith("exec: "))).toEqual([
+    expect(
+      run
+        .stderr()
+        .split("\n")
+        .filter((l) => l.startsWith("exec: ")),
+    ).toEqual([
       `exec: Refusing to keep logs in ${shared}/bastionless: it is owned by uid ${mallory.uid}, not by you (uid ${victim.uid}). Point XDG_STATE_HOME at a directory of your own (under sudo, keep your own HOME: sudo -H, not sudo -E).`,
     ]);
     expect(exit.code).toBe(1);
@@ -341,7 +373,12 @@ describe("log files never follow a link another user planted (two real users)", 
     const run = runProgram(EXEC, ["--env", "stg", "--yes", "--command", "echo should-not-run"], { HOME: victim.home, XDG_STATE_HOME: undefined });
     const exit = await run.exited;
     expect(run.stderr()).not.toContain("Exec into");
-    expect(run.stderr().split("\n").filter((l) => l.startsWith("exec: "))).toEqual([
+    expect(
+      run
+        .stderr()
+        .split("\n")
+        .filter((l) => l.startsWith("exec: ")),
+    ).toEqual([
       `exec: Refusing to keep logs in ${dir}: it is owned by uid ${victim.uid}, not by you (uid 0). Point XDG_STATE_HOME at a directory of your own (under sudo, keep your own HOME: sudo -H, not sudo -E).`,
     ]);
     expect(exit.code).toBe(1);
@@ -357,7 +394,10 @@ describe("log files never follow a link another user planted (two real users)", 
     const before = await bastionTasks();
     const run = runProgram(PORTFORWARD, JSON_ARGS, { HOME: victim.home, XDG_STATE_HOME: undefined });
     // Were the log accepted, the tunnel would open and wait: close it, and let the assertions say why.
-    void run.ready.then(() => run.interrupt(), () => {});
+    void run.ready.then(
+      () => run.interrupt(),
+      () => {},
+    );
     const exit = await run.exited;
     expect(run.stderr()).toBe(
       `portforward: Refusing to keep logs in ${dir}: it is owned by uid ${victim.uid}, not by you (uid 0). Point XDG_STATE_HOME at a directory of your own (under sudo, keep your own HOME: sudo -H, not sudo -E).\n`,
@@ -372,10 +412,26 @@ describe("log files never follow a link another user planted (two real users)", 
 describe("the entrypoint never runs the CMD through a shell", () => {
   it("the app gets '$HOME', ';', '`touch …`', '*' … literally as argv, its parent is the entrypoint, and nothing was touched", async () => {
     // Each would do something under sh -c: expand, split, run touch in the run's HOME, glob the repo.
-    const ARGS = ["$HOME", ";", "`touch $HOME/pwned-backtick`", "$(touch $HOME/pwned-subst)", "; touch $HOME/pwned-semicolon", "&& touch pwned-and", "*", "a b", "'quoted'", '"dq"', "|", ">out", "\\n", ""];
+    const ARGS = [
+      "$HOME",
+      ";",
+      "`touch $HOME/pwned-backtick`",
+      "$(touch $HOME/pwned-subst)",
+      "; touch $HOME/pwned-semicolon",
+      "&& touch pwned-and",
+      "*",
+      "a b",
+      "'quoted'",
+      '"dq"',
+      "|",
+      ">out",
+      "\\n",
+      "",
+    ];
     const APP = "process.stdout.write(JSON.stringify(process.argv.slice(1)) + '\\n'); setInterval(() => {}, 1 << 30);";
     const cmd = [process.execPath, "-e", APP, "--", ...ARGS];
-    const run = startEntrypoint({ cloud, cmd });
+    // As its task role, holding exactly docker/iam/entrypoint-task-role.json.
+    const run = startEntrypoint({ cloud, cmd, env: await entrypointRoleEnv(cloud) });
     try {
       const started = await run.waitForEvent("app_started");
       const pid = started.pid as number;
@@ -386,7 +442,11 @@ describe("the entrypoint never runs the CMD through a shell", () => {
       await eventually(async () => (run.stdout().includes("\n") ? true : undefined), 10_000, "the app's argv line");
       expect(JSON.parse(run.stdout().split("\n")[0])).toEqual(ARGS);
       // Parentage: app → entrypoint (node), no /bin/sh in between.
-      const ppid = Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "").split(" ")[1]);
+      const ppid = Number(
+        readFileSync(`/proc/${pid}/stat`, "utf8")
+          .replace(/^.*\) /s, "")
+          .split(" ")[1],
+      );
       expect(ppid).toBe(run.proc.pid);
       expect(readlinkSync(`/proc/${pid}/exe`)).toBe(readlinkSync(`/proc/${run.proc.pid}/exe`));
       expect(readFileSync(`/proc/${ppid}/cmdline`, "utf8").split("\0")).toContain(join(REPO, "scripts/entrypoint.mts"));

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, expect, it } from "vitest";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
-import { sdkConfig } from "../localcloud/test-helpers.ts";
+import { cloudConfig } from "../support/clients.ts";
 import { findExclusion } from "../support/capture-allowlist.ts";
 import { captureChild } from "../support/capture.ts";
 import { formatHits, scanCaptures, summaryLine } from "../support/secret-scan.ts";
@@ -24,8 +24,8 @@ let dir: string;
 
 beforeAll(async () => {
   cloud = await startLocalCloud();
-  ssm = new SSMClient(sdkConfig(cloud));
-  kms = new KMSClient(sdkConfig(cloud));
+  ssm = new SSMClient(cloudConfig(cloud));
+  kms = new KMSClient(cloudConfig(cloud));
 });
 
 afterAll(async () => {
@@ -97,7 +97,9 @@ it("passes a program that prints only ids and masked values", async () => {
 });
 
 it("leaves out only the allowlisted programs, and counts them", async () => {
-  expect(findExclusion(["/usr/bin/aws", "ssm", "create-activation", "--iam-role", "r"])?.reason).toBe("the AWS CLI's create-activation prints the ActivationCode by design");
+  expect(findExclusion(["/usr/bin/aws", "ssm", "create-activation", "--iam-role", "r"])?.reason).toBe(
+    "the AWS CLI's create-activation prints the ActivationCode by design",
+  );
   expect(findExclusion(["aws", "ssm", "describe-activations"])).toBeUndefined();
   expect(findExclusion([process.execPath, "--import", "tsx", "scripts/exec.mts", "--env", "stg"])).toBeUndefined();
   const code = await newActivationCode();

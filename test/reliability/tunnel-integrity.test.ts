@@ -7,7 +7,7 @@
 //
 // CI size: about 20 s + 8 s of traffic. RELIABILITY_SOAK=1: 10 min + 2 min, twice the connections.
 // TUNNEL_INTEGRITY_SECONDS overrides the first duration. The seed is printed; TUNNEL_INTEGRITY_SEED replays it.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
 import { connect } from "node:net";
 import { ECSClient } from "@aws-sdk/client-ecs";
@@ -18,13 +18,14 @@ import type { DataChannel } from "../../lib/session/channel.ts";
 import { startNativePortForward } from "../../lib/session/port.ts";
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
 import { seededRandom } from "../localcloud/faults.ts";
-import { sdkConfig } from "../localcloud/test-helpers.ts";
+import { cloudConfig } from "../support/clients.ts";
 import type { DataChannelFaults } from "../localcloud/dataplane/types.ts";
 import { receiveDown, sendUp } from "../unit/session/client.ts";
 import { prngDigest, prngStream, startTargetServer } from "../unit/session/native-harness.ts";
 import { NOTHING_LEFT, leftovers } from "../e2e/portforward-harness.ts";
 import { startBastion, type Bastion } from "../support/bastion.ts";
 import { eventually } from "../support/eventually.ts";
+import { watchDenials } from "../support/iam.ts";
 import { writeReport } from "./report.ts";
 
 const SOAK = process.env.RELIABILITY_SOAK === "1";
@@ -56,8 +57,11 @@ const calls: Record<string, { ok: number; failed: number }> = {};
 
 beforeAll(async () => {
   cloud = await startLocalCloud({ world: "demo", postgres: false, taskDelays: { provisioningMs: 100, pendingMs: 100 }, stopTimeoutMs: 3000 });
-  // The product's retry settings (standard, 3 attempts) on the local cloud's endpoint.
-  const config = sdkConfig(cloud, { maxAttempts: clientConfig({}, {}).maxAttempts, retryMode: "standard" });
+  // The product's retry settings (standard, 3 attempts) on the local cloud's endpoint, as the
+  // operator (holding exactly docker/iam/operator.json): the session's calls are the operator's.
+  const operator = cloud.principalEnv("operator");
+  const credentials = { accessKeyId: operator.AWS_ACCESS_KEY_ID, secretAccessKey: operator.AWS_SECRET_ACCESS_KEY };
+  const config = cloudConfig(cloud, { maxAttempts: clientConfig({}, {}).maxAttempts, retryMode: "standard", credentials });
   clients = { ssm: new SSMClient(config), ecs: new ECSClient(config), kms: new KMSClient(config) };
   clients.ssm.middlewareStack.add(
     (next, context) => async (args) => {
@@ -76,6 +80,9 @@ beforeAll(async () => {
   target = await startTargetServer();
   console.log(`tunnel integrity: seed ${SEED} (replay with TUNNEL_INTEGRITY_SEED=${SEED}), ${SECONDS} s, ${CONNECTIONS} connections`);
 }, 120_000);
+
+// A call the local cloud refused fails the test, naming the action.
+afterEach(watchDenials(() => cloud));
 
 afterAll(async () => {
   await target?.close();
@@ -101,15 +108,26 @@ function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
 /** Both ways at once: PRNG bytes up while the target echoes them down; resolves with what came back. */
 function echoBoth(port: number, seed: number, size: number): Promise<{ sent: string; received: string; bytes: number }> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+    const socket = connect({ port, host: "127.0.0.1" });
     const sent = createHash("sha256");
     const received = createHash("sha256");
     let bytes = 0;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      resolve({ sent: sent.digest("hex"), received: received.digest("hex"), bytes });
+    };
     socket.on("data", (d: Buffer) => {
       received.update(d);
       bytes += d.length;
+      // All of it came back: close now (a half-close would close the target, as a real agent does).
+      if (bytes >= size + 5) {
+        socket.end();
+        finish();
+      }
     });
-    socket.on("end", () => resolve({ sent: sent.digest("hex"), received: received.digest("hex"), bytes }));
+    socket.on("end", finish);
     socket.on("error", reject);
     // The target echoes its first line too (test/unit/session/native-harness.ts).
     const head = Buffer.from("ECHO\n");
@@ -121,7 +139,6 @@ function echoBoth(port: number, seed: number, size: number): Promise<{ sent: str
         sent.update(r.value);
         if (!socket.write(r.value)) return void socket.once("drain", pump);
       }
-      socket.end();
     };
     pump();
   });
@@ -176,7 +193,12 @@ async function transferUnderFaults(to: string, seconds: number, label: string) {
   for (const key of Object.keys(calls)) delete calls[key];
   const before = await injected();
   await cloud.setFaults({ ...CONTROL_PLANE_FAULTS, dataChannel: DATA_CHANNEL_FAULTS });
-  const fwd = await startNativePortForward({ clients, region: cloud.region, target: to, forwards: [{ localPort: 0, host: "127.0.0.1", remotePort: target.port }] });
+  const fwd = await startNativePortForward({
+    clients,
+    region: cloud.region,
+    target: to,
+    forwards: [{ localPort: 0, host: "127.0.0.1", remotePort: target.port }],
+  });
   let channel: DataChannel | undefined;
   let result: Awaited<ReturnType<typeof traffic>>;
   let sessionId: string;
@@ -197,12 +219,21 @@ async function transferUnderFaults(to: string, seconds: number, label: string) {
   const faults = { controlPlane: delta(after.controlPlane, before.controlPlane), dataChannel: delta(after.dataChannel, before.dataChannel) };
   const mb = (n: number) => (n / 1e6).toFixed(1);
   console.log(
-    `tunnel integrity (${label}): ${result.streams} streams (${Object.entries(result.byKind).map(([k, v]) => `${v} ${k}`).join(", ")}) on ${CONNECTIONS} connections in ${result.seconds.toFixed(1)} s: ` +
+    `tunnel integrity (${label}): ${result.streams} streams (${Object.entries(result.byKind)
+      .map(([k, v]) => `${v} ${k}`)
+      .join(", ")}) on ${CONNECTIONS} connections in ${result.seconds.toFixed(1)} s: ` +
       `${mb(result.up)} MB up, ${mb(result.down)} MB down, ${mb((result.up + result.down) / result.seconds)} MB/s together; ` +
       `${channel!.stats.reconnects} reconnects, ResumeSession ${calls.ResumeSession?.ok ?? 0} ok / ${calls.ResumeSession?.failed ?? 0} failed after the SDK's retries, ` +
       `client resent ${channel!.sendStats.resent} of ${channel!.sendStats.sent}, ${channel!.stats.duplicates} duplicates received; injected ${JSON.stringify(faults)}`,
   );
-  writeReport(`tunnel-integrity-${label.replace(/[^a-z0-9]+/gi, "-")}`, { streams: result.streams, bytesUp: result.up, bytesDown: result.down, seconds: result.seconds, reconnects: channel!.stats.reconnects, injected: faults });
+  writeReport(`tunnel-integrity-${label.replace(/[^a-z0-9]+/gi, "-")}`, {
+    streams: result.streams,
+    bytesUp: result.up,
+    bytesDown: result.down,
+    seconds: result.seconds,
+    reconnects: channel!.stats.reconnects,
+    injected: faults,
+  });
   return { result, channel: channel!, sessionId: sessionId!, faults };
 }
 
@@ -227,10 +258,14 @@ function expectIntactUnderFaults(run: Awaited<ReturnType<typeof transferUnderFau
 }
 
 async function expectTerminated(sessionId: string): Promise<void> {
-  const session = await eventually(async () => {
-    const found = (await cloud.state()).sessions.find((s) => s.sessionId === sessionId);
-    return found?.status === "Terminated" ? found : undefined;
-  }, 20_000, `session ${sessionId} Terminated`);
+  const session = await eventually(
+    async () => {
+      const found = (await cloud.state()).sessions.find((s) => s.sessionId === sessionId);
+      return found?.status === "Terminated" ? found : undefined;
+    },
+    20_000,
+    `session ${sessionId} Terminated`,
+  );
   expect(session.status).toBe("Terminated");
 }
 
@@ -241,34 +276,50 @@ describe("tunnel integrity under faults", () => {
     await bastion?.stop();
   });
 
-  it(`ECS Exec target: ${CONNECTIONS} connections for ${SECONDS} s through one mux session, every byte checked; Terminated after`, async () => {
-    bastion = await startBastion(cloud);
-    const run = await transferUnderFaults(bastion.target, SECONDS, "ecs-exec");
-    expectIntactUnderFaults(run, SECONDS);
-    const state = await cloud.state();
-    expect(state.sessions.find((s) => s.sessionId === run.sessionId)).toMatchObject({ kind: "port", dataPlane: { mode: "mux" } });
-    await expectTerminated(run.sessionId);
-    await bastion.stop();
-    bastion = undefined;
-  }, (SECONDS + 300) * 1000);
+  it(
+    `ECS Exec target: ${CONNECTIONS} connections for ${SECONDS} s through one mux session, every byte checked; Terminated after`,
+    async () => {
+      bastion = await startBastion(cloud);
+      const run = await transferUnderFaults(bastion.target, SECONDS, "ecs-exec");
+      expectIntactUnderFaults(run, SECONDS);
+      const state = await cloud.state();
+      expect(state.sessions.find((s) => s.sessionId === run.sessionId)).toMatchObject({ kind: "port", dataPlane: { mode: "mux" } });
+      await expectTerminated(run.sessionId);
+      await bastion.stop();
+      bastion = undefined;
+    },
+    (SECONDS + 300) * 1000,
+  );
 
-  it(`managed instance of the real entrypoint: ${CONNECTIONS} connections for ${ENTRYPOINT_SECONDS} s, every byte checked; Terminated, nothing left after StopTask`, async () => {
-    // The entrypoint registers beside its CMD; portforward finds the mi- id under this parameter.
-    bastion = await startBastion(cloud, "stg", { command: ["sleep", "86400"] });
-    const taskId = bastion.taskArn.split("/").at(-1)!;
-    const instanceId = await eventually(async () => {
-      const s = await cloud.state();
-      const id = s.parameters.find((p) => p.name === `/stg/portforward/instances/${taskId}`)?.value;
-      return id && s.instances.some((i) => i.instanceId === id && i.pingStatus === "Online") ? id : undefined;
-    }, 60_000, "the bastion's managed instance Online");
-    const run = await transferUnderFaults(instanceId, ENTRYPOINT_SECONDS, "entrypoint mi-");
-    expectIntactUnderFaults(run, ENTRYPOINT_SECONDS);
-    await expectTerminated(run.sessionId);
-    await bastion.stop();
-    bastion = undefined;
-    await eventually(async () => {
-      const left = await leftovers(cloud);
-      return JSON.stringify(left) === JSON.stringify(NOTHING_LEFT) ? left : undefined;
-    }, 30_000, "nothing left after StopTask");
-  }, (ENTRYPOINT_SECONDS + 300) * 1000);
+  it(
+    `managed instance of the real entrypoint: ${CONNECTIONS} connections for ${ENTRYPOINT_SECONDS} s, every byte checked; Terminated, nothing left after StopTask`,
+    async () => {
+      // The entrypoint registers beside its CMD; portforward finds the mi- id under this parameter.
+      bastion = await startBastion(cloud, "stg", { command: ["sleep", "86400"] });
+      const taskId = bastion.taskArn.split("/").at(-1)!;
+      const instanceId = await eventually(
+        async () => {
+          const s = await cloud.state();
+          const id = s.parameters.find((p) => p.name === `/stg/portforward/instances/${taskId}`)?.value;
+          return id && s.instances.some((i) => i.instanceId === id && i.pingStatus === "Online") ? id : undefined;
+        },
+        60_000,
+        "the bastion's managed instance Online",
+      );
+      const run = await transferUnderFaults(instanceId, ENTRYPOINT_SECONDS, "entrypoint mi-");
+      expectIntactUnderFaults(run, ENTRYPOINT_SECONDS);
+      await expectTerminated(run.sessionId);
+      await bastion.stop();
+      bastion = undefined;
+      await eventually(
+        async () => {
+          const left = await leftovers(cloud);
+          return JSON.stringify(left) === JSON.stringify(NOTHING_LEFT) ? left : undefined;
+        },
+        30_000,
+        "nothing left after StopTask",
+      );
+    },
+    (ENTRYPOINT_SECONDS + 300) * 1000,
+  );
 });

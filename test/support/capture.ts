@@ -151,7 +151,13 @@ export function captureChild(child: ChildProcess, dir: string, meta: CaptureMeta
   return id;
 }
 
-function captureSyncResult(dir: string, meta: CaptureMeta, env: NodeJS.ProcessEnv | undefined, since: number, out: { stdout?: unknown; stderr?: unknown }): void {
+function captureSyncResult(
+  dir: string,
+  meta: CaptureMeta,
+  env: NodeJS.ProcessEnv | undefined,
+  since: number,
+  out: { stdout?: unknown; stderr?: unknown },
+): void {
   const id = newId();
   writeMeta(dir, id, meta);
   if (meta.excluded) return;
@@ -188,9 +194,12 @@ function pipeInherited(args: unknown[], optionsIndex: number, options: Options |
   const stdio = options?.stdio;
   const relayed: Array<"stdout" | "stderr"> = [];
   if (!options || stdio === undefined) return relayed;
-  const list = stdio === "inherit" ? ["inherit", "inherit", "inherit"] : Array.isArray(stdio) ? [...stdio] : undefined;
+  const list = stdioList(stdio);
   if (!list) return relayed;
-  for (const [fd, name] of [[1, "stdout"], [2, "stderr"]] as const) {
+  for (const [fd, name] of [
+    [1, "stdout"],
+    [2, "stderr"],
+  ] as const) {
     if (list[fd] === "inherit") {
       list[fd] = "pipe";
       relayed.push(name);
@@ -236,7 +245,8 @@ export function installCapture(dir: string): void {
       let child!: ChildProcess;
       const done = new Promise((resolve, reject) => {
         child = execFile(...args, (error: (Error & Record<string, unknown>) | null, stdout: unknown, stderr: unknown) =>
-          error ? reject(Object.assign(error, { stdout, stderr })) : resolve({ stdout, stderr }));
+          error ? reject(Object.assign(error, { stdout, stderr })) : resolve({ stdout, stderr }),
+        );
       });
       return Object.assign(done, { child });
     },
@@ -323,3 +333,10 @@ export function installCapture(dir: string): void {
 
 const fromEnv = process.env[CAPTURE_DIR_ENV];
 if (fromEnv && existsSync(fromEnv)) installCapture(fromEnv);
+
+/** A child's stdio as one entry per fd ("inherit" for all three), or undefined for a form left alone. */
+function stdioList(stdio: unknown): unknown[] | undefined {
+  if (Array.isArray(stdio)) return [...stdio];
+  if (stdio === "inherit") return ["inherit", "inherit", "inherit"];
+  return undefined;
+}

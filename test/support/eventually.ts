@@ -2,8 +2,8 @@
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `check` until it returns a value (not undefined) or the time is up. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = "condition"): Promise<T> {
+/** Polls `check`, every `everyMs`, until it returns a value (not undefined) or the time is up. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, what = "condition", everyMs = 50): Promise<T> {
   const started = Date.now();
   let last: unknown;
   for (;;) {
@@ -14,6 +14,6 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
       last = error;
     }
     if (Date.now() - started > timeoutMs) throw new Error(`${what} not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ""}`);
-    await sleep(50);
+    await sleep(everyMs);
   }
 }

@@ -1,9 +1,10 @@
 // Seeds a local cloud with what the sweeper must remove (and what it must leave alone), the way
 // crashes and forgotten tunnels leave them: used for the sweeper's e2e tests and its benchmark.
 import { randomBytes, randomUUID } from "node:crypto";
-import { DescribeServicesCommand, ECSClient, RunTaskCommand } from "@aws-sdk/client-ecs";
-import { CreateActivationCommand, DeleteActivationCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { DescribeServicesCommand, RunTaskCommand } from "@aws-sdk/client-ecs";
+import { CreateActivationCommand, DeleteActivationCommand, PutParameterCommand } from "@aws-sdk/client-ssm";
 import type { LocalCloud } from "../localcloud/index.ts";
+import { cloudClients } from "./clients.ts";
 import { ourTags } from "../../lib/constants.ts";
 
 export interface SeededWorld {
@@ -30,17 +31,18 @@ export interface SeedOptions {
 
 const awsTags = (tags: Record<string, string>) => Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
 
-export function cloudClients(cloud: LocalCloud) {
-  const config = { region: cloud.region, endpoint: cloud.endpoint, credentials: { accessKeyId: "localcloud", secretAccessKey: "localcloud" }, maxAttempts: 8 };
-  return { ssm: new SSMClient(config), ecs: new ECSClient(config) };
-}
-
 /** What the fake agent does: the unsigned RegisterManagedInstance call. */
 export async function registerInstance(cloud: LocalCloud, activation: { ActivationId?: string; ActivationCode?: string }): Promise<string> {
   const res = await fetch(cloud.endpoint, {
     method: "POST",
     headers: { "content-type": "application/x-amz-json-1.1", "x-amz-target": "AmazonSSM.RegisterManagedInstance" },
-    body: JSON.stringify({ ActivationId: activation.ActivationId, ActivationCode: activation.ActivationCode, PublicKey: randomBytes(300).toString("base64"), PublicKeyType: "Rsa", Fingerprint: randomUUID() }),
+    body: JSON.stringify({
+      ActivationId: activation.ActivationId,
+      ActivationCode: activation.ActivationCode,
+      PublicKey: randomBytes(300).toString("base64"),
+      PublicKeyType: "Rsa",
+      Fingerprint: randomUUID(),
+    }),
   });
   const body = (await res.json()) as { InstanceId?: string; message?: string };
   if (!res.ok || !body.InstanceId) throw new Error(`RegisterManagedInstance failed: ${res.status} ${JSON.stringify(body)}`);
@@ -68,7 +70,11 @@ export async function seedSweepWorld(cloud: LocalCloud, options: SeedOptions): P
     inBatches(Math.ceil(count / 10), 5, async (i) => {
       const out = await ecs.send(
         new RunTaskCommand({
-          cluster, taskDefinition: `${env}-app`, launchType: "FARGATE", count: Math.min(10, count - i * 10), startedBy,
+          cluster,
+          taskDefinition: `${env}-app`,
+          launchType: "FARGATE",
+          count: Math.min(10, count - i * 10),
+          startedBy,
           networkConfiguration: service.networkConfiguration,
           overrides: { containerOverrides: [{ name: "app", command: ["sleep", "86400"] }] },
           ...(tags ? { tags: Object.entries(tags).map(([key, value]) => ({ key, value })) } : {}),
@@ -77,7 +83,9 @@ export async function seedSweepWorld(cloud: LocalCloud, options: SeedOptions): P
       return out.tasks!.map((t) => t.taskArn!);
     }).then((x) => x.flat());
   const register = async (count: number, tags: Record<string, string> | undefined) => {
-    const activation = await ssm.send(new CreateActivationCommand({ IamRole: `${env}-ssm-role`, RegistrationLimit: Math.max(1, count), ...(tags ? { Tags: awsTags(tags) } : {}) }));
+    const activation = await ssm.send(
+      new CreateActivationCommand({ IamRole: `${env}-ssm-role`, RegistrationLimit: Math.max(1, count), ...(tags ? { Tags: awsTags(tags) } : {}) }),
+    );
     const ids = await inBatches(count, 20, () => registerInstance(cloud, activation));
     await ssm.send(new DeleteActivationCommand({ ActivationId: activation.ActivationId }));
     return ids;
@@ -89,13 +97,19 @@ export async function seedSweepWorld(cloud: LocalCloud, options: SeedOptions): P
   if (kinds.has("tasks")) orphans.tasks = await runTasks(n, "bastionless:alice", ourTags(env, "host:laptop"));
   if (kinds.has("instances")) orphans.instances = await register(n, ourTags(env, "host:crashed"));
   if (kinds.has("activations")) {
-    orphans.activations = await inBatches(n, 20, async () =>
-      (await ssm.send(new CreateActivationCommand({ IamRole: `${env}-ssm-role`, RegistrationLimit: 1, Tags: awsTags(ourTags(env, "host:never-started")) }))).ActivationId!,
+    orphans.activations = await inBatches(
+      n,
+      20,
+      async () =>
+        (await ssm.send(new CreateActivationCommand({ IamRole: `${env}-ssm-role`, RegistrationLimit: 1, Tags: awsTags(ourTags(env, "host:never-started")) })))
+          .ActivationId!,
     );
   }
   lookAlikes.tasks = await runTasks(1, "bastionless:carol", undefined);
   lookAlikes.instances = await register(1, { team: "payments", [`${"bastionless:env"}`]: env });
-  lookAlikes.activations = [(await ssm.send(new CreateActivationCommand({ IamRole: `${env}-ssm-role`, Tags: awsTags({ "bastionless:env": env }) }))).ActivationId!];
+  lookAlikes.activations = [
+    (await ssm.send(new CreateActivationCommand({ IamRole: `${env}-ssm-role`, Tags: awsTags({ "bastionless:env": env }) }))).ActivationId!,
+  ];
   if (options.ageHours !== 0) await cloud.advanceClock((options.ageHours ?? 13) * 3_600_000);
 
   // Healthy bastions: a recent task, its Online instance and its parameter.

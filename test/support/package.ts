@@ -29,12 +29,19 @@ export interface InstalledPackage {
 }
 
 /** npm, quiet and with nothing to ask the registry. */
-export const NPM_ENV: Record<string, string> = { npm_config_update_notifier: "false", npm_config_fund: "false", npm_config_audit: "false", npm_config_loglevel: "error" };
+export const NPM_ENV: Record<string, string> = {
+  npm_config_update_notifier: "false",
+  npm_config_fund: "false",
+  npm_config_audit: "false",
+  npm_config_loglevel: "error",
+};
 
 export function packAndInstall(): InstalledPackage {
   const dir = mkdtempSync(join(tmpdir(), "bl-package-"));
   const source = join(dir, "source");
-  const tracked = execFileSync("git", ["ls-files", "-z"], { cwd: REPO, encoding: "utf8" }).split("\0").filter((f) => f && existsSync(join(REPO, f)));
+  const tracked = execFileSync("git", ["ls-files", "-z"], { cwd: REPO, encoding: "utf8" })
+    .split("\0")
+    .filter((f) => f && existsSync(join(REPO, f)));
   for (const file of tracked) {
     mkdirSync(dirname(join(source, file)), { recursive: true });
     copyFileSync(join(REPO, file), join(source, file));

@@ -41,11 +41,18 @@ export function needlesOf(secret: IssuedSecret): Needle[] {
   const forms: Array<[string, string]> = [];
   if (secret.kind === "kms-data-key") {
     const key = Buffer.from(secret.value, "base64");
-    const halves: Array<[string, Buffer]> = [["", key.subarray(0, 32)], [" of the second half", key.subarray(32)]];
+    const halves: Array<[string, Buffer]> = [
+      ["", key.subarray(0, 32)],
+      [" of the second half", key.subarray(32)],
+    ];
     for (const [which, part] of halves) {
       if (!part.length) continue;
       // base64 of 32 bytes: the first 42 characters do not depend on what follows (so they also match the whole key's)
-      forms.push([`base64${which}`, part.toString("base64").slice(0, 42)], [`base64url${which}`, part.toString("base64url").slice(0, 42)], [`hex${which}`, part.toString("hex")]);
+      forms.push(
+        [`base64${which}`, part.toString("base64").slice(0, 42)],
+        [`base64url${which}`, part.toString("base64url").slice(0, 42)],
+        [`hex${which}`, part.toString("hex")],
+      );
     }
     if (key.length > 32) forms.push(["base64 (whole key)", secret.value]);
   } else {
@@ -120,7 +127,12 @@ function listFiles(dir: string): string[] {
 export function scanCaptures(dir: string, secrets: IssuedSecret[]): ScanResult {
   const needles = secrets.flatMap(needlesOf);
   const result: ScanResult = { captures: 0, excluded: 0, secrets: secrets.length, hits: [] };
-  const ids = existsSync(dir) ? readdirSync(dir).filter((n) => n.endsWith(".json")).map((n) => n.slice(0, -5)).sort() : [];
+  const ids = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((n) => n.endsWith(".json"))
+        .map((n) => n.slice(0, -5))
+        .sort()
+    : [];
   for (const id of ids) {
     const meta = JSON.parse(readFileSync(join(dir, `${id}.json`), "utf8")) as CaptureMeta;
     if (meta.excluded) {

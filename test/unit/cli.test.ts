@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { Declined, Interrupted, UsageError, defineCli, exitCodeOf, parseFlags, runMain, usage } from "../../lib/cli.ts";
+import { defineCli, exitCodeOf, parseFlags, runMain, usage } from "../../lib/cli.ts";
+import { Declined, Interrupted, UsageError } from "../../lib/errors.ts";
 import { AwsCallError } from "../../lib/aws/errors.ts";
 
 const spec = defineCli({
@@ -34,7 +35,9 @@ describe("parseFlags", () => {
   it("reports bad input as a usage error naming the flag", () => {
     expect(() => parseFlags(spec, ["--nope"], {})).toThrow(new UsageError("unknown option --nope. Run portforward --help for usage."));
     expect(() => parseFlags(spec, ["--env"], {})).toThrow(new UsageError("--env <value> needs a value. Run portforward --help for usage."));
-    expect(() => parseFlags(spec, [], { BASTIONLESS_YES: "maybe" })).toThrow(new UsageError("BASTIONLESS_YES=maybe is not a boolean for --yes: use true or false."));
+    expect(() => parseFlags(spec, [], { BASTIONLESS_YES: "maybe" })).toThrow(
+      new UsageError("BASTIONLESS_YES=maybe is not a boolean for --yes: use true or false."),
+    );
   });
 
   it("renders usage with env fallbacks and defaults", () => {
@@ -48,7 +51,10 @@ describe("parseFlags", () => {
   });
 
   it("puts the description of a flag too long for the column on the next line, aligned", () => {
-    const text = usage({ ...spec, flags: { ...spec.flags, via: { type: "string", placeholder: "auto|ecs-exec|instance|something-longer", description: "which target" } } });
+    const text = usage({
+      ...spec,
+      flags: { ...spec.flags, via: { type: "string", placeholder: "auto|ecs-exec|instance|something-longer", description: "which target" } },
+    });
     const lines = text.split("\n");
     const at = lines.findIndex((l) => l.includes("--via <auto|ecs-exec|instance|something-longer>"));
     expect(lines[at]).toBe("      --via <auto|ecs-exec|instance|something-longer>");
@@ -68,16 +74,36 @@ describe("runMain", () => {
   it("maps outcomes to exit codes", async () => {
     expect(await run(async () => undefined)).toEqual({ code: 0, out: "" });
     expect(await run(async () => 3)).toEqual({ code: 3, out: "" });
-    expect(await run(async () => { throw new UsageError("--task is required with --yes."); })).toEqual({ code: 2, out: "exec: --task is required with --yes.\n" });
-    expect(await run(async () => { throw new Declined(); })).toEqual({ code: 0, out: "" });
-    expect(await run(async () => { throw new Interrupted(); })).toEqual({ code: 130, out: "exec: Interrupted.\n" });
-    expect(await run(async () => { throw new Error("boom"); })).toEqual({ code: 1, out: "exec: boom\n" });
+    expect(
+      await run(async () => {
+        throw new UsageError("--task is required with --yes.");
+      }),
+    ).toEqual({ code: 2, out: "exec: --task is required with --yes.\n" });
+    expect(
+      await run(async () => {
+        throw new Declined();
+      }),
+    ).toEqual({ code: 0, out: "" });
+    expect(
+      await run(async () => {
+        throw new Interrupted();
+      }),
+    ).toEqual({ code: 130, out: "exec: Interrupted.\n" });
+    expect(
+      await run(async () => {
+        throw new Error("boom");
+      }),
+    ).toEqual({ code: 1, out: "exec: boom\n" });
   });
 
   it("treats a prompt's Ctrl-C as a quiet 130", async () => {
     const err = Object.assign(new Error("User force closed the prompt with SIGINT"), { name: "ExitPromptError" });
     expect(exitCodeOf(err)).toBe(130);
-    expect(await run(async () => { throw err; })).toEqual({ code: 130, out: "" });
+    expect(
+      await run(async () => {
+        throw err;
+      }),
+    ).toEqual({ code: 130, out: "" });
   });
 
   it("shows the stack and causes only with --debug, redacted", async () => {

@@ -61,7 +61,10 @@ const PINNED_VERSION = "3.3.2299.0";
 
 /** An OpenPGP v4 fingerprint from the armoured key itself (RFC 4880 §12.2), no gpg needed. */
 function fingerprintOf(armoured: string): string {
-  const body = armoured.split(/\r?\n\r?\n/)[1].split("\n=")[0].replace(/\s/g, "");
+  const body = armoured
+    .split(/\r?\n\r?\n/)[1]
+    .split("\n=")[0]
+    .replace(/\s/g, "");
   const bytes = Buffer.from(body, "base64");
   expect(bytes[0]).toBe(0x99); // old-format public-key packet, two-byte length
   const packet = bytes.subarray(0, 3 + bytes.readUInt16BE(1));
@@ -116,14 +119,21 @@ describe.each(DOCKERFILES)("%s", (file) => {
   });
 
   it("every COPY source exists after npm run build:entrypoint (the optional ${SSM_AGENT_DEB} aside)", () => {
-    const sources = all("COPY").flatMap((c) => c.args.split(/\s+/).filter((a) => !a.startsWith("--")).slice(0, -1));
+    const sources = all("COPY").flatMap((c) =>
+      c.args
+        .split(/\s+/)
+        .filter((a) => !a.startsWith("--"))
+        .slice(0, -1),
+    );
     expect(sources).toContain("dist/entrypoint.mjs");
     expect(sources).toContain("${SSM_AGENT_DEB}");
     for (const source of sources.filter((s) => !s.startsWith("${"))) expect(existsSync(join(ROOT, source)), source).toBe(true);
   });
 
   it("installs the agent with docker/agent/install.sh (a local SSM_AGENT_DEB, else the pinned, verified download), tini, and no secret-like value anywhere", () => {
-    const run = all("RUN").map((r) => r.args).join("\n");
+    const run = all("RUN")
+      .map((r) => r.args)
+      .join("\n");
     expect(all("COPY").map((c) => c.args)).toContain("docker/agent/ ${SSM_AGENT_DEB} /tmp/agent/");
     expect(run).toContain("/tmp/agent/install.sh");
     expect(run).toContain("rm -rf /tmp/agent ");
@@ -131,7 +141,9 @@ describe.each(DOCKERFILES)("%s", (file) => {
     const arg = (name: string) => all("ARG").find((a) => a.args.startsWith(`${name}=`) || a.args === name)?.args;
     expect(arg("SSM_AGENT_DEB")).toBe("SSM_AGENT_DEB=");
     expect(arg("SSM_AGENT_VERSION")).toBe(`SSM_AGENT_VERSION=${PINNED_VERSION}`);
-    expect(arg("SSM_AGENT_KEY_FINGERPRINT")).toBe(`SSM_AGENT_KEY_FINGERPRINT=${fingerprintOf(readFileSync(join(ROOT, "docker/agent/amazon-ssm-agent.gpg"), "utf8"))}`);
+    expect(arg("SSM_AGENT_KEY_FINGERPRINT")).toBe(
+      `SSM_AGENT_KEY_FINGERPRINT=${fingerprintOf(readFileSync(join(ROOT, "docker/agent/amazon-ssm-agent.gpg"), "utf8"))}`,
+    );
     expect(text).not.toMatch(/\/latest\//);
     for (const pattern of SECRET_LIKE) expect(text, String(pattern)).not.toMatch(pattern);
     for (const i of [...all("ENV"), ...all("ARG")]) expect(i.args, `line ${i.line}`).not.toMatch(/(SECRET|TOKEN|PASSWORD|ACCESS_KEY|ACTIVATION)/i);
@@ -140,7 +152,10 @@ describe.each(DOCKERFILES)("%s", (file) => {
 
 describe("docker/bastion/Dockerfile", () => {
   const instructions = parseDockerfile(readFileSync(join(ROOT, "docker/bastion/Dockerfile"), "utf8"));
-  const run = instructions.filter((i) => i.keyword === "RUN").map((i) => i.args).join("\n");
+  const run = instructions
+    .filter((i) => i.keyword === "RUN")
+    .map((i) => i.args)
+    .join("\n");
 
   it("has the database clients, and gives ssm-user sudo only behind ENABLE_SUDO=true", () => {
     expect(run).toMatch(/postgresql-client/);
@@ -171,7 +186,10 @@ describe("docker/app/Dockerfile.example", () => {
     const userRoot = instructions.findIndex((i) => i.keyword === "USER" && i.args === "root");
     expect(instructions[firstRun].args).toBe('echo "$(id -u):$(id -g)" > /tmp/bastionless-app-user');
     expect(firstRun).toBeLessThan(userRoot);
-    const run = instructions.filter((i) => i.keyword === "RUN").map((i) => i.args).join("\n");
+    const run = instructions
+      .filter((i) => i.keyword === "RUN")
+      .map((i) => i.args)
+      .join("\n");
     expect(run).toContain("install -m 0644 /tmp/bastionless-app-user /etc/bastionless/app-user");
   });
 });
@@ -203,22 +221,38 @@ describe("docker/agent/verify-signature.sh", () => {
   beforeAll(() => {
     if (gpg.error) throw new Error("gpg is not installed (make setup installs it in CI; else apt-get install gpg): it makes this test's keys");
     execFileSync("mkdir", ["-m", "700", env.GNUPGHOME]);
-    execFileSync("gpg", ["--batch", "--quiet", "--passphrase", "", "--quick-gen-key", "Test signer <signer@example.com>", "ed25519", "sign", "1d"], { env, stdio: "pipe" });
-    execFileSync("gpg", ["--batch", "--quiet", "--passphrase", "", "--quick-gen-key", "Other <other@example.com>", "ed25519", "sign", "1d"], { env, stdio: "pipe" });
+    execFileSync("gpg", ["--batch", "--quiet", "--passphrase", "", "--quick-gen-key", "Test signer <signer@example.com>", "ed25519", "sign", "1d"], {
+      env,
+      stdio: "pipe",
+    });
+    execFileSync("gpg", ["--batch", "--quiet", "--passphrase", "", "--quick-gen-key", "Other <other@example.com>", "ed25519", "sign", "1d"], {
+      env,
+      stdio: "pipe",
+    });
     const colons = execFileSync("gpg", ["--with-colons", "--list-keys", "signer@example.com"], { env, encoding: "utf8" });
     fingerprint = /^fpr:+([0-9A-F]{40}):/m.exec(colons)![1];
     writeFileSync(join(dir, "signer.asc"), execFileSync("gpg", ["--armor", "--export", "signer@example.com"], { env }));
     writeFileSync(join(dir, "agent.deb"), "the package\n");
-    execFileSync("gpg", ["--batch", "--local-user", "signer@example.com", "--detach-sign", "-o", join(dir, "agent.deb.sig"), join(dir, "agent.deb")], { env, stdio: "pipe" });
-    execFileSync("gpg", ["--batch", "--local-user", "other@example.com", "--detach-sign", "-o", join(dir, "other.sig"), join(dir, "agent.deb")], { env, stdio: "pipe" });
+    execFileSync("gpg", ["--batch", "--local-user", "signer@example.com", "--detach-sign", "-o", join(dir, "agent.deb.sig"), join(dir, "agent.deb")], {
+      env,
+      stdio: "pipe",
+    });
+    execFileSync("gpg", ["--batch", "--local-user", "other@example.com", "--detach-sign", "-o", join(dir, "other.sig"), join(dir, "agent.deb")], {
+      env,
+      stdio: "pipe",
+    });
     writeFileSync(join(dir, "both.asc"), execFileSync("gpg", ["--armor", "--export", "signer@example.com", "other@example.com"], { env }));
     writeFileSync(join(dir, "tampered.deb"), "the package, changed\n");
   }, 60_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const check = (file: string, sig: string, key: string, fpr = fingerprint) => spawnSync("sh", [verify, join(dir, file), join(dir, sig), join(dir, key), fpr], { encoding: "utf8" });
+  const check = (file: string, sig: string, key: string, fpr = fingerprint) =>
+    spawnSync("sh", [verify, join(dir, file), join(dir, sig), join(dir, key), fpr], { encoding: "utf8" });
 
   it("accepts a good signature by the pinned key (spaces and case in the fingerprint do not matter)", () => {
-    expect(check("agent.deb", "agent.deb.sig", "signer.asc")).toMatchObject({ status: 0, stdout: `verify-signature: ${join(dir, "agent.deb")}: good signature by ${fingerprint}\n` });
+    expect(check("agent.deb", "agent.deb.sig", "signer.asc")).toMatchObject({
+      status: 0,
+      stdout: `verify-signature: ${join(dir, "agent.deb")}: good signature by ${fingerprint}\n`,
+    });
     expect(check("agent.deb", "agent.deb.sig", "signer.asc", fingerprint.toLowerCase().replace(/(.{4})/g, "$1 ")).status).toBe(0);
   });
   it("refuses a changed package", () => {
@@ -232,7 +266,11 @@ describe("docker/agent/verify-signature.sh", () => {
     expect(r.stderr).toBe(`verify-signature: ${join(dir, "agent.deb")}: signed, but not by the key ${fingerprint}\n`);
   });
   it("refuses a signature by a key not in the file (AWS's key cannot verify a stranger's signature)", () => {
-    const r = spawnSync("sh", [verify, join(dir, "agent.deb"), join(dir, "agent.deb.sig"), join(ROOT, "docker/agent/amazon-ssm-agent.gpg"), "DE92C7DA3E56E92331D62A36BC1F495C97DD04ED"], { encoding: "utf8" });
+    const r = spawnSync(
+      "sh",
+      [verify, join(dir, "agent.deb"), join(dir, "agent.deb.sig"), join(ROOT, "docker/agent/amazon-ssm-agent.gpg"), "DE92C7DA3E56E92331D62A36BC1F495C97DD04ED"],
+      { encoding: "utf8" },
+    );
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/No public key/);
   });
@@ -240,10 +278,16 @@ describe("docker/agent/verify-signature.sh", () => {
 
 describe("docker/images.ts", () => {
   it.each([
-    ["Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n\nTypes: deb\nURIs: http://deb.debian.org/debian-security\n", "http://deb.debian.org/debian"],
+    [
+      "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm\n\nTypes: deb\nURIs: http://deb.debian.org/debian-security\n",
+      "http://deb.debian.org/debian",
+    ],
     ["Types: deb\nURIs: http://mirror.example/debian-security\n\nTypes: deb\nURIs: http://mirror.example/debian\n", "http://mirror.example/debian"],
     ["deb [signed-by=/k.gpg] http://ftp.jp.debian.org/debian bookworm main\n", "http://ftp.jp.debian.org/debian"],
-    ["deb http://security.debian.org/debian-security bookworm-security main\ndeb http://ftp.de.debian.org/debian bookworm main\n", "http://ftp.de.debian.org/debian"],
+    [
+      "deb http://security.debian.org/debian-security bookworm-security main\ndeb http://ftp.de.debian.org/debian bookworm main\n",
+      "http://ftp.de.debian.org/debian",
+    ],
     ["# nothing\n", undefined],
   ])("findDebianMirror: the mirror apt is configured with (%#)", (sources, mirror) => {
     expect(findDebianMirror(sources)).toBe(mirror);
@@ -259,7 +303,10 @@ describe("docker/images.ts", () => {
     } finally {
       rmSync(empty, { recursive: true, force: true });
     }
-    if (spawnSync("/bin/sh", ["-c", "command -v podman && command -v runc && command -v debootstrap"], { env: { PATH: `${process.env.PATH}:/usr/sbin:/sbin` } }).status === 0) {
+    if (
+      spawnSync("/bin/sh", ["-c", "command -v podman && command -v runc && command -v debootstrap"], { env: { PATH: `${process.env.PATH}:/usr/sbin:/sbin` } })
+        .status === 0
+    ) {
       expect(await whyPodmanCannotRun({ uid: 1000 })).toBe("podman runs here as root only (uid 1000): the image tests and make images need root");
     }
   });
@@ -273,7 +320,11 @@ describe("docker/README.md", () => {
     expect(readme).toContain("--platform linux/amd64");
     expect(readme).toContain("--platform linux/arm64");
     const fragment = JSON.parse(/```json\n([\s\S]*?)\n```/.exec(readme)![1]) as { containerDefinitions: Array<Record<string, unknown>>; taskRoleArn: string };
-    const container = fragment.containerDefinitions[0] as { linuxParameters: { initProcessEnabled: boolean }; stopTimeout: number; environment: Array<{ name: string }> };
+    const container = fragment.containerDefinitions[0] as {
+      linuxParameters: { initProcessEnabled: boolean };
+      stopTimeout: number;
+      environment: Array<{ name: string }>;
+    };
     expect(container.linuxParameters.initProcessEnabled).toBe(true);
     expect(container.stopTimeout).toBeLessThanOrEqual(120);
     expect(container.environment.map((e) => e.name)).toEqual(expect.arrayContaining(["BASTION_ENV", "BASTION_IAM_ROLE", "BASTION_REGION"]));

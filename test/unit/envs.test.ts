@@ -1,6 +1,6 @@
 // The one env-membership rule: where portforward launches, exec looks and cleanup-orphans sweeps.
 import { describe, expect, it } from "vitest";
-import { belongsToEnv, envSuggestedBy, namesOfEnv, namesOfEnvs } from "../../lib/envs.ts";
+import { belongsToEnv, envSuggestedBy, looksLikeProduction, namesOfEnv, namesOfEnvs, productionLast } from "../../lib/envs.ts";
 
 describe("belongsToEnv", () => {
   const table: Array<[name: string, env: string, belongs: boolean]> = [
@@ -42,5 +42,12 @@ describe("namesOfEnv / namesOfEnvs / envSuggestedBy", () => {
   it("suggests the first word of a name as its env", () => {
     expect(envSuggestedBy("Stg-main")).toBe("stg");
     expect(envSuggestedBy("--")).toBeUndefined();
+  });
+});
+
+describe("productionLast", () => {
+  it("moves production-like names last and keeps the order otherwise, so Enter never picks production", () => {
+    expect(productionLast(["prod-main", "stg-main", "live-eu", "dev", "prd-batch"])).toEqual(["stg-main", "dev", "prod-main", "live-eu", "prd-batch"]);
+    expect(["prod", "PRD-eu", "production", "app-live", "product", "stg"].map(looksLikeProduction)).toEqual([true, true, true, true, false, false]);
   });
 });

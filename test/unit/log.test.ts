@@ -99,13 +99,20 @@ describe("redaction", () => {
   });
 
   it("escapes every C0 and C1 control character, so that a terminal shows what the text holds", () => {
-    expect(escapeControl("maintenance\u001b]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g=\u0007\u001b[2K\rall good")).toBe("maintenance\\e]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g=\\x07\\e[2K\\rall good");
+    expect(escapeControl("maintenance\u001b]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g=\u0007\u001b[2K\rall good")).toBe(
+      "maintenance\\e]52;c;Y3VybCBldmlsLmV4YW1wbGV8c2g=\\x07\\e[2K\\rall good",
+    );
     expect(escapeControl("a\nb\tc\bd\u0000e\u007ff\u009bg\u0085h")).toBe("a\\nb\\tc\\bd\\x00e\\x7ff\\x9bg\\x85h");
     expect(escapeControl("plain: ünïcode, 日本語, tabs-free")).toBe("plain: ünïcode, 日本語, tabs-free");
   });
 
   it("leaves ordinary values alone", () => {
-    expect(redact({ instanceId: "mi-0123456789abcdef0", count: 3, ok: true, none: null })).toEqual({ instanceId: "mi-0123456789abcdef0", count: 3, ok: true, none: null });
+    expect(redact({ instanceId: "mi-0123456789abcdef0", count: 3, ok: true, none: null })).toEqual({
+      instanceId: "mi-0123456789abcdef0",
+      count: 3,
+      ok: true,
+      none: null,
+    });
   });
 });
 
@@ -224,13 +231,19 @@ describe("private log files never follow what another user planted", () => {
     writeFileSync(other, "other\n");
     chmodSync(other, 0o644);
     symlinkSync(other, join(dir, "a.log"));
-    expect(() => openPrivateLog(join(dir, "a.log"))).toThrow(`Refusing to write the log ${join(dir, "a.log")}: it is a symbolic link. Remove it (rm ${join(dir, "a.log")}); bastionless creates it again.`);
+    expect(() => openPrivateLog(join(dir, "a.log"))).toThrow(
+      `Refusing to write the log ${join(dir, "a.log")}: it is a symbolic link. Remove it (rm ${join(dir, "a.log")}); bastionless creates it again.`,
+    );
     linkSync(other, join(dir, "b.log"));
-    expect(() => openPrivateLog(join(dir, "b.log"))).toThrow(`Refusing to write the log ${join(dir, "b.log")}: it is a hard link (2 names for one file). Remove it (rm ${join(dir, "b.log")}); bastionless creates it again.`);
+    expect(() => openPrivateLog(join(dir, "b.log"))).toThrow(
+      `Refusing to write the log ${join(dir, "b.log")}: it is a hard link (2 names for one file). Remove it (rm ${join(dir, "b.log")}); bastionless creates it again.`,
+    );
     expect(snapshot(other)).toEqual({ text: "other\n", mode: 0o644, uid: 0 });
     writeFileSync(join(dir, "c.log"), "");
     chownSync(join(dir, "c.log"), victim.uid, victim.gid);
-    expect(() => openPrivateLog(join(dir, "c.log"))).toThrow(`Refusing to write the log ${join(dir, "c.log")}: it is owned by uid ${victim.uid}, not by you (uid 0). Remove it (rm ${join(dir, "c.log")}); bastionless creates it again.`);
+    expect(() => openPrivateLog(join(dir, "c.log"))).toThrow(
+      `Refusing to write the log ${join(dir, "c.log")}: it is owned by uid ${victim.uid}, not by you (uid 0). Remove it (rm ${join(dir, "c.log")}); bastionless creates it again.`,
+    );
     // The control: a fresh name in the same directory is created 0600 and written.
     const ok = openPrivateLog(join(dir, "d.log"));
     ok.write("line\n");

@@ -2,21 +2,16 @@ import { describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { exitStatus, runCommand, signalNumber, startChild, startRestarting } from "../../lib/process.ts";
+import { exitStatus, makeParentWatch, runCommand, signalNumber, startChild, startRestarting } from "../../lib/process.ts";
+import { eventually } from "../support/eventually.ts";
 
 const node = process.execPath;
 /** A tiny real child: prints "ready" once its handlers are installed. */
 const script = (body: string) => [node, "-e", body];
 
-function waitForLine(lines: string[], text: string, timeoutMs = 10_000): Promise<void> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const poll = () => {
-      if (lines.some((l) => l.includes(text))) return resolve();
-      if (Date.now() - started > timeoutMs) return reject(new Error(`no "${text}" in ${JSON.stringify(lines)}`));
-      setTimeout(poll, 10);
-    };
-    poll();
+async function waitForLine(lines: string[], text: string, timeoutMs = 10_000): Promise<void> {
+  await eventually(async () => lines.some((l) => l.includes(text)) || undefined, timeoutMs, `"${text}"`, 10).catch(() => {
+    throw new Error(`no "${text}" in ${JSON.stringify(lines)}`);
   });
 }
 
@@ -55,10 +50,13 @@ describe("startChild", () => {
 
   it("delivers a forwarded signal to the program itself (it sees SIGTERM and exits 0)", async () => {
     const lines: string[] = [];
-    const child = startChild(script("process.on('SIGTERM', () => { console.log('got SIGTERM'); process.exit(0) }); console.log('ready'); setInterval(() => {}, 1000)"), {
-      stdio: "pipe",
-      onLine: (_s, l) => lines.push(l),
-    });
+    const child = startChild(
+      script("process.on('SIGTERM', () => { console.log('got SIGTERM'); process.exit(0) }); console.log('ready'); setInterval(() => {}, 1000)"),
+      {
+        stdio: "pipe",
+        onLine: (_s, l) => lines.push(l),
+      },
+    );
     await waitForLine(lines, "ready");
     expect(child.signal("SIGTERM")).toBe(true);
     expect(await child.exited).toEqual({ code: 0, signal: null });
@@ -153,5 +151,18 @@ describe("startRestarting", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
     expect(supervised.pid()).toBeUndefined();
     expect(() => process.kill(pid!, 0)).toThrow();
+  });
+});
+
+describe("makeParentWatch", () => {
+  it("watches only when the parent is the make that set BASTIONLESS_MAKE_PID, and takes the variable out of the environment", () => {
+    const env: NodeJS.ProcessEnv = { BASTIONLESS_MAKE_PID: "4242", MAKELEVEL: "1" };
+    const watch = makeParentWatch(env, () => 4242);
+    expect(watch?.everyMs).toBe(500);
+    expect(watch?.ppid()).toBe(4242);
+    expect(env).toEqual({ MAKELEVEL: "1" });
+    // Started by a recipe's shell or a script under make (MAKELEVEL inherited, another parent): not watched.
+    expect(makeParentWatch({ BASTIONLESS_MAKE_PID: "4242", MAKELEVEL: "2" }, () => 5151)).toBeUndefined();
+    expect(makeParentWatch({ MAKELEVEL: "1" }, () => 4242)).toBeUndefined();
   });
 });

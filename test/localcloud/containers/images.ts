@@ -24,7 +24,7 @@ export function findImage(image: string, repoRoot: string): ImageSpec | "real" |
   if (!m) return undefined;
   switch (m[1]) {
     case "bastion": {
-      // The bastion image's ENTRYPOINT is our entrypoint script (issue 6) once it exists.
+      // The bastion image's ENTRYPOINT is our entrypoint script.
       const entrypoint = join(repoRoot, "scripts/entrypoint.mts");
       if (existsSync(entrypoint)) return { entrypoint: [join(repoRoot, "node_modules/.bin/tsx"), entrypoint], cmd: [] };
       return { entrypoint: [], cmd: standIn(repoRoot) };
@@ -39,6 +39,9 @@ export function findImage(image: string, repoRoot: string): ImageSpec | "real" |
 /** Docker's rule: entryPoint replaces ENTRYPOINT (and drops CMD), command replaces CMD. */
 export function containerArgv(image: ImageSpec, entryPoint: string[] | undefined, command: string[] | undefined): string[] {
   const ep = entryPoint?.length ? entryPoint : image.entrypoint;
-  const cmd = command?.length ? command : entryPoint?.length ? [] : image.cmd;
+  // A task's command replaces the image's CMD; a task's entryPoint drops it (as Docker does).
+  let cmd = image.cmd;
+  if (command?.length) cmd = command;
+  else if (entryPoint?.length) cmd = [];
   return [...ep, ...cmd];
 }

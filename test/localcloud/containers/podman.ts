@@ -10,7 +10,7 @@ import type { ContainerRecord } from "../state.ts";
 
 /** `localhost/<name>[:tag]`: what podman build -t gives and no registry serves. */
 export function isLocalImage(image: string): boolean {
-  return /^localhost\/[a-z0-9._\/-]+(:[\w.-]+)?$/.test(image);
+  return /^localhost\/[a-z0-9._/-]+(:[\w.-]+)?$/.test(image);
 }
 
 export function localImageExists(image: string): boolean {
@@ -39,10 +39,17 @@ export function containerName(taskId: string, container: string): string {
 export function podmanRunArgv(c: Pick<ContainerRecord, "name" | "env" | "stopTimeoutMs">, spec: RealContainerSpec): string[] {
   const names = Object.keys(c.env).filter((n) => !HOST_ONLY.has(n));
   return [
-    "podman", ...PODMAN_GLOBAL_ARGS, "run", "--rm", "--pull=never", "--network=host",
-    "--name", containerName(spec.taskId, c.name),
+    "podman",
+    ...PODMAN_GLOBAL_ARGS,
+    "run",
+    "--rm",
+    "--pull=never",
+    "--network=host",
+    "--name",
+    containerName(spec.taskId, c.name),
     ...(c.env.HOSTNAME ? ["--hostname", c.env.HOSTNAME] : []),
-    "--stop-timeout", String(Math.max(1, Math.ceil(c.stopTimeoutMs / 1000))),
+    "--stop-timeout",
+    String(Math.max(1, Math.ceil(c.stopTimeoutMs / 1000))),
     ...(spec.user ? ["--user", spec.user] : []),
     ...(spec.entryPoint?.length ? ["--entrypoint", JSON.stringify(spec.entryPoint)] : []),
     ...names.flatMap((n) => ["-e", n]),
@@ -81,7 +88,10 @@ export function realAgentShell(c: ContainerRecord, agentCwd: string | undefined)
 /** `docker stop`: SIGTERM to the container's PID 1, SIGKILL after the timeout; the run process then exits. */
 export function stopRealContainer(c: ContainerRecord): void {
   if (!c.real) return;
-  const child = spawn("podman", [...PODMAN_GLOBAL_ARGS, "stop", "--time", String(Math.max(0, Math.ceil(c.stopTimeoutMs / 1000))), c.real.containerName], { env: podmanEnv(), stdio: "ignore" });
+  const child = spawn("podman", [...PODMAN_GLOBAL_ARGS, "stop", "--time", String(Math.max(0, Math.ceil(c.stopTimeoutMs / 1000))), c.real.containerName], {
+    env: podmanEnv(),
+    stdio: "ignore",
+  });
   child.on("error", () => {});
 }
 

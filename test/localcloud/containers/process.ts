@@ -49,6 +49,11 @@ function signalGroup(c: ContainerRecord, signal: NodeJS.Signals, wholeGroup: boo
   }
 }
 
+/** SIGKILL to whatever is left in the container's process group (its main process has exited). */
+export function killContainerGroup(c: ContainerRecord): void {
+  signalGroup(c, "SIGKILL", true);
+}
+
 /** `docker stop`: SIGTERM to the main process, SIGKILL to the whole group after stopTimeout. */
 export function stopContainerProcess(c: ContainerRecord): void {
   if (!isAlive(c)) return;

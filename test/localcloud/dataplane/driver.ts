@@ -19,11 +19,16 @@ import {
   buildFlagPayload,
   type ProcessedClientAction,
 } from "../../../lib/session/frames.ts";
+import { HANDSHAKE_SETTLE_MS } from "../../../lib/session/handshake.ts";
 import { SmuxSession, type SmuxStream } from "../../../lib/session/smux.ts";
 import { decryptGcm, encryptGcm, kmsContext, type SessionKeys, splitDataKey } from "./kms.ts";
-import { UNACKED_HIGH_WATER_BYTES } from "./pump.ts";
 import { ReliableChannel } from "./reliable.ts";
 import { compareVersions, LOCAL_PORT_FORWARDING } from "./versions.ts";
+
+/** The driver's own send window: unacked input bytes before it waits for acks. */
+const SEND_WINDOW_BYTES = 8 * 1024 * 1024;
+/** Like the native client's default: below MGS's 1000 messages/s. */
+const DRIVER_MESSAGES_PER_SECOND = 900;
 
 export interface DriverOptions {
   sessionId: string;
@@ -33,6 +38,10 @@ export interface DriverOptions {
   clientVersion?: string;
   /** Bytes per input_stream_data payload. */
   chunkSize?: number;
+  /** Wait after HandshakeComplete before `ready` (default the native client's HANDSHAKE_SETTLE_MS). */
+  settleMs?: number;
+  /** Stream-data messages per second, paced below MGS's limit like the native client; Infinity = unpaced. Default 900. */
+  messagesPerSecond?: number;
   /** ResumeSession: fresh credentials after the WebSocket closed without channel_closed. */
   resume?: () => { streamUrl: string; tokenValue: string } | undefined;
   /** kms:GenerateDataKey (64 bytes) for KMS sessions. */
@@ -57,6 +66,8 @@ export class SessionDriver extends EventEmitter {
   reconnects = 0;
   /** Close code and reason of every WebSocket that closed under us. */
   readonly closes: { code: number; reason: string }[] = [];
+  /** pause_publication messages from MGS. */
+  pausePublications = 0;
   private ws: WebSocket | undefined;
   private mux: SmuxSession | undefined;
   private keys: SessionKeys | undefined;
@@ -79,6 +90,7 @@ export class SessionDriver extends EventEmitter {
       onMessage: (frame) => this.onMessage(frame),
       onControl: (frame) => {
         if (frame.messageType === MessageType.ChannelClosed) this.onChannelClosed(parseChannelClosed(frame.payload).output);
+        if (frame.messageType === MessageType.PausePublication) this.pausePublications++;
       },
       maxResends: 3000,
     });
@@ -135,7 +147,15 @@ export class SessionDriver extends EventEmitter {
     });
     await once(ws, "open");
     if (this.readerPaused) ws.pause();
-    ws.send(JSON.stringify({ MessageSchemaVersion: "1.0", RequestId: randomUUID(), TokenValue: tokenValue, ClientId: randomUUID(), ClientVersion: this.clientVersion }));
+    ws.send(
+      JSON.stringify({
+        MessageSchemaVersion: "1.0",
+        RequestId: randomUUID(),
+        TokenValue: tokenValue,
+        ClientId: randomUUID(),
+        ClientVersion: this.clientVersion,
+      }),
+    );
   }
 
   private async reconnect(): Promise<void> {
@@ -170,7 +190,8 @@ export class SessionDriver extends EventEmitter {
         return this.answerChallenge(JSON.parse(frame.payload.toString("utf8")) as EncChallenge);
       case PayloadType.HandshakeComplete:
         this.customerMessage = (JSON.parse(frame.payload.toString("utf8")) as { CustomerMessage?: string }).CustomerMessage;
-        return this.startMode();
+        // Like the native client: input that beats the agent's own "handshake complete" is thrown away.
+        return void setTimeout(() => this.startMode(), this.opts.settleMs ?? HANDSHAKE_SETTLE_MS);
       case PayloadType.Flag: {
         const flag = parseFlagPayload(frame.payload);
         this.flags.push(flag);
@@ -203,7 +224,12 @@ export class SessionDriver extends EventEmitter {
         this.keys = splitDataKey(key.plaintext);
         processed.push({ ActionType: action.ActionType, ActionStatus: 1, ActionResult: { KMSCipherTextKey: key.ciphertext.toString("base64") }, Error: "" });
       } else {
-        processed.push({ ActionType: action.ActionType, ActionStatus: 2, ActionResult: null, Error: `${action.ActionType} is not supported by the test driver` });
+        processed.push({
+          ActionType: action.ActionType,
+          ActionStatus: 2,
+          ActionResult: null,
+          Error: `${action.ActionType} is not supported by the test driver`,
+        });
       }
     }
     const response: HandshakeResponse = { ClientVersion: this.clientVersion, ProcessedClientActions: processed, Errors: null };
@@ -230,7 +256,7 @@ export class SessionDriver extends EventEmitter {
       this.mode = type === LOCAL_PORT_FORWARDING && sameShape && compareVersions(agentVersion, "3.0.196.0") > 0 ? "mux" : "basic";
     }
     if (this.mode === "mux") {
-      const mux = new SmuxSession({ role: "client" });
+      const mux = new SmuxSession();
       this.mux = mux;
       this.bytes.pipe(mux).pipe(this.bytes);
     }
@@ -255,9 +281,26 @@ export class SessionDriver extends EventEmitter {
     });
   }
 
+  private sendTokens = DRIVER_MESSAGES_PER_SECOND / 10;
+  private tokensAt = Date.now();
+
+  /** Waits for the pacer's next token (a token bucket holding a tenth of a second). */
+  private async paceOne(): Promise<void> {
+    const rate = this.opts.messagesPerSecond ?? DRIVER_MESSAGES_PER_SECOND;
+    if (!Number.isFinite(rate)) return;
+    for (;;) {
+      const t = Date.now();
+      this.sendTokens = Math.min(rate / 10, this.sendTokens + ((t - this.tokensAt) * rate) / 1000);
+      this.tokensAt = t;
+      if (this.sendTokens >= 1) return void this.sendTokens--;
+      await new Promise((r) => setTimeout(r, Math.ceil(((1 - this.sendTokens) * 1000) / rate)));
+    }
+  }
+
   private async sendChunks(chunk: Buffer, chunkSize: number): Promise<void> {
     for (let offset = 0; offset < chunk.length; offset += chunkSize) {
-      while (this.channel.unackedBytes >= UNACKED_HIGH_WATER_BYTES && !this.ended) await once(this.channel, "acked");
+      while (this.channel.unackedBytes >= SEND_WINDOW_BYTES && !this.ended) await once(this.channel, "acked");
+      await this.paceOne();
       if (this.ended) throw new Error("session closed");
       const slice = chunk.subarray(offset, offset + chunkSize);
       this.channel.send(PayloadType.Output, this.keys ? encryptGcm(this.keys.clientKey, slice) : slice);

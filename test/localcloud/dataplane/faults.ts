@@ -1,6 +1,7 @@
 // Data-channel fault injection for one direction of one WebSocket: drop, duplicate, reorder and
 // delay binary frames, reading the live fault settings on every frame so setFaults applies at once.
 import type { DataChannelFaults, DataChannelTally } from "./types.ts";
+import { MGS_MESSAGES_PER_SECOND } from "./mgs.ts";
 
 export type Direction = "in" | "out";
 
@@ -89,4 +90,23 @@ export function findAgentVersion(faults: DataChannelFaults, target: string): str
   const entries = Object.entries(faults.agentVersions ?? {}).filter(([pattern]) => matchesTarget(pattern, target));
   entries.sort(([a], [b]) => Number(b === target) - Number(a === target) || b.length - a.length);
   return entries[0]?.[1];
+}
+
+/** The rules that model AWS's limits, switched off: for a benchmark of our own ceiling only. */
+export const UNPACED: DataChannelFaults = { agentPacing: false, mgsRateLimit: false };
+
+/** The measured share of the agent's messages resent once (1.7–6.5 % on loopback). */
+export const DEFAULT_AGENT_DUPLICATES = 0.03;
+
+/** The AWS rules in force: each on unless the faults switch it off. */
+export function strictRules(f: DataChannelFaults) {
+  return {
+    agentPacing: f.agentPacing !== false,
+    mgsRateLimit: f.mgsRateLimit === false ? 0 : (f.mgsRateLimit ?? MGS_MESSAGES_PER_SECOND),
+    handshakeDiscard: f.handshakeDiscard !== false,
+    agentDuplicates: f.agentDuplicates ?? DEFAULT_AGENT_DUPLICATES,
+    halfClose: f.halfClose === true,
+    denyRemoteHosts: f.denyRemoteHosts !== false,
+    newStreamUrlOnResume: f.newStreamUrlOnResume ?? 1,
+  };
 }

@@ -1,4 +1,4 @@
-// The agent's side of the session handshake (reference/session-protocol.md §3; amazon-ssm-agent
+// The agent's side of the session handshake (docs/session-protocol.md §3; amazon-ssm-agent
 // agent/session/datachannel/datachannel.go PerformHandshake): HandshakeRequest, the client's
 // HandshakeResponse within 15 s, the KMS challenge when asked for, HandshakeComplete.
 import {
@@ -12,6 +12,13 @@ import {
 import type { DataSession } from "./session.ts";
 
 export const HANDSHAKE_TIMEOUT_MS = 15_000;
+/**
+ * How long after sending HandshakeComplete the agent still treats input as early (handshakeDiscard).
+ * In the agent it is the time between its send and setting handshake.complete, a race it lost once
+ * in six runs; widened here past a loopback round trip on a loaded machine (16 ms measured) so that
+ * a client relying on luck fails every time. The native client waits HANDSHAKE_SETTLE_MS, longer.
+ */
+export const HANDSHAKE_RACE_MS = 100;
 
 export class HandshakeError extends Error {
   /** channel_closed.Output as the agent words it. */

@@ -4,7 +4,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { createServer as createHttpServer } from "node:http";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
-import type { Readable } from "node:stream";
+import type { Duplex, Readable } from "node:stream";
 import { SessionDriver, type DriverOptions } from "./driver.ts";
 import { createDataPlane } from "./index.ts";
 import type { DataPlane, DataPlaneOptions, SessionSpec } from "./types.ts";
@@ -92,7 +92,34 @@ export async function startTcpService(handle: (socket: Socket) => void, port = 0
   return service;
 }
 
-/** Echo with half-close: EOF from the client ends the reply once everything is echoed. */
+/**
+ * Writes `data` on a stream to an echo target, reads until all of it came back, then ends: no
+ * half-close, which a real agent turns into a full close of the target (port_mux.go).
+ */
+export async function echoRoundTrip(stream: Duplex, data: Buffer | string): Promise<Buffer> {
+  const want = Buffer.byteLength(data);
+  const parts: Buffer[] = [];
+  let got = 0;
+  const done = new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      parts.push(chunk);
+      got += chunk.length;
+      if (got >= want) {
+        stream.off("data", onData);
+        resolve();
+      }
+    };
+    stream.on("data", onData);
+    stream.once("end", () => resolve());
+    stream.once("error", reject);
+  });
+  stream.write(data);
+  await done;
+  stream.end();
+  return Buffer.concat(parts);
+}
+
+/** Echo: what a client sends comes back; a client's EOF ends the reply once everything is echoed (where half-close is carried). */
 export function startEchoServer(port = 0): Promise<TcpService> {
   return startTcpService((socket) => socket.pipe(socket), port);
 }

@@ -1,4 +1,4 @@
-// KMS session encryption (reference/session-protocol.md §3 "KMS in outline"; plugin
+// KMS session encryption (docs/session-protocol.md §3 "KMS in outline"; plugin
 // src/encryption/*, agent agent/session/crypto/blockcipher.go): a 64-byte data key whose first
 // half the agent encrypts with and whose second half the client encrypts with; AES-256-GCM,
 // wire = 12-byte nonce ‖ ciphertext ‖ 16-byte tag, no AAD.

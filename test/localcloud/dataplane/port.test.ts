@@ -4,7 +4,16 @@ import type { Readable } from "node:stream";
 import { randomBytes } from "node:crypto";
 import { WebSocket } from "ws";
 import { decodeFrame, type Frame, parseChannelClosed, PortFlag } from "../../../lib/session/frames.ts";
-import { findClosedPort, type Harness, portSpec, readAll, startEchoServer, startHarness, type TcpService } from "./harness.ts";
+import { echoRoundTrip, findClosedPort, type Harness, portSpec, readAll, startEchoServer, startHarness, startTcpService, type TcpService } from "./harness.ts";
+
+/** Reads until its client's EOF, then answers and ends. */
+function startTcpServiceForTest(): Promise<TcpService> {
+  return startTcpService((socket) => {
+    let question = "";
+    socket.on("data", (d: Buffer) => (question += d.toString()));
+    socket.on("end", () => socket.end(`answer to ${question}`));
+  });
+}
 import { planPortMode } from "./versions.ts";
 
 let harness: Harness;
@@ -37,21 +46,23 @@ describe("port sessions, mux mode", () => {
       ],
     });
     const stream = driver.openStream();
-    stream.end("hello through smux");
-    expect((await readAll(stream)).toString()).toBe("hello through smux");
+    expect((await echoRoundTrip(stream, "hello through smux")).toString()).toBe("hello through smux");
     await driver.close();
   });
 
   it("passes host for ToRemoteHost and dials through resolveHost", async () => {
-    const mapped = await startHarness({ resolveHost: (host, port) => (host === "db.cluster-x.rds.amazonaws.com" && port === 5432 ? { host: "127.0.0.1", port: echo.port } : { host, port }) });
+    const mapped = await startHarness({
+      resolveHost: (host, port) => (host === "db.cluster-x.rds.amazonaws.com" && port === 5432 ? { host: "127.0.0.1", port: echo.port } : { host, port }),
+    });
     try {
-      const driver = await mapped.connect(portSpec(5432, { documentName: "AWS-StartPortForwardingSessionToRemoteHost", host: "db.cluster-x.rds.amazonaws.com" }));
+      const driver = await mapped.connect(
+        portSpec(5432, { documentName: "AWS-StartPortForwardingSessionToRemoteHost", host: "db.cluster-x.rds.amazonaws.com" }),
+      );
       await driver.ready;
       const action = driver.handshakeRequest!.RequestedClientActions[0];
       expect(action.ActionParameters).toMatchObject({ Properties: { portNumber: "5432", host: "db.cluster-x.rds.amazonaws.com" } });
       const stream = driver.openStream();
-      stream.end("via the host map");
-      expect((await readAll(stream)).toString()).toBe("via the host map");
+      expect((await echoRoundTrip(stream, "via the host map")).toString()).toBe("via the host map");
     } finally {
       await mapped.close();
     }
@@ -64,9 +75,7 @@ describe("port sessions, mux mode", () => {
     const payloads = Array.from({ length: 50 }, (_, i) => randomBytes(10_000 + i * 997));
     const echoed = await Promise.all(
       payloads.map((payload) => {
-        const stream = driver.openStream();
-        stream.end(payload);
-        return readAll(stream);
+        return echoRoundTrip(driver.openStream(), payload);
       }),
     );
     echoed.forEach((bytes, i) => expect(bytes.equals(payloads[i])).toBe(true));
@@ -76,6 +85,29 @@ describe("port sessions, mux mode", () => {
     expect(state.bytesIn).toBeGreaterThanOrEqual(total);
     expect(state.bytesOut).toBeGreaterThanOrEqual(total);
     await driver.close();
+  });
+
+  it("closes the target fully on the client's FIN, as the agent does: an echo's reply is lost; halfClose keeps the old way", async () => {
+    // A target that answers only after its client's EOF: through a real agent the answer never comes.
+    const lateAnswer = await startTcpServiceForTest();
+    try {
+      const driver = await harness.connect(portSpec(lateAnswer.port));
+      await driver.ready;
+      const stream = driver.openStream();
+      stream.end("question");
+      expect((await readAll(stream)).toString()).toBe("");
+      await driver.close();
+      harness.plane.setFaults({ halfClose: true });
+      const kind = await harness.connect(portSpec(lateAnswer.port));
+      await kind.ready;
+      const asked = kind.openStream();
+      asked.end("question");
+      expect((await readAll(asked)).toString()).toBe("answer to question");
+      await kind.close();
+    } finally {
+      harness.plane.setFaults({});
+      await lateAnswer.close();
+    }
   });
 
   it("answers a dial failure with ConnectToPortError on that stream only; the session stays up", async () => {
@@ -89,8 +121,7 @@ describe("port sessions, mux mode", () => {
     const service = await startEchoServer(port);
     try {
       const next = driver.openStream();
-      next.end("after the failure");
-      expect((await readAll(next)).toString()).toBe("after the failure");
+      expect((await echoRoundTrip(next, "after the failure")).toString()).toBe("after the failure");
       expect(driver.flags).toEqual([PortFlag.ConnectToPortError]);
     } finally {
       await service.close();
@@ -150,7 +181,11 @@ describe("old agents", () => {
     expect(driver.handshakeRequest?.AgentVersion).toBe("3.0.196.0");
     driver.bytes.write("old agent");
     expect((await readBytes(driver.bytes, 9)).toString()).toBe("old agent");
-    expect(harness.plane.sessions().find((s) => s.sessionId === spec.sessionId)).toMatchObject({ mode: "basic", agentVersion: "3.0.196.0", clientVersion: "1.2.764.0" });
+    expect(harness.plane.sessions().find((s) => s.sessionId === spec.sessionId)).toMatchObject({
+      mode: "basic",
+      agentVersion: "3.0.196.0",
+      clientVersion: "1.2.764.0",
+    });
     await driver.close();
   });
 
@@ -236,7 +271,9 @@ describe("the WebSocket endpoint", () => {
     bad.send(JSON.stringify({ MessageSchemaVersion: "1.0", RequestId: "r", TokenValue: "wrong", ClientId: "c" }));
     const [code, reason] = (await once(bad, "close")) as [number, Buffer];
     expect([code, reason.toString()]).toEqual([1008, "Invalid token"]);
-    const signed = new WebSocket(streamUrl, { headers: { Authorization: "AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/ssmmessages/aws4_request, SignedHeaders=host, Signature=00" } });
+    const signed = new WebSocket(streamUrl, {
+      headers: { Authorization: "AWS4-HMAC-SHA256 Credential=AKIA/20260101/us-east-1/ssmmessages/aws4_request, SignedHeaders=host, Signature=00" },
+    });
     await once(signed, "open");
     signed.send(JSON.stringify({ MessageSchemaVersion: "1.0", RequestId: "r", TokenValue: tokenValue, ClientId: "c", ClientVersion: "1.2.677.0" }));
     const [first] = (await once(signed, "message")) as [Buffer];

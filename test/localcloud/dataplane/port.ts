@@ -1,11 +1,12 @@
-// The agent's port plugin (reference/session-protocol.md §4; amazon-ssm-agent
+// The agent's port plugin (docs/session-protocol.md §4; amazon-ssm-agent
 // agent/session/plugins/port): handshake with SessionType Port, then smux ("mux") or a single
 // connection ("basic"), dialling the target through the local cloud's host map.
 import { connect, type Socket } from "node:net";
 import { DOC_PORT_FORWARD_REMOTE } from "../../../lib/constants.ts";
 import { buildFlagPayload, type Frame, parseFlagPayload, PayloadType, PortFlag, type PortProperties } from "../../../lib/session/frames.ts";
 import { SmuxSession, type SmuxStream } from "../../../lib/session/smux.ts";
-import { HandshakeError, performHandshake } from "./handshake.ts";
+import { forbiddenHostMessage, isDeniedHost } from "./denylist.ts";
+import { HANDSHAKE_RACE_MS, HandshakeError, performHandshake } from "./handshake.ts";
 import { pumpToChannel } from "./pump.ts";
 import type { Agent, DataSession } from "./session.ts";
 import { LOCAL_PORT_FORWARDING, planPortMode } from "./versions.ts";
@@ -34,6 +35,8 @@ export class PortAgent implements Agent {
   private readonly streams = new Set<SmuxStream>();
   private basicSocket: Socket | undefined;
   private stopped = false;
+  /** The agent's own mark, HANDSHAKE_RACE_MS after HandshakeComplete went out: input before it is lost. */
+  private handshakeMarkedComplete = false;
 
   constructor(
     private readonly session: DataSession,
@@ -51,13 +54,17 @@ export class PortAgent implements Agent {
 
   onPayload(frame: Frame): void {
     if (!this.ready) {
-      // Input that arrives before HandshakeComplete is held, not lost.
-      this.early.push(frame);
+      // The agent acks input that comes before its handshake is complete and throws it away
+      // (datachannel.go processStreamDataMessage); with handshakeDiscard off it is held instead.
+      // After that, while the port plugin gets ready (the denylist's DNS lookup, the dial), the
+      // agent leaves input unacknowledged and the client resends it: held here, with the same end.
+      if (this.session.rules().handshakeDiscard && !this.handshakeMarkedComplete) this.session.discardEarly();
+      else this.early.push(frame);
       return;
     }
     if (frame.payloadType === PayloadType.Flag) return this.onFlag(parseFlagPayload(frame.payload));
     if (frame.payloadType !== PayloadType.Output) return;
-    const sink = this.mode === "mux" ? this.mux! : this.basicSocket && !this.basicSocket.destroyed ? this.basicSocket : this.dialBasic();
+    const sink = this.mode === "mux" ? this.mux! : this.liveBasicSocket();
     this.session.writeInput(sink, frame.payload);
   }
 
@@ -81,6 +88,13 @@ export class PortAgent implements Agent {
       const output = err instanceof HandshakeError ? err.output : String(err);
       return this.session.terminate({ output, reason: `handshake failed: ${(err as Error).message}` });
     }
+    // The agent marks its handshake complete only after HandshakeComplete went out; input in between is lost.
+    if (this.session.rules().handshakeDiscard) await new Promise((r) => setTimeout(r, HANDSHAKE_RACE_MS));
+    this.handshakeMarkedComplete = true;
+    if (this.stopped) return;
+    if (this.spec.documentName === DOC_PORT_FORWARD_REMOTE && this.session.rules().denyRemoteHosts && (await this.isDenied())) {
+      return this.session.terminate({ output: forbiddenHostMessage(this.spec.host), reason: `remote host ${this.spec.host} is denied`, denied: true });
+    }
     if (this.stopped) return;
     const plan = planPortMode(properties.type, clientVersion, agentVersion);
     this.mode = plan.mode;
@@ -102,6 +116,17 @@ export class PortAgent implements Agent {
     }
   }
 
+  /**
+   * The agent resolves the document's host and checks every address. A host the local cloud maps
+   * (an RDS endpoint, a service name) stands for a private VPC address, as its DNS would give it,
+   * so only an unmapped host is resolved here and checked.
+   */
+  private async isDenied(): Promise<boolean> {
+    const mapped = this.session.opts.resolveHost?.(this.spec.host, this.spec.port);
+    if (mapped && (mapped.host !== this.spec.host || mapped.port !== this.spec.port)) return false;
+    return isDeniedHost(this.spec.host);
+  }
+
   private dialTarget(): Socket {
     const resolved = this.session.opts.resolveHost?.(this.spec.host, this.spec.port) ?? { host: this.spec.host, port: this.spec.port };
     return connect({ host: resolved.host, port: resolved.port, allowHalfOpen: true });
@@ -109,7 +134,6 @@ export class PortAgent implements Agent {
 
   private startMux(keepAlive: boolean): void {
     const mux = new SmuxSession({
-      role: "server",
       keepAliveIntervalMs: keepAlive ? SMUX_KEEPALIVE_INTERVAL_MS : undefined,
       keepAliveTimeoutMs: keepAlive ? SMUX_KEEPALIVE_TIMEOUT_MS : undefined,
     });
@@ -130,6 +154,17 @@ export class PortAgent implements Agent {
       connected = true;
       stream.pipe(socket);
       socket.pipe(stream);
+      if (this.session.rules().halfClose) return;
+      // port_mux.go handleDataTransfer: whichever side ends first, once its bytes are written both
+      // the stream and the target connection are closed: a client's FIN does not half-close the target.
+      socket.once("finish", () => socket.destroy());
+      socket.once("close", () => {
+        if (!stream.writableEnded) stream.end();
+      });
+      stream.once("finish", () => {
+        stream.destroy();
+        socket.destroy();
+      });
     });
     socket.on("error", () => {
       if (!connected) this.session.send(PayloadType.Flag, buildFlagPayload(PortFlag.ConnectToPortError));
@@ -138,6 +173,11 @@ export class PortAgent implements Agent {
     stream.on("close", () => {
       if (!socket.writableEnded) socket.destroy();
     });
+  }
+
+  /** Basic mode's target connection: the open one, or a new one. */
+  private liveBasicSocket(): Socket {
+    return this.basicSocket && !this.basicSocket.destroyed ? this.basicSocket : this.dialBasic();
   }
 
   private dialBasic(): Socket {

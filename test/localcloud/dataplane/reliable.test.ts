@@ -12,7 +12,10 @@ function input(seq: number, text = `m${seq}`): Buffer {
 }
 
 function ackedSeqs(): number[] {
-  return wire.map(decodeFrame).filter((f) => f.messageType === "acknowledge").map((f) => parseAckPayload(f.payload).AcknowledgedMessageSequenceNumber);
+  return wire
+    .map(decodeFrame)
+    .filter((f) => f.messageType === "acknowledge")
+    .map((f) => parseAckPayload(f.payload).AcknowledgedMessageSequenceNumber);
 }
 
 function ackFor(seq: number): Buffer {
@@ -103,7 +106,13 @@ describe("receiving (the agent's rules, §2.5)", () => {
   });
 
   it("keeps at most 16 MiB while held; what does not fit is left for the sender to resend", () => {
-    const big = (seq: number) => encodeFrame({ messageType: MessageType.InputStreamData, sequenceNumber: seq, payloadType: PayloadType.Output, payload: Buffer.alloc(10 * 1024 * 1024, seq) });
+    const big = (seq: number) =>
+      encodeFrame({
+        messageType: MessageType.InputStreamData,
+        sequenceNumber: seq,
+        payloadType: PayloadType.Output,
+        payload: Buffer.alloc(10 * 1024 * 1024, seq),
+      });
     channel.holdDelivery(true);
     channel.receive(big(0));
     channel.receive(big(1));
@@ -185,17 +194,35 @@ describe("sending and retransmission (§2.6)", () => {
   });
 });
 
-describe("the output window's measure", () => {
-  it("counts bytes from the oldest unacked message on, not only unacked bytes", () => {
-    for (let i = 0; i < 4; i++) channel.send(PayloadType.Output, Buffer.alloc(10));
-    channel.receive(ackFor(1));
-    channel.receive(ackFor(2));
-    // Message 0 is lost: the client holds 1 and 2 in its reorder buffer, 3 is in flight.
-    expect(channel.unackedBytes).toBe(20);
-    expect(channel.spanBytes).toBe(40);
-    channel.receive(ackFor(0));
-    expect(channel.spanBytes).toBe(10);
-    channel.receive(ackFor(3));
-    expect(channel.spanBytes).toBe(0);
+describe("the agent's send buffer", () => {
+  it("misses the first ack of a raced message: resent once after the RTO, confirmed all the same, removed by the second ack", () => {
+    const raced = new ReliableChannel({
+      outType: MessageType.OutputStreamData,
+      transmit: (frame) => wire.push(frame),
+      onMessage: () => {},
+      now: () => clock,
+      ackRaceFraction: () => 1,
+      random: () => 0,
+    });
+    raced.send(PayloadType.Output, Buffer.from("a"));
+    raced.receive(ackFor(0));
+    expect(raced.unackedCount).toBe(1);
+    expect(raced.unconfirmedCount).toBe(0);
+    expect(raced.stats.ackRaced).toBe(1);
+    wire = [];
+    clock += 250;
+    vi.advanceTimersByTime(100);
+    expect(wire.map((f) => decodeFrame(f).sequenceNumber)).toEqual([0]);
+    raced.receive(ackFor(0));
+    expect(raced.unackedCount).toBe(0);
+    raced.close();
+  });
+
+  it("keeps at most 64 MiB for resending: beyond, a message is sent once and not kept", () => {
+    const MiB = 1024 * 1024;
+    for (let i = 0; i < 65; i++) channel.send(PayloadType.Output, Buffer.alloc(MiB));
+    expect(wire.length).toBe(65);
+    expect(channel.unackedCount).toBe(64);
+    expect(channel.stats.unkept).toBe(1);
   });
 });

@@ -1,16 +1,9 @@
 // The reliability layer of one end of a data channel: sequence numbers, per-message acks, the
 // reorder buffer, duplicate re-acks and retransmission with the RTO rules of
-// reference/session-protocol.md §2.5–2.6 (agent/session/datachannel/datachannel.go). The emulator
+// docs/session-protocol.md §2.5–2.6 (agent/session/datachannel/datachannel.go). The emulator
 // uses it as the agent end; the test driver as the client end.
 import { EventEmitter } from "node:events";
-import {
-  decodeFrame,
-  encodeAck,
-  encodeFrame,
-  type Frame,
-  MessageType,
-  parseAckPayload,
-} from "../../../lib/session/frames.ts";
+import { decodeFrame, encodeAck, encodeFrame, type Frame, MessageType, parseAckPayload } from "../../../lib/session/frames.ts";
 
 const RESEND_TICK_MS = 100;
 const RTO_INIT_MS = 200;
@@ -20,14 +13,21 @@ const RTO_MIN_VARIATION_MS = 10;
 const REORDER_BUFFER_LIMIT = 100_000;
 /** Payload bytes kept unacked while delivery is held; beyond, messages are left for the sender to resend. */
 const HELD_BYTES_LIMIT = 16 * 1024 * 1024;
+/** The agent's OutgoingMessageBufferCapacity: beyond it a message is sent once and not kept for resending. */
+export const SEND_BUFFER_MESSAGES = 100_000;
+/**
+ * Our bound on the bytes kept for resending, the same rule applied by size: 100 000 of the agent's
+ * 1 KiB messages is 100 MiB; unpaced 32 KiB messages would make it 3 GiB.
+ */
+export const SEND_BUFFER_BYTES = 64 * 1024 * 1024;
 
 interface Unacked {
   frame: Buffer;
   payloadBytes: number;
-  /** Payload bytes sent before this message. */
-  offset: number;
   lastSentAt: number;
   resends: number;
+  /** Its first ack is missed, as the agent misses an ack that beats the message into its buffer. */
+  ackRaced: boolean;
 }
 
 export interface ReliableChannelOptions {
@@ -43,9 +43,12 @@ export interface ReliableChannelOptions {
   maxResends?: number;
   onGiveUp?: () => void;
   now?: () => number;
+  /** The share of sent messages whose first ack is missed (the agent's send-before-buffer race), so they are resent once. */
+  ackRaceFraction?: () => number;
+  random?: () => number;
 }
 
-/** Events: "acked" (after acks were applied), "giveUp". */
+/** Events: "acked" (after acks were applied), "ackRaced" (an ack missed), "giveUp". */
 export class ReliableChannel extends EventEmitter {
   private nextOutSeq = 0;
   private expectedInSeq = 0;
@@ -57,7 +60,6 @@ export class ReliableChannel extends EventEmitter {
   private deliveryHeld = false;
   private delivering = false;
   private unackedPayloadBytes = 0;
-  private sentPayloadBytes = 0;
   private srtt = RTT_INIT_MS;
   private rttVar = 0;
   private rto = RTO_INIT_MS;
@@ -65,7 +67,9 @@ export class ReliableChannel extends EventEmitter {
   private readonly timer: NodeJS.Timeout;
   private readonly now: () => number;
   /** Counters for tests and state reports. */
-  readonly stats = { sent: 0, resent: 0, received: 0, duplicates: 0, reordered: 0, corrupt: 0 };
+  readonly stats = { sent: 0, resent: 0, received: 0, duplicates: 0, reordered: 0, corrupt: 0, ackRaced: 0, unkept: 0 };
+  /** Kept messages whose ack was missed: the peer has them. */
+  private readonly racedSeqs = new Set<number>();
 
   constructor(private readonly opts: ReliableChannelOptions) {
     super();
@@ -78,17 +82,13 @@ export class ReliableChannel extends EventEmitter {
     return this.unacked.size;
   }
 
-  get unackedBytes(): number {
-    return this.unackedPayloadBytes;
+  /** Kept messages the peer has not confirmed (one whose ack was missed was confirmed). */
+  get unconfirmedCount(): number {
+    return this.unacked.size - this.racedSeqs.size;
   }
 
-  /**
-   * Payload bytes sent from the oldest unacknowledged message on: what the peer may have to hold
-   * in its reorder buffer (acks are per message, so unackedBytes alone does not bound it).
-   */
-  get spanBytes(): number {
-    const oldest = this.unacked.values().next();
-    return oldest.done ? 0 : this.sentPayloadBytes - oldest.value.offset;
+  get unackedBytes(): number {
+    return this.unackedPayloadBytes;
   }
 
   get rtoMs(): number {
@@ -106,9 +106,12 @@ export class ReliableChannel extends EventEmitter {
       payloadType,
       payload,
     });
-    this.unacked.set(seq, { frame, payloadBytes: payload.length, offset: this.sentPayloadBytes, lastSentAt: this.now(), resends: 0 });
-    this.unackedPayloadBytes += payload.length;
-    this.sentPayloadBytes += payload.length;
+    if (this.unacked.size < SEND_BUFFER_MESSAGES && this.unackedPayloadBytes + payload.length <= SEND_BUFFER_BYTES) {
+      const fraction = this.opts.ackRaceFraction?.() ?? 0;
+      const ackRaced = fraction > 0 && (this.opts.random ?? Math.random)() < fraction;
+      this.unacked.set(seq, { frame, payloadBytes: payload.length, lastSentAt: this.now(), resends: 0, ackRaced });
+      this.unackedPayloadBytes += payload.length;
+    } else this.stats.unkept++;
     this.stats.sent++;
     this.opts.transmit(frame);
     return seq;
@@ -237,6 +240,15 @@ export class ReliableChannel extends EventEmitter {
     // Matched by sequence number only (§2.5).
     const entry = this.unacked.get(seq);
     if (!entry) return;
+    if (entry.ackRaced) {
+      // The ack came before the message was buffered: it finds nothing, and the message is resent after the RTO.
+      entry.ackRaced = false;
+      this.racedSeqs.add(seq);
+      this.stats.ackRaced++;
+      this.emit("ackRaced");
+      return;
+    }
+    this.racedSeqs.delete(seq);
     this.unacked.delete(seq);
     this.unackedPayloadBytes -= entry.payloadBytes;
     this.updateRto(this.now() - entry.lastSentAt);

@@ -6,14 +6,15 @@ import { type Harness, portSpec, sha256, startHarness } from "./harness.ts";
 import { type SourceSink, startSourceSink, transfer } from "./transfer.ts";
 
 const MiB = 1024 * 1024;
-const upload = randomBytes(32 * MiB);
-const download = randomBytes(32 * MiB);
+// At the agent's paced ≈0.65 MB/s down, 4 MiB takes about 6 s: several "Bye" closes and a break fit in it.
+const upload = randomBytes(4 * MiB);
+const download = randomBytes(4 * MiB);
 let harness: Harness;
 let service: SourceSink;
 
 beforeAll(async () => {
   harness = await startHarness();
-  service = await startSourceSink(download);
+  service = await startSourceSink(download, upload.length);
 });
 
 afterAll(async () => {
@@ -22,8 +23,8 @@ afterAll(async () => {
 });
 
 describe("resume", () => {
-  it("survives close 1000 \"Bye\" in the middle of a transfer: ResumeSession, reconnect, intact", async () => {
-    harness.plane.setFaults({ closeAfterSeconds: 0.5, agentPacing: false });
+  it('survives close 1000 "Bye" in the middle of a transfer: ResumeSession, reconnect, intact', async () => {
+    harness.plane.setFaults({ closeAfterSeconds: 0.5 });
     try {
       const spec = portSpec(service.port);
       const driver = await harness.connect(spec, { chunkSize: 8 * 1024 });
@@ -33,7 +34,7 @@ describe("resume", () => {
       expect(await service.received[service.received.length - 1]).toEqual({ sha256: sha256(upload), bytes: upload.length });
       expect(driver.reconnects).toBeGreaterThanOrEqual(1);
       expect(driver.closes[0]).toEqual({ code: 1000, reason: "Bye" });
-      console.log(`32 MiB each way across ${driver.reconnects} "Bye" reconnects`);
+      console.log(`4 MiB each way across ${driver.reconnects} "Bye" reconnects`);
     } finally {
       harness.plane.setFaults({});
     }
@@ -45,17 +46,19 @@ describe("resume", () => {
     await driver.ready;
     const stream = driver.openStream();
     let seen = 0;
-    let brokenAt = 0;
-    stream.on("data", (chunk: Buffer) => {
-      seen += chunk.length;
-      if (!brokenAt && seen >= 4 * MiB) {
-        brokenAt = seen;
-        driver.breakConnection();
-      }
-    });
+    let brokenAt: number | undefined;
+    stream.on("data", (chunk: Buffer) => (seen += chunk.length));
     const result = transfer(stream, upload);
+    // Break while upload messages are unacknowledged (the paced upload takes ≈150 ms) and the download runs.
+    const breaker = setInterval(() => {
+      if (brokenAt !== undefined || driver.channel.unackedCount < 10) return;
+      brokenAt = seen;
+      clearInterval(breaker);
+      driver.breakConnection();
+    }, 1);
     expect(await result).toEqual({ sha256: sha256(download), bytes: download.length });
     expect(await service.received[service.received.length - 1]).toEqual({ sha256: sha256(upload), bytes: upload.length });
+    clearInterval(breaker);
     expect(brokenAt).toBeLessThan(download.length);
     expect(driver.reconnects).toBe(1);
     expect(driver.channel.stats.resent).toBeGreaterThan(0); // input was in flight at a break

@@ -6,9 +6,24 @@ import { DataSession } from "./session.ts";
 import type { SessionSpec } from "./types.ts";
 
 function sessionWithCounters() {
-  const spec: SessionSpec = { kind: "port", sessionId: "s-1", target: "mi-0123456789abcdef0", documentName: "AWS-StartPortForwardingSession", host: "localhost", port: 1, agentVersion: "3.3.1142.0" };
+  const spec: SessionSpec = {
+    kind: "port",
+    sessionId: "s-1",
+    target: "mi-0123456789abcdef0",
+    documentName: "AWS-StartPortForwardingSession",
+    host: "localhost",
+    port: 1,
+    agentVersion: "3.3.1142.0",
+  };
   const agent = { start() {}, onPayload() {}, stop() {}, openStreams: () => 0 };
-  const session = new DataSession(spec, "token", { publicUrl: "ws://127.0.0.1:1" }, () => ({}), () => agent, () => {});
+  const session = new DataSession(
+    spec,
+    "token",
+    { publicUrl: "ws://127.0.0.1:1" },
+    () => ({}),
+    () => agent,
+    () => {},
+  );
   const calls = { pause: 0, resume: 0 };
   const pause = session.pauseInput.bind(session);
   const resume = session.resumeInput.bind(session);

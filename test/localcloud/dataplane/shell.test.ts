@@ -29,7 +29,15 @@ afterAll(async () => {
 });
 
 function shellSpec(command: string | undefined, extra: Partial<Extract<SessionSpec, { kind: "shell" }>> = {}): SessionSpec {
-  return { kind: "shell", sessionId: `ecs-execute-command-${randomUUID()}`, target: "ecs:demo_abc_def", command, cwd: workdir, env: { APP_ENV: "stg" }, ...extra };
+  return {
+    kind: "shell",
+    sessionId: `ecs-execute-command-${randomUUID()}`,
+    target: "ecs:demo_abc_def",
+    command,
+    cwd: workdir,
+    env: { APP_ENV: "stg" },
+    ...extra,
+  };
 }
 
 describe("shell sessions", () => {

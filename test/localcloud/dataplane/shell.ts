@@ -1,4 +1,4 @@
-// The agent's shell plugin (Standard_Stream / ECS Exec interactive; reference/session-protocol.md
+// The agent's shell plugin (Standard_Stream / ECS Exec interactive; docs/session-protocol.md
 // §5): a real pty running the command in the container's cwd and env, Size payloads resize it,
 // channel_closed when the command exits. KMS sessions first do the handshake and challenge of §3.
 import { type ChildProcess, spawn } from "node:child_process";
@@ -14,7 +14,7 @@ import {
   PortFlag,
   type SizePayload,
 } from "../../../lib/session/frames.ts";
-import { HANDSHAKE_TIMEOUT_MS, HandshakeError, performHandshake } from "./handshake.ts";
+import { HANDSHAKE_RACE_MS, HANDSHAKE_TIMEOUT_MS, HandshakeError, performHandshake } from "./handshake.ts";
 import { decryptGcm, encryptGcm, kmsContext, type SessionKeys, splitDataKey } from "./kms.ts";
 import { pumpToChannel } from "./pump.ts";
 import type { Agent, DataSession } from "./session.ts";
@@ -31,6 +31,7 @@ export class ShellAgent implements Agent {
   private child: ChildProcess | undefined;
   private keys: SessionKeys | undefined;
   private ready = false;
+  private handshaking = false;
   private early: Frame[] = [];
   private stopped = false;
 
@@ -42,8 +43,14 @@ export class ShellAgent implements Agent {
   start(): void {
     // Without KMS the agent skips the handshake and streams at once (§3 "Who does it").
     if (!this.spec.kmsKeyId) return this.startPty();
+    this.handshaking = true;
     void this.kmsHandshake().then(
-      () => this.startPty(),
+      async () => {
+        // As for port sessions: handshake.complete is set only after HandshakeComplete went out.
+        if (this.session.rules().handshakeDiscard) await new Promise((r) => setTimeout(r, HANDSHAKE_RACE_MS));
+        this.handshaking = false;
+        this.startPty();
+      },
       (err: Error) => {
         const output = err instanceof HandshakeError ? err.output : String(err);
         this.session.terminate({ output, reason: `handshake failed: ${err.message}` });
@@ -57,6 +64,8 @@ export class ShellAgent implements Agent {
 
   onPayload(frame: Frame): void {
     if (!this.ready) {
+      // During a handshake the agent acks input and throws it away; a shell still starting leaves it unacked (held here).
+      if (this.handshaking && this.session.rules().handshakeDiscard) return this.session.discardEarly();
       this.early.push(frame);
       return;
     }

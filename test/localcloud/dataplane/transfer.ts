@@ -9,7 +9,10 @@ export interface SourceSink extends TcpService {
   received: Promise<{ sha256: string; bytes: number }>[];
 }
 
-/** `expectBytes`: report once that much arrived (basic mode has no EOF from the client). */
+/**
+ * `expectBytes`: report once that much arrived, and only then end the download: the agent closes
+ * both sides when either one ends (port_mux.go), so a target that ended first would cut the upload.
+ */
 export async function startSourceSink(download: Buffer, expectBytes?: number): Promise<SourceSink> {
   const received: SourceSink["received"] = [];
   const service = await startTcpService((socket) => {
@@ -17,21 +20,30 @@ export async function startSourceSink(download: Buffer, expectBytes?: number): P
       new Promise((resolve) => {
         const hash = createHash("sha256");
         let bytes = 0;
+        let digest: string | undefined;
+        const report = () => resolve({ sha256: (digest ??= hash.digest("hex")), bytes });
         socket.on("data", (chunk: Buffer) => {
+          if (digest) return;
           hash.update(chunk);
           bytes += chunk.length;
-          if (bytes === expectBytes) resolve({ sha256: hash.digest("hex"), bytes });
+          if (bytes === expectBytes) {
+            report();
+            socket.end();
+          }
         });
-        socket.on("end", () => resolve({ sha256: hash.digest("hex"), bytes }));
+        socket.on("end", report);
       }),
     );
-    socket.end(download);
+    if (expectBytes === undefined) socket.end(download);
+    else socket.write(download);
   });
   return Object.assign(service, { received });
 }
 
-/** Writes `upload` and ends; resolves with the sha256 and length of everything read back. */
-/** `expectBytes`: stop reading at that length instead of at EOF (basic mode). */
+/**
+ * Writes `upload`; resolves with the sha256 and length of everything read back, at EOF or once
+ * `expectBytes` arrived, and only then ends its side (no half-close: the agent would close the target).
+ */
 export async function transfer(stream: Duplex, upload: Buffer, expectBytes?: number): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash("sha256");
   let bytes = 0;
@@ -47,7 +59,7 @@ export async function transfer(stream: Duplex, upload: Buffer, expectBytes?: num
   for (let offset = 0; offset < upload.length; offset += 1024 * 1024) {
     if (!stream.write(upload.subarray(offset, offset + 1024 * 1024))) await new Promise((r) => stream.once("drain", r));
   }
-  if (expectBytes === undefined) stream.end();
   await done;
+  stream.end();
   return { sha256: hash.digest("hex"), bytes };
 }

@@ -47,8 +47,25 @@ export interface DataChannelFaults {
   closeAfterSeconds?: number;
   /** Targets (exact string or prefix ending in "*") for which new sessions are refused. */
   refuseTargets?: string[];
-  /** The agent's 1 KiB-and-1 ms write pacing (what real agents do). */
+  /**
+   * The rules below model AWS and are on unless switched off here (README "Rules followed"); UNPACED
+   * switches off the two that cap throughput, for a benchmark of our own ceiling.
+   *
+   * agentPacing: the agent's 1 KiB-and-1 ms output pacing. Default on.
+   */
   agentPacing?: boolean;
+  /** mgsRateLimit: MGS's per-session, per-direction limit in stream-data messages/s; false = none. Default 1000. */
+  mgsRateLimit?: number | false;
+  /** handshakeDiscard: input that arrives before the agent marked its handshake complete is acked and thrown away. Default on. */
+  handshakeDiscard?: boolean;
+  /** agentDuplicates: the fraction of output messages whose ack the agent misses (send-before-buffer race), so it resends them once. Default 0.03. */
+  agentDuplicates?: number;
+  /** halfClose: a client FIN only half-closes the target connection (kinder than the agent, which closes it). Default off. */
+  halfClose?: boolean;
+  /** denyRemoteHosts: the agent refuses loopback and the AWS link-local endpoints as the remote-host document's host. Default on. */
+  denyRemoteHosts?: boolean;
+  /** newStreamUrlOnResume: the fraction of ResumeSession answers that carry a new StreamUrl (the old one is then refused). Default 1. */
+  newStreamUrlOnResume?: number;
   /**
    * AgentVersion of the agent on matching targets (keys as in refuseTargets), for sessions opened
    * from now on; e.g. {"ecs:stg-main_*": "3.0.196.0"} runs an agent without mux there (§4.2).
@@ -62,6 +79,16 @@ export interface DataChannelTally {
   reordered: number;
   /** WebSockets closed with 1000 "Bye" by closeAfterSeconds. */
   closed: number;
+  /** WebSockets cut by mgsRateLimit (pause_publication, then close 1011). */
+  rateLimited: number;
+  /** Input messages the agent acked and threw away because its handshake was not complete. */
+  handshakeDiscarded: number;
+  /** Output messages resent once because the agent missed their ack (agentDuplicates). */
+  agentDuplicates: number;
+  /** Remote-host sessions refused by denyRemoteHosts. */
+  deniedHosts: number;
+  /** ResumeSession answers that moved the session to a new StreamUrl. */
+  newStreamUrls: number;
 }
 
 export interface SessionState {

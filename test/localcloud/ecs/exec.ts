@@ -2,6 +2,7 @@
 // same data plane as StartSession. Target string as the AWS CLI builds it.
 import { AwsError } from "../aws-errors.ts";
 import type { Handler } from "../context.ts";
+import { judgeChannels, taskAgentIdentity } from "../iam/agents.ts";
 import { hex } from "../ids.ts";
 import { containerShell, findClusterKmsKey, isExecAgentStopped, isExecReady } from "../ssm/session-targets.ts";
 import { openRecordedSession } from "../ssm/sessions.ts";
@@ -10,6 +11,8 @@ import { clusterNameOf } from "./tasks.ts";
 
 const NOT_CONNECTED =
   "The execute command failed because execute command was not enabled when the task was run or the execute command agent isn’t running. Wait and try again or run a new task with execute command enabled and try again.";
+
+const AGENT_UNREACHABLE = "The execute command failed due to an internal error. Try again later.";
 
 export const executeCommand: Handler = async (ctx, { region, body }) => {
   ctx.tick();
@@ -31,6 +34,9 @@ export const executeCommand: Handler = async (ctx, { region, body }) => {
     throw new AwsError("InvalidParameterException", "The task has more than one container; specify the container name.");
   }
   if (!isExecReady(task) || isExecAgentStopped(container)) throw new AwsError("TargetNotConnectedException", NOT_CONNECTED);
+  // The agent runs but cannot reach Session Manager with the task role's credentials (no ssmmessages
+  // permissions): ECS says no more than this.
+  if (!(await judgeChannels(ctx, taskAgentIdentity(task), region)).allowed) throw new AwsError("TargetNotConnectedException", AGENT_UNREACHABLE);
   const target = `ecs:${cluster}_${task.id}_${container.runtimeId}`;
   const shell = containerShell(ctx, container);
   const kmsKeyId = await findClusterKmsKey(ctx, region, task.clusterArn);

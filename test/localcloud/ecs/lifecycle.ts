@@ -1,7 +1,7 @@
 // The task lifecycle moto lacks: PROVISIONING → PENDING → RUNNING after configurable delays, a
 // local process per localcloud/* container, StopTask as `docker stop`, stopCode/stoppedReason.
 import type { CloudContext } from "../context.ts";
-import { isAlive, startContainerProcess, stopContainerProcess } from "../containers/process.ts";
+import { isAlive, killContainerGroup, startContainerProcess, stopContainerProcess } from "../containers/process.ts";
 import { removeRealContainerCommand } from "../containers/podman.ts";
 import { endSessionsTo } from "../ssm/sessions.ts";
 import type { ContainerRecord, TaskRecord } from "../state.ts";
@@ -60,7 +60,16 @@ function startContainers(ctx: CloudContext, task: TaskRecord): void {
   const unknown = task.containers.find((c) => c.reason?.startsWith("CannotPullContainerError"));
   if (unknown) return failToStart(ctx, task, unknown.reason!);
   for (const c of task.containers) {
-    startContainerProcess(c, (code, signal, error) => onContainerExit(ctx, task, c, code, signal, error));
+    startContainerProcess(c, (code, signal, error) => {
+      // A container ends with its main process: what that left in its group goes too (as with a
+      // container's cgroup), and the watchdog forgets the group, whose id the system may reuse.
+      const pgid = c.process?.pid;
+      if (pgid) {
+        killContainerGroup(c);
+        ctx.untrackProcessGroup(pgid);
+      }
+      onContainerExit(ctx, task, c, code, signal, error);
+    });
     if (c.process?.pid) ctx.trackProcessGroup(c.process.pid);
     if (c.real) {
       const remove = removeRealContainerCommand(c);
@@ -77,17 +86,49 @@ export function tickTasks(ctx: CloudContext): void {
     if (task.lastStatus === "PROVISIONING" && now >= task.pendingAtMs) task.lastStatus = "PENDING";
     if (task.lastStatus === "PENDING" && now >= task.runningAtMs) {
       task.lastStatus = "RUNNING";
-      task.startedMs = now;
+      // When it started, not when somebody looked: after a clock jump (advanceClock) a task due to
+      // start before the jump reports its start from before it, as on AWS.
+      task.startedMs = task.runningAtMs;
       startContainers(ctx, task);
     }
   }
 }
 
+const timers = new WeakMap<CloudContext, Set<NodeJS.Timeout>>();
+
 /** Arms a timer so the lifecycle advances without anyone asking (processes start on time). */
 export function scheduleTicks(ctx: CloudContext, task: TaskRecord): void {
+  let armed = timers.get(ctx);
+  if (!armed) timers.set(ctx, (armed = new Set()));
   for (const at of [task.pendingAtMs, task.runningAtMs]) {
-    const t = setTimeout(() => ctx.tick(), Math.max(0, at - ctx.clock.now()) + 5);
+    const t = setTimeout(
+      () => {
+        armed.delete(t);
+        ctx.tick();
+      },
+      Math.max(0, at - ctx.clock.now()) + 5,
+    );
     t.unref();
+    armed.add(t);
+  }
+}
+
+/**
+ * The cloud is stopping: no task moves on again. The lifecycle timers are cancelled, and a task
+ * not yet RUNNING is stopped where it is — it has no process yet, and now never gets one.
+ */
+export function haltTasks(ctx: CloudContext): void {
+  for (const t of timers.get(ctx) ?? []) clearTimeout(t);
+  timers.get(ctx)?.clear();
+  for (const task of ctx.state.tasks.values()) {
+    if (task.lastStatus === "STOPPED") continue;
+    task.desiredStatus = "STOPPED";
+    task.stopCode ??= "ServiceSchedulerInitiated";
+    task.stoppedReason ??= "the local cloud is stopping";
+    if (!task.containers.some(isAlive)) {
+      task.lastStatus = "STOPPED";
+      task.stoppedMs = ctx.clock.now();
+    }
   }
 }
 

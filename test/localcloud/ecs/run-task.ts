@@ -6,6 +6,7 @@ import { containerArgv, findImage } from "../containers/images.ts";
 import { containerName, isLocalImage, podmanRunArgv } from "../containers/podman.ts";
 import { ACCOUNT_ID, hex, newRuntimeId } from "../ids.ts";
 import type { ContainerRecord, TaskRecord } from "../state.ts";
+import { taskCredentialsUri } from "../containers/metadata.ts";
 import { scheduleTicks } from "./lifecycle.ts";
 import { overlayTask } from "./task-wire.ts";
 
@@ -39,9 +40,16 @@ function pairs(list: { name?: string; value?: string }[] | undefined): Record<st
   return Object.fromEntries((list ?? []).filter((e) => e.name).map((e) => [e.name!, e.value ?? ""]));
 }
 
-function buildContainer(ctx: CloudContext, region: string, taskArn: string, taskId: string, cd: any, override: any): ContainerRecord {
+function buildContainer(ctx: CloudContext, region: string, taskArn: string, taskId: string, cd: any, override: any, credentialsUri?: string): ContainerRecord {
   const dir = join(ctx.options.tmpRoot, "tasks", taskId, cd.name);
-  const env = { ...containerBaseEnv(ctx, region, dir, taskId, cd.name), ...pairs(cd.environment), ...pairs(override?.environment) };
+  const base = containerBaseEnv(ctx, region, dir, taskId, cd.name);
+  if (credentialsUri) {
+    // A task with a task role gets that role's credentials from the credentials endpoint, as on ECS; no static key.
+    delete base.AWS_ACCESS_KEY_ID;
+    delete base.AWS_SECRET_ACCESS_KEY;
+    base.AWS_CONTAINER_CREDENTIALS_FULL_URI = credentialsUri;
+  }
+  const env = { ...base, ...pairs(cd.environment), ...pairs(override?.environment) };
   const image = findImage(cd.image, ctx.options.repoRoot);
   const command: string[] | undefined = override?.command ?? cd.command;
   const c: ContainerRecord = {
@@ -67,11 +75,24 @@ function buildContainer(ctx: CloudContext, region: string, taskArn: string, task
   return c;
 }
 
+/** AWS keeps RunTask's platformVersion; LATEST (or none) is 1.4.0 on Linux, 1.0.0 on Windows. */
+function fargatePlatform(launchType: string | undefined, requested: string | undefined, taskDef: any): Pick<TaskRecord, "platformVersion" | "platformFamily"> {
+  if (launchType !== "FARGATE") return {};
+  const os = String(taskDef.runtimePlatform?.operatingSystemFamily ?? "LINUX");
+  const windows = os.startsWith("WINDOWS");
+  return {
+    platformVersion: requested && requested !== "LATEST" ? requested : latestPlatform(windows),
+    platformFamily: windows ? os : "Linux",
+  };
+}
+
 export function recordTask(ctx: CloudContext, region: string, motoTask: any, taskDef: any, body: any): TaskRecord {
   const now = ctx.clock.now();
   const id = motoTask.taskArn.split("/").pop();
   const { provisioningMs, pendingMs } = ctx.options.taskDelays;
   const overrides: any[] = body.overrides?.containerOverrides ?? [];
+  const taskRole: string | undefined = body.overrides?.taskRoleArn ?? taskDef.taskRoleArn;
+  const credentialsUri = taskRole ? taskCredentialsUri(ctx, id, taskRole) : undefined;
   const task: TaskRecord = {
     arn: motoTask.taskArn,
     id,
@@ -84,13 +105,25 @@ export function recordTask(ctx: CloudContext, region: string, motoTask: any, tas
     group: motoTask.group ?? body.group ?? `family:${taskDef.family}`,
     startedBy: body.startedBy,
     launchType: motoTask.launchType ?? body.launchType,
+    ...fargatePlatform(motoTask.launchType ?? body.launchType, body.platformVersion, taskDef),
     enableExecuteCommand: body.enableExecuteCommand === true,
+    taskRoleArn: taskRole,
     createdMs: now,
     pendingAtMs: now + provisioningMs,
     runningAtMs: now + provisioningMs + pendingMs,
     desiredStatus: "RUNNING",
     lastStatus: "PROVISIONING",
-    containers: taskDef.containerDefinitions.map((cd: any) => buildContainer(ctx, region, motoTask.taskArn, id, cd, overrides.find((o) => o.name === cd.name))),
+    containers: taskDef.containerDefinitions.map((cd: any) =>
+      buildContainer(
+        ctx,
+        region,
+        motoTask.taskArn,
+        id,
+        cd,
+        overrides.find((o) => o.name === cd.name),
+        credentialsUri,
+      ),
+    ),
   };
   ctx.state.tasks.set(task.arn, task);
   scheduleTicks(ctx, task);
@@ -113,7 +146,8 @@ export const runTask: Handler = async (ctx, call) => {
   const { body, region } = call;
   let taskDef: any;
   try {
-    taskDef = (await ctx.moto.json("ecs", "AmazonEC2ContainerServiceV20141113.DescribeTaskDefinition", { taskDefinition: body.taskDefinition }, region)).taskDefinition;
+    taskDef = (await ctx.moto.json("ecs", "AmazonEC2ContainerServiceV20141113.DescribeTaskDefinition", { taskDefinition: body.taskDefinition }, region))
+      .taskDefinition;
   } catch {
     return call.forwardJson(); // moto names the problem (unknown task definition…)
   }
@@ -128,3 +162,8 @@ export const runTask: Handler = async (ctx, call) => {
   out.tasks = (out.tasks ?? []).map((t: any) => overlayTask(recordTask(ctx, region, t, taskDef, body), t));
   return out;
 };
+
+/** What Fargate's LATEST platform version is: 1.0.0 for Windows, 1.4.0 for Linux. */
+function latestPlatform(windows: boolean): string {
+  return windows ? "1.0.0" : "1.4.0";
+}

@@ -36,20 +36,21 @@ function overlayContainer(task: TaskRecord, motoContainer: any, c: ContainerReco
 }
 
 export function overlayTask(task: TaskRecord, motoTask: any): any {
-  const byName = new Map(task.containers.map((c) => [c.name, c]));
-  const motoContainers: any[] = motoTask.containers?.length ? motoTask.containers : task.containers.map((c) => ({ name: c.name, image: c.image }));
+  // moto lists only the first container of a task; AWS lists every one, in definition order.
+  const motoByName = new Map<string, any>((motoTask.containers ?? []).map((c: any) => [c.name, c]));
+  const shared = { networkInterfaces: motoTask.containers?.[0]?.networkInterfaces ?? [] };
   const out: any = {
     ...motoTask,
     lastStatus: task.lastStatus,
     desiredStatus: task.desiredStatus,
     enableExecuteCommand: task.enableExecuteCommand,
     createdAt: epochSeconds(task.createdMs),
-    containers: motoContainers.map((mc) => overlayContainer(task, mc, byName.get(mc.name))),
+    containers: task.containers.map((c) => overlayContainer(task, motoByName.get(c.name) ?? { ...shared, name: c.name, image: c.image }, c)),
     connectivity: task.lastStatus === "PROVISIONING" ? undefined : "CONNECTED",
   };
   if (task.launchType === "FARGATE") {
-    out.platformVersion = "1.4.0";
-    out.platformFamily = "Linux";
+    out.platformVersion = task.platformVersion ?? "1.4.0";
+    out.platformFamily = task.platformFamily ?? "Linux";
   }
   if (task.startedMs !== undefined) {
     out.startedAt = epochSeconds(task.startedMs);

@@ -7,7 +7,9 @@ import { isRetained, stopTaskRecord } from "./lifecycle.ts";
 import { overlayTask } from "./task-wire.ts";
 
 export function clusterNameOf(cluster: unknown): string {
-  return String(cluster ?? "default").split("/").pop()!;
+  return String(cluster ?? "default")
+    .split("/")
+    .pop()!;
 }
 
 const lastSegment = (s: string) => s.split("/").pop()!;

@@ -67,8 +67,8 @@ export const describeActivations: Handler = async (ctx, { region, body }) => {
       throw new AwsError("InvalidFilter", `The filter key ${f.FilterKey} is not valid. Valid keys: ${ACTIVATION_FILTER_KEYS.join(", ")}.`);
     }
     const values: string[] = f.FilterValues ?? [];
-    const field = (a: Activation) =>
-      f.FilterKey === "ActivationIds" ? a.id : f.FilterKey === "IamRole" ? a.iamRole : (a.defaultInstanceName ?? "");
+    const fields: Record<string, (a: Activation) => string> = { ActivationIds: (a) => a.id, IamRole: (a) => a.iamRole };
+    const field = fields[f.FilterKey] ?? ((a: Activation) => a.defaultInstanceName ?? "");
     list = list.filter((a) => values.includes(field(a)));
   }
   list.sort((x, y) => x.createdMs - y.createdMs);
@@ -79,9 +79,14 @@ export const describeActivations: Handler = async (ctx, { region, body }) => {
 
 export function findActivationForDelete(ctx: CloudContext, region: string, id: unknown): Activation {
   const activationId = requireString("activationId", id);
-  if (!UUID.test(activationId)) throw new AwsError("InvalidActivationId", "The activation ID is not valid. Verify that the activation ID is correct and try again.");
+  if (!UUID.test(activationId))
+    throw new AwsError("InvalidActivationId", "The activation ID is not valid. Verify that the activation ID is correct and try again.");
   const a = ctx.state.activations.get(activationId);
-  if (!a || a.region !== region) throw new AwsError("InvalidActivation", "The activation is not valid. The activation might have been deleted, or the ActivationId and the ActivationCode do not match.");
+  if (!a || a.region !== region)
+    throw new AwsError(
+      "InvalidActivation",
+      "The activation is not valid. The activation might have been deleted, or the ActivationId and the ActivationCode do not match.",
+    );
   return a;
 }
 

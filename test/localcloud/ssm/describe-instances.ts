@@ -10,13 +10,27 @@ import { optionalInt, page } from "./validate.ts";
 export const AGENT_VERSION = "3.3.1142.0";
 
 const FILTER_KEYS = [
-  "ActivationIds", "AgentVersion", "AssociationStatus", "IamRole", "InstanceIds", "PingStatus",
-  "PlatformType", "ResourceType", "SourceIds", "SourceTypes",
+  "ActivationIds",
+  "AgentVersion",
+  "AssociationStatus",
+  "IamRole",
+  "InstanceIds",
+  "PingStatus",
+  "PlatformType",
+  "ResourceType",
+  "SourceIds",
+  "SourceTypes",
 ];
 // The legacy InstanceInformationFilterList uses its own (lower-camel) keys.
 const LEGACY_KEYS: Record<string, string> = {
-  InstanceIds: "InstanceIds", AgentVersion: "AgentVersion", PingStatus: "PingStatus", PlatformTypes: "PlatformType",
-  ActivationIds: "ActivationIds", IamRole: "IamRole", ResourceType: "ResourceType", AssociationStatus: "AssociationStatus",
+  InstanceIds: "InstanceIds",
+  AgentVersion: "AgentVersion",
+  PingStatus: "PingStatus",
+  PlatformTypes: "PlatformType",
+  ActivationIds: "ActivationIds",
+  IamRole: "IamRole",
+  ResourceType: "ResourceType",
+  AssociationStatus: "AssociationStatus",
 };
 
 export function instanceInformation(ctx: CloudContext, mi: ManagedInstance) {
@@ -44,18 +58,30 @@ export function instanceInformation(ctx: CloudContext, mi: ManagedInstance) {
 function fieldValues(ctx: CloudContext, mi: ManagedInstance, key: string): string[] {
   const info = instanceInformation(ctx, mi);
   switch (key) {
-    case "ActivationIds": return [info.ActivationId];
-    case "AgentVersion": return [info.AgentVersion];
-    case "AssociationStatus": return [];
-    case "IamRole": return [info.IamRole];
-    case "InstanceIds": return [info.InstanceId];
-    case "PingStatus": return [info.PingStatus];
-    case "PlatformType": return [info.PlatformType];
-    case "ResourceType": return [info.ResourceType];
-    case "SourceIds": return [info.SourceId];
-    case "SourceTypes": return [info.SourceType];
-    case "tag-key": return mi.tags.map((t) => t.Key);
-    default: return mi.tags.filter((t) => `tag:${t.Key}` === key).map((t) => t.Value);
+    case "ActivationIds":
+      return [info.ActivationId];
+    case "AgentVersion":
+      return [info.AgentVersion];
+    case "AssociationStatus":
+      return [];
+    case "IamRole":
+      return [info.IamRole];
+    case "InstanceIds":
+      return [info.InstanceId];
+    case "PingStatus":
+      return [info.PingStatus];
+    case "PlatformType":
+      return [info.PlatformType];
+    case "ResourceType":
+      return [info.ResourceType];
+    case "SourceIds":
+      return [info.SourceId];
+    case "SourceTypes":
+      return [info.SourceType];
+    case "tag-key":
+      return mi.tags.map((t) => t.Key);
+    default:
+      return mi.tags.filter((t) => `tag:${t.Key}` === key).map((t) => t.Value);
   }
 }
 

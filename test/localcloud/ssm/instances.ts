@@ -3,6 +3,7 @@ import { AwsError } from "../aws-errors.ts";
 import type { CloudContext, Handler } from "../context.ts";
 import { newManagedInstanceId } from "../ids.ts";
 import type { AgentReport, ManagedInstance } from "../state.ts";
+import { judgeInstancePing } from "../iam/agents.ts";
 import { isExpired } from "./activations.ts";
 import { endSessionsTo } from "./sessions.ts";
 import { requireString, validateTags } from "./validate.ts";
@@ -14,11 +15,15 @@ export const MI_PATTERN = /^mi-[0-9a-f]{17}$/;
  * connectionLostAfterMs. AWS does not document the delay (its agent pings every 5 min).
  */
 export function pingStatus(ctx: CloudContext, mi: ManagedInstance): "Online" | "ConnectionLost" {
+  if (mi.pingRefused) return "ConnectionLost";
   return ctx.clock.now() - mi.lastPingMs > ctx.options.connectionLostAfterMs ? "ConnectionLost" : "Online";
 }
 
 const invalidActivation = () =>
-  new AwsError("InvalidActivation", "The activation is not valid. The activation might have been deleted, or the ActivationId and the ActivationCode do not match.");
+  new AwsError(
+    "InvalidActivation",
+    "The activation is not valid. The activation might have been deleted, or the ActivationId and the ActivationCode do not match.",
+  );
 
 /** What the agent calls, unsigned: the activation, not the caller's credentials, decides the region. */
 export const registerManagedInstance: Handler = async (ctx, { body }) => {
@@ -45,6 +50,9 @@ export const registerManagedInstance: Handler = async (ctx, { body }) => {
     lastPingMs: now,
     tags: a.tags.map((t) => ({ ...t })),
   };
+  // Registration stands for the agent's first report only when its role may make it: an instance
+  // whose role may not ssm:UpdateInstanceInformation is never Online, not even for a moment.
+  if (!(await judgeInstancePing(ctx, mi, { record: false })).allowed) mi.pingRefused = true;
   ctx.state.instances.set(mi.id, mi);
   return { InstanceId: mi.id };
 };
@@ -65,13 +73,25 @@ export const deregisterManagedInstance: Handler = async (ctx, { region, body }) 
   return {};
 };
 
-/** The fake agent's heartbeat (POST /_localcloud/agent/heartbeat); false when the instance is gone. */
-export function recordHeartbeat(ctx: CloudContext, instanceId: string, report: AgentReport): boolean {
+export type HeartbeatAnswer = { kind: "unknown" } | { kind: "refused"; message: string } | { kind: "recorded" };
+
+/**
+ * The fake agent's heartbeat (POST /_localcloud/agent/heartbeat) is its ssm:UpdateInstanceInformation,
+ * made with its activation role's credentials: refused, the instance is ConnectionLost at once (its
+ * registration no longer counts as a contact) until a ping is allowed again.
+ */
+export async function recordHeartbeat(ctx: CloudContext, instanceId: string, report: AgentReport): Promise<HeartbeatAnswer> {
   const mi = ctx.state.instances.get(instanceId);
-  if (!mi) return false;
+  if (!mi) return { kind: "unknown" };
+  const verdict = await judgeInstancePing(ctx, mi);
+  if (!verdict.allowed) {
+    mi.pingRefused = true;
+    return { kind: "refused", message: verdict.why };
+  }
+  mi.pingRefused = false;
   mi.lastPingMs = ctx.clock.now();
   mi.agent = report;
-  return true;
+  return { kind: "recorded" };
 }
 
 // Tags: AWS only supports ManagedInstance tags for on-premises nodes; other resource types are moto's.
@@ -86,7 +106,8 @@ export const addTagsToResource: Handler = async (ctx, call) => {
   if (call.body.ResourceType !== "ManagedInstance") return call.forwardJson();
   const mi = findResource(ctx, call.region, call.body.ResourceId);
   const merged = mergeTags(mi.tags, validateTags("tags", call.body.Tags, 1000));
-  if (merged.length > 50) throw new AwsError("TooManyTagsError", "The Targets parameter includes too many tags. Remove one or more tags and try the request again.");
+  if (merged.length > 50)
+    throw new AwsError("TooManyTagsError", "The Targets parameter includes too many tags. Remove one or more tags and try the request again.");
   mi.tags = merged;
   return {};
 };
@@ -106,6 +127,7 @@ export const removeTagsFromResource: Handler = async (ctx, call) => {
 
 function findResource(ctx: CloudContext, region: string, id: unknown): ManagedInstance {
   const mi = ctx.state.instances.get(String(id));
-  if (!mi || mi.region !== region) throw new AwsError("InvalidResourceId", "The resource ID is not valid. Verify that you entered the correct ID and try again.");
+  if (!mi || mi.region !== region)
+    throw new AwsError("InvalidResourceId", "The resource ID is not valid. Verify that you entered the correct ID and try again.");
   return mi;
 }

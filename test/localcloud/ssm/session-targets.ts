@@ -3,6 +3,7 @@ import { AwsError } from "../aws-errors.ts";
 import type { CloudContext } from "../context.ts";
 import type { SessionSpec } from "../dataplane/types.ts";
 import type { ContainerRecord, TaskRecord } from "../state.ts";
+import { instanceAgentIdentity, judgeChannels, taskAgentIdentity, type AgentIdentity } from "../iam/agents.ts";
 import { pingStatus } from "./instances.ts";
 import { realAgentShell, realContainerShell } from "../containers/podman.ts";
 
@@ -35,9 +36,24 @@ export function findEcsTarget(ctx: CloudContext, region: string, target: string)
   return task && container ? { task, container } : undefined;
 }
 
+/** Whose credentials the agent behind a session target holds (undefined: no such target, or a task without a role). */
+export function findAgentIdentity(ctx: CloudContext, region: string, target: string): AgentIdentity | undefined {
+  if (target.startsWith("mi-")) {
+    const mi = ctx.state.instances.get(target);
+    return mi && mi.region === region ? instanceAgentIdentity(mi) : undefined;
+  }
+  const found = findEcsTarget(ctx, region, target);
+  return found ? taskAgentIdentity(found.task) : undefined;
+}
+
 /** The cluster's executeCommandConfiguration.kmsKeyId: sessions on its tasks do the KMS handshake. */
 export async function findClusterKmsKey(ctx: CloudContext, region: string, clusterArn: string): Promise<string | undefined> {
-  const out = await ctx.moto.json("ecs", "AmazonEC2ContainerServiceV20141113.DescribeClusters", { clusters: [clusterArn], include: ["CONFIGURATIONS"] }, region);
+  const out = await ctx.moto.json(
+    "ecs",
+    "AmazonEC2ContainerServiceV20141113.DescribeClusters",
+    { clusters: [clusterArn], include: ["CONFIGURATIONS"] },
+    region,
+  );
   return out.clusters?.[0]?.configuration?.executeCommandConfiguration?.kmsKeyId || undefined;
 }
 
@@ -62,6 +78,7 @@ export async function resolveTarget(ctx: CloudContext, region: string, target: s
   if (target.startsWith("mi-")) {
     const mi = ctx.state.instances.get(target);
     if (!mi || mi.region !== region || pingStatus(ctx, mi) !== "Online") throw notConnected(target);
+    if (!(await judgeChannels(ctx, instanceAgentIdentity(mi), region)).allowed) throw notConnected(target);
     const container = findRealContainerOfAgent(ctx, mi.agent?.env);
     if (container) return { cwd: ctx.options.tmpRoot, ...realAgentShell(container, mi.agent?.cwd) };
     // Before the agent's first heartbeat we only know the cloud's temp dir.
@@ -70,6 +87,7 @@ export async function resolveTarget(ctx: CloudContext, region: string, target: s
   if (target.startsWith("ecs:")) {
     const found = findEcsTarget(ctx, region, target);
     if (!found || !isExecReady(found.task) || isExecAgentStopped(found.container)) throw notConnected(target);
+    if (!(await judgeChannels(ctx, taskAgentIdentity(found.task), region)).allowed) throw notConnected(target);
     return { ...containerShell(ctx, found.container), kmsKeyId: await findClusterKmsKey(ctx, region, found.task.clusterArn) };
   }
   throw notConnected(target);
@@ -121,7 +139,15 @@ export function buildSpec(sessionId: string, target: string, documentName: strin
       return { kind: "shell", sessionId, target, command, cwd: t.cwd, env: t.env, ...(t.inside ? { inside: t.inside } : {}), kmsKeyId: t.kmsKeyId };
     }
     case "AWS-StartPortForwardingSession":
-      return { kind: "port", sessionId, target, documentName: doc, host: "localhost", port: portNumber(params), localPortNumber: one(params, "localPortNumber") };
+      return {
+        kind: "port",
+        sessionId,
+        target,
+        documentName: doc,
+        host: "localhost",
+        port: portNumber(params),
+        localPortNumber: one(params, "localPortNumber"),
+      };
     case "AWS-StartSSHSession":
       return { kind: "port", sessionId, target, documentName: doc, host: "localhost", port: portNumber(params, 22) };
     case "AWS-StartPortForwardingSessionToRemoteHost": {

@@ -104,13 +104,20 @@ const SESSION_FILTER_KEYS = ["InvokedAfter", "InvokedBefore", "Target", "Owner",
 
 function matches(ctx: CloudContext, s: SessionRecord, key: string, value: string): boolean {
   switch (key) {
-    case "InvokedAfter": return s.startMs >= Date.parse(value);
-    case "InvokedBefore": return s.startMs <= Date.parse(value);
-    case "Target": return s.target === value;
-    case "Owner": return s.owner === value;
-    case "Status": return currentStatus(ctx, s) === value;
-    case "SessionId": return s.sessionId === value;
-    default: return value === "Standard";
+    case "InvokedAfter":
+      return s.startMs >= Date.parse(value);
+    case "InvokedBefore":
+      return s.startMs <= Date.parse(value);
+    case "Target":
+      return s.target === value;
+    case "Owner":
+      return s.owner === value;
+    case "Status":
+      return currentStatus(ctx, s) === value;
+    case "SessionId":
+      return s.sessionId === value;
+    default:
+      return value === "Standard";
   }
 }
 
@@ -131,7 +138,10 @@ export function sessionToWire(ctx: CloudContext, s: SessionRecord) {
 export const describeSessions: Handler = async (ctx, { region, body }) => {
   const state = requireString("state", body.State);
   if (state !== "Active" && state !== "History") {
-    throw new AwsError("ValidationException", `1 validation error detected: Value '${state}' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [Active, History]`);
+    throw new AwsError(
+      "ValidationException",
+      `1 validation error detected: Value '${state}' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [Active, History]`,
+    );
   }
   const maxResults = optionalInt("maxResults", body.MaxResults, 1, 200) ?? 20;
   const filters: { key: string; value: string }[] = body.Filters ?? [];

@@ -1,34 +1,26 @@
 // Input validation with the messages AWS's front end gives (Smithy constraint wording).
 import { AwsError, validationError } from "../aws-errors.ts";
 
-export function requireString(
-  field: string,
-  value: unknown,
-  opts: { min?: number; max?: number; pattern?: RegExp; code?: string } = {},
-): string {
+export function requireString(field: string, value: unknown, opts: { min?: number; max?: number; pattern?: RegExp; code?: string } = {}): string {
   if (typeof value !== "string") {
-    throw new AwsError(opts.code ?? "ValidationException", `1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`);
+    throw new AwsError(
+      opts.code ?? "ValidationException",
+      `1 validation error detected: Value null at '${field}' failed to satisfy constraint: Member must not be null`,
+    );
   }
   return checkString(field, value, opts);
 }
 
-export function optionalString(
-  field: string,
-  value: unknown,
-  opts: { min?: number; max?: number; pattern?: RegExp } = {},
-): string | undefined {
+export function optionalString(field: string, value: unknown, opts: { min?: number; max?: number; pattern?: RegExp } = {}): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "string") throw validationError(field, value, "Member must be a string");
   return checkString(field, value, opts);
 }
 
 function checkString(field: string, value: string, opts: { min?: number; max?: number; pattern?: RegExp }): string {
-  if (opts.min !== undefined && value.length < opts.min)
-    throw validationError(field, value, `Member must have length greater than or equal to ${opts.min}`);
-  if (opts.max !== undefined && value.length > opts.max)
-    throw validationError(field, value, `Member must have length less than or equal to ${opts.max}`);
-  if (opts.pattern && !opts.pattern.test(value))
-    throw validationError(field, value, `Member must satisfy regular expression pattern: ${opts.pattern.source}`);
+  if (opts.min !== undefined && value.length < opts.min) throw validationError(field, value, `Member must have length greater than or equal to ${opts.min}`);
+  if (opts.max !== undefined && value.length > opts.max) throw validationError(field, value, `Member must have length less than or equal to ${opts.max}`);
+  if (opts.pattern && !opts.pattern.test(value)) throw validationError(field, value, `Member must satisfy regular expression pattern: ${opts.pattern.source}`);
   return value;
 }
 

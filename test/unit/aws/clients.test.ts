@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DescribeActivationsCommand } from "@aws-sdk/client-ssm";
 import { clientConfig, createClients } from "../../../lib/aws/clients.ts";
+import { call } from "../../../lib/aws/errors.ts";
 
 describe("clientConfig", () => {
   it("defaults to standard retries with 3 attempts and no fixed region", () => {
@@ -41,6 +48,34 @@ describe("createClients", () => {
       clients.destroy();
     } finally {
       process.env = saved;
+    }
+  });
+
+  it("names its profile in the remedy for its expired credentials", async () => {
+    const server = createServer((_, res) => {
+      res.writeHead(400, { "content-type": "application/x-amz-json-1.1", "x-amzn-errortype": "ExpiredTokenException" });
+      res.end(JSON.stringify({ __type: "ExpiredTokenException", message: "The security token included in the request is expired" }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const dir = mkdtempSync(join(tmpdir(), "bastionless-profile-"));
+    writeFileSync(join(dir, "credentials"), "[dev]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = secret\n");
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      AWS_SHARED_CREDENTIALS_FILE: join(dir, "credentials"),
+      AWS_CONFIG_FILE: join(dir, "config"),
+      AWS_ENDPOINT_URL_SSM: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    });
+    delete process.env.AWS_PROFILE;
+    const clients = createClients({ profile: "dev", region: "eu-west-1" });
+    try {
+      await expect(call({ action: "ssm:DescribeActivations" }, () => clients.ssm.send(new DescribeActivationsCommand({})))).rejects.toThrow(
+        "ssm:DescribeActivations failed: the AWS credentials have expired. Refresh them (aws sso login --profile dev) and try again.",
+      );
+    } finally {
+      clients.destroy();
+      process.env = saved;
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

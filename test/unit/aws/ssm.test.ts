@@ -37,7 +37,13 @@ describe("createActivation", () => {
   it("sends limit 1, the expiry, the name and the tags, and returns the id and code", async () => {
     ssmMock.on(CreateActivationCommand).resolves({ ActivationId: "act-1", ActivationCode: "CODE" });
     const expiresAt = new Date("2030-01-01T01:00:00Z");
-    const out = await createActivation(ssm, { iamRole: "SSMServiceRole", expiresAt, defaultInstanceName: "bastionless-stg-x", description: "d", tags: { "bastionless:env": "stg" } });
+    const out = await createActivation(ssm, {
+      iamRole: "SSMServiceRole",
+      expiresAt,
+      defaultInstanceName: "bastionless-stg-x",
+      description: "d",
+      tags: { "bastionless:env": "stg" },
+    });
     expect(out).toEqual({ activationId: "act-1", activationCode: "CODE" });
     expect(ssmMock).toHaveReceivedCommandWith(CreateActivationCommand, {
       IamRole: "SSMServiceRole",
@@ -66,7 +72,9 @@ describe("deletions say whether something was there", () => {
   it("deregisterInstance: false for an unknown instance, other errors thrown", async () => {
     ssmMock.on(DeregisterManagedInstanceCommand).rejectsOnce(awsError("InvalidInstanceId")).rejects(awsError("ThrottlingException", "Rate exceeded"));
     expect(await deregisterInstance(ssm, "mi-0123456789abcdef0")).toBe(false);
-    await expect(deregisterInstance(ssm, "mi-0123456789abcdef0")).rejects.toThrow(/ssm:DeregisterManagedInstance on managed instance mi-0123456789abcdef0 was throttled/);
+    await expect(deregisterInstance(ssm, "mi-0123456789abcdef0")).rejects.toThrow(
+      /ssm:DeregisterManagedInstance on managed instance mi-0123456789abcdef0 was throttled/,
+    );
   });
   it("deleteParameter: false when it did not exist", async () => {
     ssmMock.on(DeleteParameterCommand).resolvesOnce({}).rejects(awsError("ParameterNotFound"));
@@ -82,24 +90,40 @@ describe("putInstanceParameter", () => {
     ssmMock.on(PutParameterCommand).resolves({ Version: 1 });
     expect(await putInstanceParameter(ssm, parameter)).toEqual({ version: 1 });
     expect(ssmMock).toHaveReceivedCommandTimes(PutParameterCommand, 1);
-    expect(ssmMock).toHaveReceivedCommandWith(PutParameterCommand, { Name: parameter.name, Value: parameter.instanceId, Type: "String", Tags: [{ Key: "bastionless:env", Value: "stg" }] });
+    expect(ssmMock).toHaveReceivedCommandWith(PutParameterCommand, {
+      Name: parameter.name,
+      Value: parameter.instanceId,
+      Type: "String",
+      Tags: [{ Key: "bastionless:env", Value: "stg" }],
+    });
     expect(ssmMock).not.toHaveReceivedCommand(AddTagsToResourceCommand);
   });
 
   it("overwrites an existing one without Tags (AWS refuses both), then tags it", async () => {
-    ssmMock.on(PutParameterCommand, { Overwrite: true }).resolves({ Version: 4 }).on(PutParameterCommand, { Tags: [{ Key: "bastionless:env", Value: "stg" }] }).rejects(awsError("ParameterAlreadyExists"));
+    ssmMock
+      .on(PutParameterCommand, { Overwrite: true })
+      .resolves({ Version: 4 })
+      .on(PutParameterCommand, { Tags: [{ Key: "bastionless:env", Value: "stg" }] })
+      .rejects(awsError("ParameterAlreadyExists"));
     ssmMock.on(AddTagsToResourceCommand).resolves({});
     expect(await putInstanceParameter(ssm, parameter)).toEqual({ version: 4 });
     const overwrite = ssmMock.commandCalls(PutParameterCommand)[1].args[0].input;
     expect(overwrite).toMatchObject({ Overwrite: true, Value: parameter.instanceId });
     expect(overwrite.Tags).toBeUndefined();
-    expect(ssmMock).toHaveReceivedCommandWith(AddTagsToResourceCommand, { ResourceType: "Parameter", ResourceId: parameter.name, Tags: [{ Key: "bastionless:env", Value: "stg" }] });
+    expect(ssmMock).toHaveReceivedCommandWith(AddTagsToResourceCommand, {
+      ResourceType: "Parameter",
+      ResourceId: parameter.name,
+      Tags: [{ Key: "bastionless:env", Value: "stg" }],
+    });
   });
 });
 
 describe("reading", () => {
   it("findInstanceParameter: the value, or undefined; getInstanceParameter throws naming it", async () => {
-    ssmMock.on(GetParameterCommand).resolvesOnce({ Parameter: { Value: "mi-0123456789abcdef0" } }).rejects(awsError("ParameterNotFound"));
+    ssmMock
+      .on(GetParameterCommand)
+      .resolvesOnce({ Parameter: { Value: "mi-0123456789abcdef0" } })
+      .rejects(awsError("ParameterNotFound"));
     expect(await findInstanceParameter(ssm, "/a")).toBe("mi-0123456789abcdef0");
     expect(await findInstanceParameter(ssm, "/a")).toBeUndefined();
     await expect(getInstanceParameter(ssm, "/stg/portforward/instances/x")).rejects.toThrow(/Parameter \/stg\/portforward\/instances\/x does not exist/);
@@ -115,8 +139,27 @@ describe("reading", () => {
       expect.objectContaining({ instanceId: "mi-00000000000000001", pingStatus: "Online", activationId: "a1" }),
       expect.objectContaining({ instanceId: "mi-00000000000000002", pingStatus: "ConnectionLost", name: "n" }),
     ]);
-    expect(ssmMock).toHaveReceivedNthCommandWith(DescribeInstanceInformationCommand, 1, { Filters: [{ Key: "tag:bastionless:managed-by", Values: ["bastionless"] }], MaxResults: 50 });
+    expect(ssmMock).toHaveReceivedNthCommandWith(DescribeInstanceInformationCommand, 1, {
+      Filters: [{ Key: "tag:bastionless:managed-by", Values: ["bastionless"] }],
+      MaxResults: 50,
+    });
     expect(ssmMock).toHaveReceivedNthCommandWith(DescribeInstanceInformationCommand, 2, { NextToken: "t2" });
+  });
+
+  it("listManagedInstances explains a page that fails as it would one call, and asks for no page after it", async () => {
+    ssmMock
+      .on(DescribeInstanceInformationCommand)
+      .resolvesOnce({ InstanceInformationList: [{ InstanceId: "mi-00000000000000001" }], NextToken: "t2" })
+      .rejectsOnce(Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException", $metadata: { attempts: 3 } }))
+      .resolves({ InstanceInformationList: [{ InstanceId: "mi-00000000000000003" }] });
+    await expect(listManagedInstances(ssm)).rejects.toThrow(
+      new AwsCallError(
+        "ssm:DescribeInstanceInformation was throttled by AWS after 3 attempts: try again in a minute, or lower the request rate.",
+        "ssm:DescribeInstanceInformation",
+        "ThrottlingException",
+      ),
+    );
+    expect(ssmMock.commandCalls(DescribeInstanceInformationCommand)).toHaveLength(2);
   });
 
   it("listInstanceParameters follows every page", async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { UsageError, usage } from "../../../lib/cli.ts";
+import { usage } from "../../../lib/cli.ts";
+import { UsageError } from "../../../lib/errors.ts";
 import { COMMANDS, TUNNEL, VERSION, asSubcommand, routeCommand, topUsage } from "../../../lib/bastionless/commands.ts";
 import { cli as tunnelCli } from "../../../lib/portforward/cli.ts";
 import { cli as execCli } from "../../../lib/exec/cli.ts";
@@ -10,13 +11,22 @@ const run = (program: string, argv: string[], connection?: string, given: string
 
 describe("routeCommand", () => {
   it.each([
-    [["tunnel", "--env", "stg", "--yes"], { kind: "run", program: "portforward", argv: ["--env", "stg", "--yes"], connection: undefined, given: new Set(["env", "yes"]) }],
+    [
+      ["tunnel", "--env", "stg", "--yes"],
+      { kind: "run", program: "portforward", argv: ["--env", "stg", "--yes"], connection: undefined, given: new Set(["env", "yes"]) },
+    ],
     [["tunnel", "stg-db", "--local-port", "0"], run("portforward", ["--local-port", "0"], "stg-db", ["local-port"])],
     [["tunnel", "--json", "stg-db"], run("portforward", ["--json"], "stg-db", ["json"])],
     [["exec", "--env", "stg", "--check"], { kind: "run", program: "exec", argv: ["--env", "stg", "--check"], given: new Set() }],
-    [["cleanup", "--env", "stg", "--env", "prod", "--yes"], { kind: "run", program: "cleanup-orphans", argv: ["--env", "stg", "--env", "prod", "--yes"], given: new Set() }],
+    [
+      ["cleanup", "--env", "stg", "--env", "prod", "--yes"],
+      { kind: "run", program: "cleanup-orphans", argv: ["--env", "stg", "--env", "prod", "--yes"], given: new Set() },
+    ],
     // The entrypoint's argv is the app's CMD, flags and all.
-    [["entrypoint", "node", "server.js", "--port", "8080"], { kind: "run", program: "entrypoint", argv: ["node", "server.js", "--port", "8080"], given: new Set() }],
+    [
+      ["entrypoint", "node", "server.js", "--port", "8080"],
+      { kind: "run", program: "entrypoint", argv: ["node", "server.js", "--port", "8080"], given: new Set() },
+    ],
     [["entrypoint", "--help"], { kind: "run", program: "entrypoint", argv: ["--help"], given: new Set() }],
     [["--version"], { kind: "version" }],
     [["tunnel", "--list"], { kind: "list" }],
@@ -50,14 +60,31 @@ describe("routeCommand", () => {
 
 describe("the subcommands' help", () => {
   it("is each program's own declaration under the subcommand's name: same flags, same summary", () => {
-    expect(COMMANDS.map((c) => [c.name, c.program])).toEqual([["tunnel", "portforward"], ["exec", "exec"], ["cleanup", "cleanup-orphans"], ["entrypoint", "entrypoint"]]);
+    expect(COMMANDS.map((c) => [c.name, c.program])).toEqual([
+      ["tunnel", "portforward"],
+      ["exec", "exec"],
+      ["cleanup", "cleanup-orphans"],
+      ["entrypoint", "entrypoint"],
+    ]);
     expect(Object.keys(TUNNEL.flags)).toEqual([...Object.keys(tunnelCli.flags), "list"]);
-    expect(usage(asSubcommand(execCli, "bastionless exec"))).toBe(usage(execCli).replace("Usage: exec ", "Usage: bastionless exec ").replace("\n  exec --env", "\n  bastionless exec --env"));
+    expect(usage(asSubcommand(execCli, "bastionless exec"))).toBe(
+      usage(execCli).replace("Usage: exec ", "Usage: bastionless exec ").replace("\n  exec --env", "\n  bastionless exec --env"),
+    );
   });
 
   it("spells the examples with the subcommand and keeps their comments in column", () => {
-    const spec = asSubcommand({ name: "portforward", summary: "s", flags: {}, details: "Examples:\n  make tunnel ENV=stg             # a\n  portforward --env stg           # b\n  portforward --env stg --json\n" }, "bastionless tunnel");
-    expect(spec.details).toBe("Examples:\n  make tunnel ENV=stg             # a\n  bastionless tunnel --env stg    # b\n  bastionless tunnel --env stg --json\n");
+    const spec = asSubcommand(
+      {
+        name: "portforward",
+        summary: "s",
+        flags: {},
+        details: "Examples:\n  make tunnel ENV=stg             # a\n  portforward --env stg           # b\n  portforward --env stg --json\n",
+      },
+      "bastionless tunnel",
+    );
+    expect(spec.details).toBe(
+      "Examples:\n  make tunnel ENV=stg             # a\n  bastionless tunnel --env stg    # b\n  bastionless tunnel --env stg --json\n",
+    );
   });
 
   it("--version is the package's version", () => {

@@ -48,7 +48,21 @@ describe("completeWords", () => {
   });
 
   it("offers every flag of the program's declaration", () => {
-    expect(complete("bastionless exec --")).toEqual(["--env", "--profile", "--region", "--cluster", "--service", "--task", "--container", "--command", "--client", "--check", "--yes", "--debug", "--help"]);
+    expect(complete("bastionless exec --")).toEqual([
+      "--env",
+      "--profile",
+      "--region",
+      "--cluster",
+      "--service",
+      "--task",
+      "--container",
+      "--command",
+      "--client",
+      "--check",
+      "--yes",
+      "--debug",
+      "--help",
+    ]);
   });
 
   it("without a config, still the flags and the declared choices", () => {

@@ -36,7 +36,9 @@ describe("parseInstanceId", () => {
     expect(() => parseInstanceId(undefined, "INFO nothing here", "/var/lib/amazon/ssm/registration")).toThrow(
       "The agent reported success, but its registration file is absent and its output names none. Is SSM_REGISTRATION_FILE (/var/lib/amazon/ssm/registration) where this agent writes its registration?",
     );
-    expect(() => parseInstanceId('{"ManagedInstanceID":', "INFO nothing here")).toThrow("The agent reported success, but its registration file holds no managed instance id and its output names none.");
+    expect(() => parseInstanceId('{"ManagedInstanceID":', "INFO nothing here")).toThrow(
+      "The agent reported success, but its registration file holds no managed instance id and its output names none.",
+    );
   });
 });
 
@@ -87,7 +89,9 @@ describe("clearAgentState", () => {
     );
     expect(existsSync(join(dir, "registration"))).toBe(true);
     symlinkSync(join(root, "precious", "keep"), join(root, "registration"));
-    await expect(clearAgentState(join(root, "registration"))).rejects.toThrow(`SSM_REGISTRATION_FILE ${join(root, "registration")} is a symbolic link, not the agent's registration file`);
+    await expect(clearAgentState(join(root, "registration"))).rejects.toThrow(
+      `SSM_REGISTRATION_FILE ${join(root, "registration")} is a symbolic link, not the agent's registration file`,
+    );
     expect(readFileSync(join(root, "precious", "keep"), "utf8")).toBe("x");
   });
 });
@@ -99,15 +103,26 @@ describe("registerAgent", () => {
     chmodSync(path, 0o755);
     return path;
   }
-  const options = (agentBin: string, dir: string) => ({ agentBin, activationId: "3b1c2d4e-0000-4000-8000-000000000001", activationCode: "SECRETCODE0123456789", region: "eu-west-1", registrationFile: join(dir, "registration") });
+  const options = (agentBin: string, dir: string) => ({
+    agentBin,
+    activationId: "3b1c2d4e-0000-4000-8000-000000000001",
+    activationCode: "SECRETCODE0123456789",
+    region: "eu-west-1",
+    registrationFile: join(dir, "registration"),
+  });
 
   it("passes -register -code -id -region -y and reads the file the agent wrote", async () => {
     const dir = tempDir();
-    const agent = fakeAgent(dir, `echo "$@" > ${dir}/argv\nprintf '{"ManagedInstanceID":"${ID}","Region":"eu-west-1"}' > ${dir}/registration\necho "INFO Successfully registered the instance with AWS SSM using Managed instance-id: ${ID}"`);
+    const agent = fakeAgent(
+      dir,
+      `echo "$@" > ${dir}/argv\nprintf '{"ManagedInstanceID":"${ID}","Region":"eu-west-1"}' > ${dir}/registration\necho "INFO Successfully registered the instance with AWS SSM using Managed instance-id: ${ID}"`,
+    );
     const lines: string[] = [];
     expect(await registerAgent({ ...options(agent, dir), onLine: (_s, l) => lines.push(l) })).toBe(ID);
     const { readFileSync } = await import("node:fs");
-    expect(readFileSync(join(dir, "argv"), "utf8").trim()).toBe("-register -code SECRETCODE0123456789 -id 3b1c2d4e-0000-4000-8000-000000000001 -region eu-west-1 -y");
+    expect(readFileSync(join(dir, "argv"), "utf8").trim()).toBe(
+      "-register -code SECRETCODE0123456789 -id 3b1c2d4e-0000-4000-8000-000000000001 -region eu-west-1 -y",
+    );
     expect(lines).toEqual([`INFO Successfully registered the instance with AWS SSM using Managed instance-id: ${ID}`]);
   });
 

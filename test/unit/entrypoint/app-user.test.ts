@@ -6,11 +6,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { appEnv, findAppUserSpec, parseUserSpec, planAppUser, resolveAppUser, type AppIdentity } from "../../../lib/entrypoint/app-user.ts";
-import { UsageError } from "../../../lib/cli.ts";
+import { UsageError } from "../../../lib/errors.ts";
 import { parseEntrypointConfig } from "../../../lib/entrypoint/config.ts";
 
 const ROOT = join(import.meta.dirname, "../../..");
-const PASSWD = ["root:x:0:0:root:/root:/bin/bash", "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin", "bastion:x:10001:10001::/home/bastion:/bin/bash", "app:x:1000:1000::/home/app:/bin/sh", ""].join("\n");
+const PASSWD = [
+  "root:x:0:0:root:/root:/bin/bash",
+  "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin",
+  "bastion:x:10001:10001::/home/bastion:/bin/bash",
+  "app:x:1000:1000::/home/app:/bin/sh",
+  "",
+].join("\n");
 const GROUP = ["root:x:0:", "staff:x:50:", "bastion:x:10001:", "app:x:1000:", ""].join("\n");
 
 describe("parseUserSpec", () => {
@@ -90,7 +96,13 @@ describe("findAppUserSpec and appEnv", () => {
   });
 
   it("HOME, USER and LOGNAME become the app user's; the rest stays", () => {
-    expect(appEnv({ HOME: "/root", USER: "root", PATH: "/bin", X: "1" }, { uid: 1000, gid: 1000, home: "/home/app", name: "app" })).toEqual({ HOME: "/home/app", USER: "app", LOGNAME: "app", PATH: "/bin", X: "1" });
+    expect(appEnv({ HOME: "/root", USER: "root", PATH: "/bin", X: "1" }, { uid: 1000, gid: 1000, home: "/home/app", name: "app" })).toEqual({
+      HOME: "/home/app",
+      USER: "app",
+      LOGNAME: "app",
+      PATH: "/bin",
+      X: "1",
+    });
     expect(appEnv({ HOME: "/root", USER: "root" }, { uid: 4242, gid: 0, home: "/" })).toEqual({ HOME: "/", USER: "root" });
   });
 
@@ -107,24 +119,33 @@ function runEntrypoint(env: NodeJS.ProcessEnv): Promise<RunResult> {
   return runScript("scripts/entrypoint.mts", [process.execPath, "-e", report], { cwd: ROOT, env: { BASTION_DISABLED: "true", ...env } });
 }
 
-const events = (stderr: string) => stderr.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+const events = (stderr: string) =>
+  stderr
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe("the entrypoint starts the CMD as the app user", () => {
   const root = process.getuid?.() === 0;
 
-  it(root ? "as root, BASTION_APP_USER=nobody: the child is uid 65534, gid 65534, no extra groups, HOME its own" : "not root: the child keeps the entrypoint's uid, and the log says why", async () => {
-    const { code, stdout, stderr } = await runEntrypoint({ BASTION_APP_USER: "nobody", HOME: "/root" });
-    expect(code).toBe(0);
-    const started = events(stderr).find((e) => e.event === "app_started")!;
-    if (root) {
-      expect(JSON.parse(stdout)).toEqual({ uid: 65534, gid: 65534, groups: [65534], home: "/nonexistent" });
-      expect(started).toMatchObject({ uid: 65534, gid: 65534, user: "nobody" });
-    } else {
-      const uid = process.getuid!();
-      expect(JSON.parse(stdout)).toMatchObject({ uid, home: "/root" });
-      expect(started).toMatchObject({ uid, userKept: `the entrypoint runs as uid ${uid}, not root: the app runs as that uid` });
-    }
-  });
+  it(
+    root
+      ? "as root, BASTION_APP_USER=nobody: the child is uid 65534, gid 65534, no extra groups, HOME its own"
+      : "not root: the child keeps the entrypoint's uid, and the log says why",
+    async () => {
+      const { code, stdout, stderr } = await runEntrypoint({ BASTION_APP_USER: "nobody", HOME: "/root" });
+      expect(code).toBe(0);
+      const started = events(stderr).find((e) => e.event === "app_started")!;
+      if (root) {
+        expect(JSON.parse(stdout)).toEqual({ uid: 65534, gid: 65534, groups: [65534], home: "/nonexistent" });
+        expect(started).toMatchObject({ uid: 65534, gid: 65534, user: "nobody" });
+      } else {
+        const uid = process.getuid!();
+        expect(JSON.parse(stdout)).toMatchObject({ uid, home: "/root" });
+        expect(started).toMatchObject({ uid, userKept: `the entrypoint runs as uid ${uid}, not root: the app runs as that uid` });
+      }
+    },
+  );
 
   it("an unknown BASTION_APP_USER is a usage error (exit 2) and no CMD runs", async () => {
     const { code, stdout, stderr } = await runEntrypoint({ BASTION_APP_USER: "no-such-user-here" });
@@ -136,6 +157,8 @@ describe("the entrypoint starts the CMD as the app user", () => {
     expect(code).toBe(2);
     expect(stdout).toBe("");
     const fatal = events(stderr).find((e) => e.event === "fatal")!;
-    expect(fatal.msg).toBe("The app user no-such-user-here (BASTION_APP_USER, else the image's /etc/bastionless/app-user) cannot be used: user \"no-such-user-here\" is not in /etc/passwd; no CMD was started.");
+    expect(fatal.msg).toBe(
+      'The app user no-such-user-here (BASTION_APP_USER, else the image\'s /etc/bastionless/app-user) cannot be used: user "no-such-user-here" is not in /etc/passwd; no CMD was started.',
+    );
   });
 });

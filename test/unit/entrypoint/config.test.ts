@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { UsageError } from "../../../lib/cli.ts";
+import { UsageError } from "../../../lib/errors.ts";
 import { DEFAULTS, parseEntrypointConfig, parseTags } from "../../../lib/entrypoint/config.ts";
 import { parseDuration as parseAnyDuration } from "../../../lib/duration.ts";
 
@@ -51,8 +51,20 @@ describe("parseEntrypointConfig", () => {
   });
 
   it("falls back to ENV and AWS_REGION, and applies the defaults", () => {
-    const config = parseEntrypointConfig({ ENV: "prod", BASTION_IAM_ROLE: "service-role/AmazonEC2RunCommandRoleForManagedInstances", AWS_REGION: "ap-northeast-1" }, ["app"]);
-    expect(config).toMatchObject({ env: "prod", region: "ap-northeast-1", activationTtlMs: DEFAULTS.activationTtlMs, shutdownTimeoutMs: 8_000, required: false, agentBin: "amazon-ssm-agent", registrationFile: "/var/lib/amazon/ssm/registration", tags: {} });
+    const config = parseEntrypointConfig(
+      { ENV: "prod", BASTION_IAM_ROLE: "service-role/AmazonEC2RunCommandRoleForManagedInstances", AWS_REGION: "ap-northeast-1" },
+      ["app"],
+    );
+    expect(config).toMatchObject({
+      env: "prod",
+      region: "ap-northeast-1",
+      activationTtlMs: DEFAULTS.activationTtlMs,
+      shutdownTimeoutMs: 8_000,
+      required: false,
+      agentBin: "amazon-ssm-agent",
+      registrationFile: "/var/lib/amazon/ssm/registration",
+      tags: {},
+    });
     expect(config.instanceName).toBeUndefined();
     expect(config.parameterName).toBeUndefined();
   });
@@ -102,7 +114,11 @@ describe("parseEntrypointConfig", () => {
   });
 
   it("BASTION_DISABLED=true needs only a CMD", () => {
-    expect(parseEntrypointConfig({ BASTION_DISABLED: "true" }, ["app", "--port", "80"])).toMatchObject({ disabled: true, command: ["app", "--port", "80"], required: false });
+    expect(parseEntrypointConfig({ BASTION_DISABLED: "true" }, ["app", "--port", "80"])).toMatchObject({
+      disabled: true,
+      command: ["app", "--port", "80"],
+      required: false,
+    });
     expect(problemsOf({ BASTION_DISABLED: "true" }, [])).toEqual(["BASTION_DISABLED=true needs a CMD to run: there is nothing else to do"]);
   });
 });

@@ -25,7 +25,9 @@ afterEach(async () => {
 
 describe("findSource", () => {
   it("ECS: the task ARN from metadata v4 is the source, the task id names the parameter", async () => {
-    const host = await serve((url) => (url === "/v4/abc/task" ? { status: 200, body: JSON.stringify({ TaskARN: TASK_ARN, Cluster: "stg-main" }) } : { status: 404, body: "" }));
+    const host = await serve((url) =>
+      url === "/v4/abc/task" ? { status: 200, body: JSON.stringify({ TaskARN: TASK_ARN, Cluster: "stg-main" }) } : { status: 404, body: "" },
+    );
     const source = await findSource({ env: { ECS_CONTAINER_METADATA_URI_V4: `http://${host}/v4/abc` }, hostname: () => "ip-10-0-0-1" });
     expect(source).toEqual({ platform: "ecs", source: TASK_ARN, sourceId: "0123456789abcdef0123456789abcdef" });
   });

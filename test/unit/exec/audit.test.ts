@@ -36,8 +36,16 @@ describe("audit log", () => {
 
 describe("audit records keep the command as it was run", () => {
   const start = (command: string) => ({
-    event: "exec.start" as const, auditId: "a2", user: "alice", region: "eu-west-1", cluster: "stg-main", task: "arn:aws:ecs:eu-west-1:1:task/stg-main/t", container: "app",
-    command, sentCommand: `/bin/sh -c '${command}'`, client: "native",
+    event: "exec.start" as const,
+    auditId: "a2",
+    user: "alice",
+    region: "eu-west-1",
+    cluster: "stg-main",
+    task: "arn:aws:ecs:eu-west-1:1:task/stg-main/t",
+    container: "app",
+    command,
+    sentCommand: `/bin/sh -c '${command}'`,
+    client: "native",
   });
   const hash = (text: string) => createHash("sha256").update(text).digest("hex");
 
@@ -57,10 +65,26 @@ describe("audit records keep the command as it was run", () => {
     for (const [i, command] of commands.entries()) {
       const line = lines[i];
       expect(JSON.parse(line)).toEqual({
-        time: "2026-01-01T00:00:00.000Z", ...start(command),
-        commandSha256: hash(command), sentCommandSha256: hash(`/bin/sh -c '${command}'`),
+        time: "2026-01-01T00:00:00.000Z",
+        ...start(command),
+        commandSha256: hash(command),
+        sentCommandSha256: hash(`/bin/sh -c '${command}'`),
       });
-      expect(Object.keys(JSON.parse(line))).toEqual(["time", "event", "auditId", "user", "region", "cluster", "task", "container", "command", "commandSha256", "sentCommand", "sentCommandSha256", "client"]);
+      expect(Object.keys(JSON.parse(line))).toEqual([
+        "time",
+        "event",
+        "auditId",
+        "user",
+        "region",
+        "cluster",
+        "task",
+        "container",
+        "command",
+        "commandSha256",
+        "sentCommand",
+        "sentCommandSha256",
+        "client",
+      ]);
     }
   });
 
@@ -72,7 +96,9 @@ describe("audit records keep the command as it was run", () => {
     expect(record.command).toBe("curl -H 'X-Key: ***' http://app/health");
     expect(record.sentCommand).toBe("/bin/sh -c 'curl -H 'X-Key: ***' http://app/health'");
     expect(record.commandSha256).toBe(hash(command));
-    const end = JSON.parse(auditLine({ event: "exec.end", auditId: "a2", exitCode: 1, error: "psql postgres://app:S3cr3tPassw0rd@db/app failed" }, new Date(0)));
+    const end = JSON.parse(
+      auditLine({ event: "exec.end", auditId: "a2", exitCode: 1, error: "psql postgres://app:S3cr3tPassw0rd@db/app failed" }, new Date(0)),
+    );
     expect(end.error).toBe("psql postgres://app:***@db/app failed");
   });
 });
@@ -80,7 +106,14 @@ describe("audit records keep the command as it was run", () => {
 describe("transcriptLocation", () => {
   const cluster = (c: Partial<ClusterInfo>): ClusterInfo => ({ name: "stg-main", arn: "arn", status: "ACTIVE", ...c });
   it("names the CloudWatch stream and S3 object after the session", () => {
-    expect(transcriptLocation(cluster({ execLogging: "OVERRIDE", execLogGroup: "/ecs/exec", execS3Bucket: "audit" }), "ap-northeast-1", "ignored", "ecs-execute-command-1")).toBe(
+    expect(
+      transcriptLocation(
+        cluster({ execLogging: "OVERRIDE", execLogGroup: "/ecs/exec", execS3Bucket: "audit" }),
+        "ap-northeast-1",
+        "ignored",
+        "ecs-execute-command-1",
+      ),
+    ).toBe(
       "CloudWatch Logs ap-northeast-1 group /ecs/exec, stream ecs-execute-command-1; S3 bucket audit, object ecs-execute-command-1.log (under the cluster's s3KeyPrefix, if any)",
     );
     expect(transcriptLocation(cluster({}), "eu-west-1", "/ecs/app")).toBe("CloudWatch Logs eu-west-1 group /ecs/app, stream <session id>");

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { UsageError } from "../../../lib/cli.ts";
+import { UsageError } from "../../../lib/errors.ts";
 import { assertAllowed, assertClusterOfEnv, assertEnvForAllowLists, isInteractiveShell, wrapCommand } from "../../../lib/exec/command.ts";
 import type { Config } from "../../../lib/config.ts";
 
@@ -18,7 +18,9 @@ describe("assertAllowed", () => {
     expect(() => assertAllowed("id", allow, { env: "prod", configPath: "/r/c.json" })).toThrow(
       'The command "id" is not allowed in env prod; nothing was run. Allowed commands (envs.prod.exec.allow in /r/c.json): "/bin/sh", "rails console". Pass one of them exactly with --command, or ask for it to be added to the list.',
     );
-    expect(() => assertAllowed("id", [], {})).toThrow('The command "id" is not allowed; nothing was run. Allowed commands (defaults.exec.allow): none (the list is empty). Pass one of them exactly with --command, or ask for it to be added to the list.');
+    expect(() => assertAllowed("id", [], {})).toThrow(
+      'The command "id" is not allowed; nothing was run. Allowed commands (defaults.exec.allow): none (the list is empty). Pass one of them exactly with --command, or ask for it to be added to the list.',
+    );
   });
 });
 
@@ -30,7 +32,14 @@ describe("assertAllowed compares the raw command", () => {
       'The command "sh\\n/app/healthcheck.sh" is not allowed in env stg: it contains a control character (U+000A), which no list entry matches; nothing was run. ' +
         'Allowed commands (envs.stg.exec.allow in /r/c.json): "sh /app/healthcheck.sh", "rails console --sandbox". Pass one of them exactly with --command, or ask for it to be added to the list.',
     );
-    for (const command of ["sh /app/healthcheck.sh\n", "sh\r/app/healthcheck.sh", "rails console --sandbox\u001b", "sh /app/healthcheck.sh\u0085", "rails\u000bconsole --sandbox", "rails console"]) {
+    for (const command of [
+      "sh /app/healthcheck.sh\n",
+      "sh\r/app/healthcheck.sh",
+      "rails console --sandbox\u001b",
+      "sh /app/healthcheck.sh\u0085",
+      "rails\u000bconsole --sandbox",
+      "rails console",
+    ]) {
       expect(() => assertAllowed(command, allow, { env: "stg" }), JSON.stringify(command)).toThrow(UsageError);
     }
   });
@@ -63,7 +72,9 @@ describe("allow-lists bind their env", () => {
     expect(() => assertClusterOfEnv("prod-main", "stg", config)).toThrow(
       "Cluster prod-main is not env stg's, so env stg's exec rules (/r/bastionless.config.json) cannot apply to it; nothing was run. Pass --env prod for a task of prod-main, or a task of env stg.",
     );
-    expect(() => assertClusterOfEnv("main-eu", "stg", config)).toThrow("Cluster main-eu is not env stg's, so env stg's exec rules (/r/bastionless.config.json) cannot apply to it; nothing was run. Pass --env prod for a task of main-eu, or a task of env stg.");
+    expect(() => assertClusterOfEnv("main-eu", "stg", config)).toThrow(
+      "Cluster main-eu is not env stg's, so env stg's exec rules (/r/bastionless.config.json) cannot apply to it; nothing was run. Pass --env prod for a task of main-eu, or a task of env stg.",
+    );
     expect(() => assertClusterOfEnv("shared", "stg", config)).toThrow(
       "Cluster shared is not env stg's, so env stg's exec rules (/r/bastionless.config.json) cannot apply to it; nothing was run. Pass a cluster or task of env stg, or the --env whose cluster it is.",
     );
@@ -87,6 +98,7 @@ describe("wrapCommand", () => {
     const { stdout } = await promisify(execFile)("/bin/sh", ["-c", wrapCommand(command, { auditId: "feed" })]);
     const [banner, output] = stdout.split("\n");
     expect(banner).toBe(`# bastionless exec feed: echo removing victim-data #${"\\b".repeat(20)}ls -la victim-data`);
+    // eslint-disable-next-line no-control-regex -- no control character may reach the remote transcript
     expect(banner).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
     // The command itself runs as typed.
     expect(output).toBe(`removing victim-data`);

@@ -3,9 +3,18 @@ import { ago, revisionOf, taskChoices, toExecTarget } from "../../../lib/exec/ta
 import type { TaskInfo } from "../../../lib/aws/ecs.ts";
 
 const task = (id: string, startedAt: string, rev: number, az?: string): TaskInfo => ({
-  taskArn: `arn:aws:ecs:ap-northeast-1:123456789012:task/stg-main/${id}`, taskId: id, clusterArn: "arn:aws:ecs:ap-northeast-1:123456789012:cluster/stg-main", cluster: "stg-main",
-  lastStatus: "RUNNING", desiredStatus: "RUNNING", startedAt: new Date(startedAt), taskDefinitionArn: `arn:aws:ecs:ap-northeast-1:123456789012:task-definition/stg-app:${rev}`,
-  enableExecuteCommand: true, availabilityZone: az, tags: {}, containers: [{ name: "app", runtimeId: `${id}-1234567890`, execAgentStatus: "RUNNING" }],
+  taskArn: `arn:aws:ecs:ap-northeast-1:123456789012:task/stg-main/${id}`,
+  taskId: id,
+  clusterArn: "arn:aws:ecs:ap-northeast-1:123456789012:cluster/stg-main",
+  cluster: "stg-main",
+  lastStatus: "RUNNING",
+  desiredStatus: "RUNNING",
+  startedAt: new Date(startedAt),
+  taskDefinitionArn: `arn:aws:ecs:ap-northeast-1:123456789012:task-definition/stg-app:${rev}`,
+  enableExecuteCommand: true,
+  availabilityZone: az,
+  tags: {},
+  containers: [{ name: "app", runtimeId: `${id}-1234567890`, execAgentStatus: "RUNNING" }],
 });
 
 describe("target discovery helpers", () => {

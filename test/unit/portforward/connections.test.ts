@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { UsageError } from "../../../lib/cli.ts";
+import { UsageError } from "../../../lib/errors.ts";
 import { parseConfig } from "../../../lib/config.ts";
 import { connectionArgv, formatConnections } from "../../../lib/portforward/connections.ts";
 
@@ -17,7 +17,18 @@ const config = parseConfig(
 describe("connectionArgv", () => {
   it("turns a connection into portforward's flags", () => {
     expect(connectionArgv("stg-db", config, new Set())).toEqual(["--env", "stg", "--target", "stg-db", "--local-port", "15432"]);
-    expect(connectionArgv("stg-cache", config, new Set())).toEqual(["--env", "stg", "--forward", "16379:cache.internal:6379", "--forward", "16380:cache2.internal:6379", "--via", "ecs-exec"]);
+    expect(connectionArgv("stg-cache", config, new Set())).toEqual([
+      "--env",
+      "stg",
+      "--forward",
+      "16379:cache.internal:6379",
+      "--forward",
+      "16380:cache2.internal:6379",
+      "--via",
+      "ecs-exec",
+    ]);
+    const dump = parseConfig({ connections: { "stg-dump": { env: "stg", target: "stg-db", sessions: 8 } } }, "/r/c.json");
+    expect(connectionArgv("stg-dump", dump, new Set())).toEqual(["--env", "stg", "--target", "stg-db", "--sessions", "8"]);
   });
 
   it("leaves out every flag given on the command line", () => {
@@ -25,10 +36,16 @@ describe("connectionArgv", () => {
   });
 
   it("a name the config lacks is a usage error naming the file and its connections", () => {
-    expect(() => connectionArgv("prod-db", config, new Set())).toThrow(new UsageError("No connection named prod-db in /repo/bastionless.config.json (connections: stg-db, stg-cache). See them with: bastionless tunnel --list"));
-    expect(() => connectionArgv("prod-db", parseConfig({}, "/r/c.json"), new Set())).toThrow(new UsageError("No connection named prod-db in /r/c.json (it declares none). See them with: bastionless tunnel --list"));
+    expect(() => connectionArgv("prod-db", config, new Set())).toThrow(
+      new UsageError("No connection named prod-db in /repo/bastionless.config.json (connections: stg-db, stg-cache). See them with: bastionless tunnel --list"),
+    );
+    expect(() => connectionArgv("prod-db", parseConfig({}, "/r/c.json"), new Set())).toThrow(
+      new UsageError("No connection named prod-db in /r/c.json (it declares none). See them with: bastionless tunnel --list"),
+    );
     expect(() => connectionArgv("prod-db", undefined, new Set())).toThrow(
-      new UsageError('No connection named prod-db: no bastionless.config.json was found here (this directory, up to the repository root or $HOME). Declare "connections" in one, or pass --env and --target.'),
+      new UsageError(
+        'No connection named prod-db: no bastionless.config.json was found here (this directory, up to the repository root or $HOME). Declare "connections" in one, or pass --env and --target.',
+      ),
     );
   });
 });
@@ -47,7 +64,11 @@ describe("formatConnections", () => {
   });
 
   it("says why there are none", () => {
-    expect(formatConnections(parseConfig({}, "/r/c.json"))).toBe('No connections in /r/c.json: add "connections": {"<name>": {"env": "<env>", "target": "<id|host:port>", "localPort": <port>}}.\n');
-    expect(formatConnections(undefined)).toBe('No bastionless.config.json here (this directory, up to the repository root or $HOME): declare "connections" in one to name your tunnels.\n');
+    expect(formatConnections(parseConfig({}, "/r/c.json"))).toBe(
+      'No connections in /r/c.json: add "connections": {"<name>": {"env": "<env>", "target": "<id|host:port>", "localPort": <port>}}.\n',
+    );
+    expect(formatConnections(undefined)).toBe(
+      'No bastionless.config.json here (this directory, up to the repository root or $HOME): declare "connections" in one to name your tunnels.\n',
+    );
   });
 });

@@ -1,10 +1,30 @@
 import { describe, expect, it } from "vitest";
-import { UsageError } from "../../../lib/cli.ts";
+import { UsageError } from "../../../lib/errors.ts";
 import type { DatabaseTarget } from "../../../lib/aws/rds.ts";
-import { applySocket, assertDistinctPorts, defaultLocalPort, findDatabase, formatForwardLine, isLoopbackAddress, networkWarning, parseBindAddress, parseForward, parseHostPort, targetForward } from "../../../lib/portforward/forwards.ts";
+import {
+  applySocket,
+  assertDistinctPorts,
+  defaultLocalPort,
+  findDatabase,
+  formatForwardLine,
+  isLoopbackAddress,
+  networkWarning,
+  parseBindAddress,
+  parseForward,
+  parseHostPort,
+  targetForward,
+} from "../../../lib/portforward/forwards.ts";
 import { databasesOfEnv, envChoices } from "../../../lib/portforward/choices.ts";
 
-const db = (id: string, kind: "cluster" | "instance", tags: Record<string, string> = {}): DatabaseTarget => ({ kind, id, engine: "aurora-postgresql", host: `${id}.cluster-abc.ap-northeast-1.rds.amazonaws.com`, port: 5432, status: "available", tags });
+const db = (id: string, kind: "cluster" | "instance", tags: Record<string, string> = {}): DatabaseTarget => ({
+  kind,
+  id,
+  engine: "aurora-postgresql",
+  host: `${id}.cluster-abc.ap-northeast-1.rds.amazonaws.com`,
+  port: 5432,
+  status: "available",
+  tags,
+});
 
 describe("forwards", () => {
   it("defaults the local port to the remote + 10000, like the seed's 13306", () => {
@@ -12,8 +32,16 @@ describe("forwards", () => {
   });
 
   it("parses L:HOST:R and refuses anything else with the fix", () => {
-    expect(parseForward("16379:cache.internal:6379")).toEqual({ localPort: 16379, host: "cache.internal", remotePort: 6379, label: "cache.internal:6379", flag: "--forward" });
-    expect(() => parseForward("cache.internal:6379")).toThrow(new UsageError("--forward cache.internal:6379 is not LOCAL:HOST:REMOTE: write it like 16379:cache.internal:6379 (LOCAL 0 = any free port)."));
+    expect(parseForward("16379:cache.internal:6379")).toEqual({
+      localPort: 16379,
+      host: "cache.internal",
+      remotePort: 6379,
+      label: "cache.internal:6379",
+      flag: "--forward",
+    });
+    expect(() => parseForward("cache.internal:6379")).toThrow(
+      new UsageError("--forward cache.internal:6379 is not LOCAL:HOST:REMOTE: write it like 16379:cache.internal:6379 (LOCAL 0 = any free port)."),
+    );
     expect(() => parseForward("1:h:70000")).toThrow("--forward 1:h:70000: remote port 70000 is not a port: use a number from 0 to 65535.");
     expect(() => parseForward("1:h:0")).toThrow("--forward 1:h:0: the remote port cannot be 0.");
   });
@@ -37,7 +65,9 @@ describe("forwards", () => {
     expect(targetForward({ host: "h", port: 5432, label: "stg-db" }, 0).localPort).toBe(0);
     expect(() => assertDistinctPorts([parseForward("15432:a:5432"), parseForward("15432:b:5432")])).toThrow("Local port 15432 is given to two forwards");
     expect(() => assertDistinctPorts([parseForward("0:a:5432"), parseForward("0:b:5432")])).not.toThrow();
-    expect(formatForwardLine(13306, { host: "stg-db.cluster-x.rds.amazonaws.com", remotePort: 3306 }, "ecs:stg-main_5f2e_5f2e-1")).toBe("127.0.0.1:13306 → stg-db.cluster-x.rds.amazonaws.com:3306 via ecs:stg-main_5f2e_5f2e-1");
+    expect(formatForwardLine(13306, { host: "stg-db.cluster-x.rds.amazonaws.com", remotePort: 3306 }, "ecs:stg-main_5f2e_5f2e-1")).toBe(
+      "127.0.0.1:13306 → stg-db.cluster-x.rds.amazonaws.com:3306 via ecs:stg-main_5f2e_5f2e-1",
+    );
   });
 });
 
@@ -54,8 +84,12 @@ describe("--socket", () => {
   });
 
   it("refuses --socket with --local-port, without --target, or empty (exit 2)", () => {
-    expect(() => applySocket([target], "/tmp/x.sock", "15432")).toThrow(new UsageError("--socket and --local-port both say where --target's forward listens: pass only one of them."));
-    expect(() => applySocket([extra], "/tmp/x.sock", undefined)).toThrow(new UsageError("--socket is for --target's forward: pass --target as well (each --forward keeps its TCP port)."));
+    expect(() => applySocket([target], "/tmp/x.sock", "15432")).toThrow(
+      new UsageError("--socket and --local-port both say where --target's forward listens: pass only one of them."),
+    );
+    expect(() => applySocket([extra], "/tmp/x.sock", undefined)).toThrow(
+      new UsageError("--socket is for --target's forward: pass --target as well (each --forward keeps its TCP port)."),
+    );
     expect(() => applySocket([target], " ", undefined)).toThrow(new UsageError("--socket needs a path: --socket ~/.bastionless/db.sock, for example."));
   });
 });
@@ -63,9 +97,22 @@ describe("--socket", () => {
 describe("--address", () => {
   it("defaults to 127.0.0.1, takes IP literals and localhost, refuses anything else with the fix (exit 2)", () => {
     expect(parseBindAddress(undefined)).toBe("127.0.0.1");
-    expect(["localhost", "LOCALHOST", "0.0.0.0", "192.0.2.2", " 10.1.2.3 ", "::", "::1", "fd00::2"].map(parseBindAddress)).toEqual(["127.0.0.1", "127.0.0.1", "0.0.0.0", "192.0.2.2", "10.1.2.3", "::", "::1", "fd00::2"]);
+    expect(["localhost", "LOCALHOST", "0.0.0.0", "192.0.2.2", " 10.1.2.3 ", "::", "::1", "fd00::2"].map(parseBindAddress)).toEqual([
+      "127.0.0.1",
+      "127.0.0.1",
+      "0.0.0.0",
+      "192.0.2.2",
+      "10.1.2.3",
+      "::",
+      "::1",
+      "fd00::2",
+    ]);
     for (const bad of ["1.2.3", "256.1.1.1", "0.0.0.0:80", "example.com", "", "127.0.0.1 ; rm -rf /"]) {
-      expect(() => parseBindAddress(bad)).toThrow(new UsageError(`--address ${JSON.stringify(bad)} is not an IP address: use 127.0.0.1 (the default, this machine only), 0.0.0.0 (every interface) or one of this machine's addresses.`));
+      expect(() => parseBindAddress(bad)).toThrow(
+        new UsageError(
+          `--address ${JSON.stringify(bad)} is not an IP address: use 127.0.0.1 (the default, this machine only), 0.0.0.0 (every interface) or one of this machine's addresses.`,
+        ),
+      );
     }
   });
 
@@ -91,11 +138,24 @@ describe("choices by env", () => {
     expect(envChoices(["stg", "dev"], ["x"])).toEqual(["dev", "stg"]);
     // Production-like envs come last: the prompt's first choice, what Enter picks, is never production.
     expect(envChoices([], ["stg-main", "prod-main", "stg-batch", "STG.eu"])).toEqual(["stg", "prod"]);
-    expect(envChoices(["prod", "production", "dev", "live", "prd-eu", "qa", "products"], [])).toEqual(["dev", "products", "qa", "live", "prd-eu", "prod", "production"]);
+    expect(envChoices(["prod", "production", "dev", "live", "prd-eu", "qa", "products"], [])).toEqual([
+      "dev",
+      "products",
+      "qa",
+      "live",
+      "prd-eu",
+      "prod",
+      "production",
+    ]);
   });
 
   it("keeps the env's databases: by tag when tagged, else by name", () => {
-    const all = [db("stg-db", "cluster", { "bastionless:env": "stg" }), db("prod-db", "cluster", { "bastionless:env": "prod" }), db("stg-legacy", "instance"), db("shared-stg-looking", "cluster", { Environment: "prod" })];
+    const all = [
+      db("stg-db", "cluster", { "bastionless:env": "stg" }),
+      db("prod-db", "cluster", { "bastionless:env": "prod" }),
+      db("stg-legacy", "instance"),
+      db("shared-stg-looking", "cluster", { Environment: "prod" }),
+    ];
     expect(databasesOfEnv(all, "stg").map((d) => d.id)).toEqual(["stg-db", "stg-legacy"]);
   });
 });

@@ -1,9 +1,17 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createServer, type Server } from "node:net";
-import { UsageError } from "../../../lib/cli.ts";
+import { UsageError } from "../../../lib/errors.ts";
 import { createLogger } from "../../../lib/log.ts";
 import { openTunnel } from "../../../lib/portforward/open.ts";
-import { assertAddressUsable, assertPortsFree, assertSocketsUsable, clientForAddress, clientForSocket, isPortFree, probeListen } from "../../../lib/portforward/preflight.ts";
+import {
+  assertAddressUsable,
+  assertPortsFree,
+  assertSocketsUsable,
+  clientForAddress,
+  clientForSocket,
+  isPortFree,
+  probeListen,
+} from "../../../lib/portforward/preflight.ts";
 import type { PortForward, PortForwardOptions } from "../../../lib/session/index.ts";
 import { HAS_IPV6_LOOPBACK } from "../../support/ipv6.ts";
 
@@ -37,7 +45,9 @@ describe("preflight on the listen address", () => {
     const port = await occupy("::1");
     expect(await probeListen(port, "::1")).toBe("EADDRINUSE");
     await expect(assertPortsFree([{ port, flag: "--forward" }])).rejects.toThrow(
-      new UsageError(`Local port ${port} is busy on [::1] (another program listens on [::1]:${port}, where clients that resolve localhost to ::1 would connect): pass --forward with a free port, or 0 for any free port.`),
+      new UsageError(
+        `Local port ${port} is busy on [::1] (another program listens on [::1]:${port}, where clients that resolve localhost to ::1 would connect): pass --forward with a free port, or 0 for any free port.`,
+      ),
     );
     // --address 127.0.0.2 listens there only; [::1] is not ours to hold.
     await expect(assertPortsFree([{ port, flag: "--forward" }], "127.0.0.2")).resolves.toBeUndefined();
@@ -47,12 +57,16 @@ describe("preflight on the listen address", () => {
     expect((["auto", "native", "plugin"] as const).map((c) => clientForSocket(c, undefined))).toEqual(["auto", "native", "plugin"]);
     expect((["auto", "native"] as const).map((c) => clientForSocket(c, "/run/user/1000/db.sock"))).toEqual(["native", "native"]);
     expect(() => clientForSocket("plugin", "/run/user/1000/db.sock")).toThrow(
-      new UsageError("--socket needs --client native: session-manager-plugin listens on a TCP port of 127.0.0.1, which every local user can reach. Pass --client native, or leave --socket out."),
+      new UsageError(
+        "--socket needs --client native: session-manager-plugin listens on a TCP port of 127.0.0.1, which every local user can reach. Pass --client native, or leave --socket out.",
+      ),
     );
   });
 
   it("refuses a --socket path that exists, as a usage error naming the flag", () => {
-    expect(() => assertSocketsUsable([undefined, "/etc/hostname"])).toThrow(new UsageError("--socket /etc/hostname: /etc/hostname already exists: remove it, or choose another path for the socket."));
+    expect(() => assertSocketsUsable([undefined, "/etc/hostname"])).toThrow(
+      new UsageError("--socket /etc/hostname: /etc/hostname already exists: remove it, or choose another path for the socket."),
+    );
     expect(() => assertSocketsUsable([undefined])).not.toThrow();
   });
 
@@ -68,7 +82,9 @@ describe("preflight on the listen address", () => {
     expect((["auto", "native", "plugin"] as const).map((c) => clientForAddress(c, "127.0.0.1"))).toEqual(["auto", "native", "plugin"]);
     expect((["auto", "native"] as const).map((c) => clientForAddress(c, "0.0.0.0"))).toEqual(["native", "native"]);
     expect(() => clientForAddress("plugin", "0.0.0.0")).toThrow(
-      new UsageError("--address 0.0.0.0 needs --client native: session-manager-plugin listens on 127.0.0.1 only. Pass --client native, or leave --address out."),
+      new UsageError(
+        "--address 0.0.0.0 needs --client native: session-manager-plugin listens on 127.0.0.1 only. Pass --client native, or leave --address out.",
+      ),
     );
     expect(() => clientForAddress("plugin", "::1")).toThrow(UsageError);
   });
@@ -82,15 +98,34 @@ describe("openTunnel", () => {
     let seen: PortForwardOptions | undefined;
     const start = async (options: PortForwardOptions): Promise<PortForward> => {
       seen = options;
-      return { client: "native", ports: [15432], ready: Promise.resolve(), ended: new Promise(() => {}), stop: async () => {} };
+      return {
+        client: "native",
+        ports: [15432],
+        ready: Promise.resolve(),
+        ended: new Promise(() => {}),
+        sessions: () => [{ open: 1, max: 1 }],
+        stop: async () => {},
+      };
     };
-    const opened = await openTunnel({ clients: {} as never, region: "ap-northeast-1", ready, forwards, log: createLogger({ format: "human", write: () => {} }), start, ...extra });
+    const opened = await openTunnel({
+      clients: {} as never,
+      region: "ap-northeast-1",
+      ready,
+      forwards,
+      log: createLogger({ format: "human", write: () => {} }),
+      start,
+      ...extra,
+    });
     for (const l of opened.listeners) l.close();
     return seen!;
   }
 
   it("listens on 127.0.0.1 by default and on --address when given, with a client that can", async () => {
-    expect(await optionsSeen({ client: "auto" })).toMatchObject({ bindAddress: "127.0.0.1", client: "auto", forwards: [{ localPort: 0, host: "db.internal", remotePort: 5432 }] });
+    expect(await optionsSeen({ client: "auto" })).toMatchObject({
+      bindAddress: "127.0.0.1",
+      client: "auto",
+      forwards: [{ localPort: 0, host: "db.internal", remotePort: 5432 }],
+    });
     expect(await optionsSeen({ client: "auto", address: "0.0.0.0" })).toMatchObject({ bindAddress: "0.0.0.0", client: "native" });
     await expect(optionsSeen({ client: "plugin", address: "0.0.0.0" })).rejects.toThrow(UsageError);
   });
@@ -104,7 +139,20 @@ describe("openTunnel", () => {
   it.skipIf(!HAS_IPV6_LOOPBACK)("refuses a fixed port someone holds on [::1], naming the flag", async () => {
     const port = await occupy("::1");
     const busy = [{ ...forwards[0], localPort: port }];
-    await expect(openTunnel({ clients: {} as never, region: "ap-northeast-1", client: "auto", ready, forwards: busy, log: createLogger({ format: "human", write: () => {} }), start: async () => { throw new Error("no session may start"); } }))
-      .rejects.toThrow(`Local port ${port} is busy on [::1] (EADDRINUSE): another program listens there. Pass --local-port with a free port, or 0 for any free port.`);
+    await expect(
+      openTunnel({
+        clients: {} as never,
+        region: "ap-northeast-1",
+        client: "auto",
+        ready,
+        forwards: busy,
+        log: createLogger({ format: "human", write: () => {} }),
+        start: async () => {
+          throw new Error("no session may start");
+        },
+      }),
+    ).rejects.toThrow(
+      `Local port ${port} is busy on [::1] (EADDRINUSE): another program listens there. Pass --local-port with a free port, or 0 for any free port.`,
+    );
   });
 });

@@ -8,7 +8,14 @@ import { decodeFrame, encodeFrame, MessageType, PAYLOAD_OFFSET, parseAckPayload,
 
 describe("assertStreamUrl", () => {
   it("accepts wss:// anywhere and ws:// only to this machine", () => {
-    for (const url of ["wss://ssmmessages.eu-west-1.amazonaws.com/v1/data-channel/s-1?role=publish_subscribe", "wss://10.0.0.5/x", "ws://127.0.0.1:4566/v1/data-channel/s-1", "ws://127.9.9.9/x", "ws://[::1]:80/x", "ws://localhost:4566/x"]) {
+    for (const url of [
+      "wss://ssmmessages.eu-west-1.amazonaws.com/v1/data-channel/s-1?role=publish_subscribe",
+      "wss://10.0.0.5/x",
+      "ws://127.0.0.1:4566/v1/data-channel/s-1",
+      "ws://127.9.9.9/x",
+      "ws://[::1]:80/x",
+      "ws://localhost:4566/x",
+    ]) {
       expect(() => assertStreamUrl(url, "s-1"), url).not.toThrow();
     }
   });
@@ -17,7 +24,9 @@ describe("assertStreamUrl", () => {
     const refused = (where: string) =>
       `Refusing the stream URL of session s-1 (${where}): the session token would travel in clear text; nothing was sent. ` +
       "Session Manager's stream URLs are wss://; check AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_SSM / _ECS.";
-    expect(() => assertStreamUrl("ws://ssmmessages.eu-west-1.amazonaws.com/v1/data-channel/s-1", "s-1")).toThrow(refused("ws://ssmmessages.eu-west-1.amazonaws.com"));
+    expect(() => assertStreamUrl("ws://ssmmessages.eu-west-1.amazonaws.com/v1/data-channel/s-1", "s-1")).toThrow(
+      refused("ws://ssmmessages.eu-west-1.amazonaws.com"),
+    );
     expect(() => assertStreamUrl("ws://10.0.0.5:8080/x", "s-1")).toThrow(refused("ws://10.0.0.5:8080"));
     expect(() => assertStreamUrl("ws://[::ffff:a00:5]/x", "s-1")).toThrow(refused("ws://[::ffff:a00:5]"));
     expect(() => assertStreamUrl("ws://localhost.evil.example/x", "s-1")).toThrow(refused("ws://localhost.evil.example"));
@@ -50,7 +59,9 @@ describe("DataChannel", () => {
       resume: async () => undefined,
       upgradeHeaders: async () => (signed++, {}),
     });
-    await expect(channel.open()).rejects.toThrow(/^Refusing the stream URL of session s-1 \(ws:\/\/ssmmessages\.example\.invalid\): the session token would travel in clear text; nothing was sent\./);
+    await expect(channel.open()).rejects.toThrow(
+      /^Refusing the stream URL of session s-1 \(ws:\/\/ssmmessages\.example\.invalid\): the session token would travel in clear text; nothing was sent\./,
+    );
     expect(signed).toBe(0);
   });
 
@@ -71,7 +82,15 @@ describe("DataChannel", () => {
     const size = 512 * 1024; // with its header, 32 of these fill the budget exactly
     expect(REORDER_LIMIT_BYTES % size).toBe(0);
     const perBudget = REORDER_LIMIT_BYTES / size;
-    const send = (seq: number) => ws.send(encodeFrame({ messageType: MessageType.OutputStreamData, sequenceNumber: seq, payloadType: PayloadType.Output, payload: Buffer.alloc(size - PAYLOAD_OFFSET, seq) }));
+    const send = (seq: number) =>
+      ws.send(
+        encodeFrame({
+          messageType: MessageType.OutputStreamData,
+          sequenceNumber: seq,
+          payloadType: PayloadType.Output,
+          payload: Buffer.alloc(size - PAYLOAD_OFFSET, seq),
+        }),
+      );
 
     for (let seq = 1; seq <= perBudget + 8; seq++) send(seq);
     const first = ackOf(0);
@@ -86,6 +105,44 @@ describe("DataChannel", () => {
     expect(delivered).toEqual(Array.from({ length: perBudget + 9 }, (_, i) => i));
   });
 
+  it("goes connecting → open → resuming (WebSocket lost) → open (ResumeSession, new WebSocket) → closed, and the stats carry across", async () => {
+    const { url, connected } = await agent();
+    let resumed = 0;
+    channel = new DataChannel({
+      grant: { sessionId: "s-1", streamUrl: url, tokenValue: "tok" },
+      resume: async () => (resumed++, { sessionId: "s-1", streamUrl: url, tokenValue: "tok-2" }),
+    });
+    const states: string[] = [channel.state];
+    await channel.open();
+    states.push(channel.state);
+    const first = await connected;
+    const second = new Promise<WebSocket>((resolve) => server!.once("connection", (ws) => ws.once("message", () => resolve(ws))));
+    const reconnected = new Promise<void>((resolve) => channel!.once("reconnected", resolve));
+    first.send(encodeFrame({ messageType: MessageType.OutputStreamData, sequenceNumber: 0, payloadType: PayloadType.Output, payload: Buffer.from("a") }));
+    await new Promise<void>((resolve) => first.once("message", () => resolve())); // its ack
+    first.terminate();
+    await new Promise<void>((resolve) => {
+      const check = () => (channel!.state === "resuming" ? resolve() : setTimeout(check, 1));
+      check();
+    });
+    states.push(channel.state);
+    await reconnected;
+    states.push(channel.state);
+    const ws = await second;
+    const delivered: string[] = [];
+    channel.on("payload", (_t, payload) => delivered.push(payload.toString()));
+    const acked = new Promise<void>((resolve) => ws.once("message", () => resolve()));
+    ws.send(encodeFrame({ messageType: MessageType.OutputStreamData, sequenceNumber: 1, payloadType: PayloadType.Output, payload: Buffer.from("b") }));
+    await acked;
+    channel.close();
+    states.push(channel.state);
+    expect(states).toEqual(["connecting", "open", "resuming", "open", "closed"]);
+    expect(resumed).toBe(1);
+    expect(delivered).toEqual(["b"]);
+    expect(channel.stats).toMatchObject({ received: 2, duplicates: 0, reconnects: 1 });
+    expect(channel.send(PayloadType.Output, Buffer.from("late"))).toBe(false);
+  });
+
   it("closes a WebSocket whose message exceeds MAX_MESSAGE_BYTES (1009) and, without a session to resume, is gone", async () => {
     const { url, connected } = await agent();
     channel = new DataChannel({ grant: { sessionId: "s-1", streamUrl: url, tokenValue: "tok" }, resume: async () => undefined });
@@ -95,9 +152,12 @@ describe("DataChannel", () => {
     await channel.open();
     const ws = await connected;
     const closed = new Promise<number>((resolve) => ws.once("close", resolve));
-    ws.send(encodeFrame({ messageType: MessageType.OutputStreamData, sequenceNumber: 0, payloadType: PayloadType.Output, payload: Buffer.alloc(MAX_MESSAGE_BYTES) }));
+    ws.send(
+      encodeFrame({ messageType: MessageType.OutputStreamData, sequenceNumber: 0, payloadType: PayloadType.Output, payload: Buffer.alloc(MAX_MESSAGE_BYTES) }),
+    );
     expect(await closed).toBe(1009);
     expect(await gone).toBe("session s-1 is gone (it timed out or was terminated)");
     expect(delivered).toBe(0);
+    expect(channel.state).toBe("closed");
   });
 });

@@ -3,19 +3,18 @@ import { connect } from "node:net";
 import { createHash } from "node:crypto";
 import { prngStream } from "./native-harness.ts";
 
-/** Sends `total` PRNG bytes upstream; resolves with the target's "sha256 count" answer. */
+/** Sends `total` PRNG bytes upstream; resolves with the target's "sha256 count" answer (announced length, no half-close). */
 export function sendUp(port: number, seed: number, total: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+    const socket = connect({ port, host: "127.0.0.1" });
     let answer = "";
     socket.on("data", (d) => (answer += d));
-    socket.on("end", () => (socket.end(), resolve(answer.trim())));
+    socket.on("end", () => resolve(answer.trim()));
     socket.on("error", reject);
-    socket.write("UP\n");
+    socket.write(`UP ${total}\n`);
     const gen = prngStream(seed, total);
     const pump = () => {
       for (let r = gen.next(); !r.done; r = gen.next()) if (!socket.write(r.value)) return void socket.once("drain", pump);
-      socket.end();
     };
     pump();
   });
@@ -41,14 +40,22 @@ export function receiveDown(port: number, seed: number, total: number, pauseMs =
   });
 }
 
+/** Sends `text` to the echo target and resolves with what came back once all of it did, then closes (no half-close). */
 export function echoOnce(port: number, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+    const socket = connect({ port, host: "127.0.0.1" });
+    const sent = `ECHO\n${text}`;
     let got = "";
-    socket.on("data", (d) => (got += d));
-    socket.on("end", () => (socket.end(), resolve(got)));
+    socket.on("data", (d) => {
+      got += d;
+      if (Buffer.byteLength(got) >= Buffer.byteLength(sent)) {
+        socket.end();
+        resolve(got);
+      }
+    });
+    socket.on("end", () => resolve(got));
     socket.on("error", reject);
-    socket.end(`ECHO\n${text}`);
+    socket.write(sent);
   });
 }
 

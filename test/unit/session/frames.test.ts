@@ -15,7 +15,7 @@ import {
   PortFlag,
 } from "../../../lib/session/frames.ts";
 
-// Built field by field from reference/session-protocol.md §2.2, not by our encoder.
+// Built field by field from docs/session-protocol.md §2.2, not by our encoder.
 const SPACES = (n: number) => "20".repeat(n);
 const golden = Buffer.from(
   [

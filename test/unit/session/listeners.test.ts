@@ -25,7 +25,10 @@ function roundTrip(host: string, port: number, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, host, () => socket.end(text));
     let got = "";
-    socket.on("data", (d) => (got += d)).on("end", () => resolve(got)).on("error", reject);
+    socket
+      .on("data", (d) => (got += d))
+      .on("end", () => resolve(got))
+      .on("error", reject);
   });
 }
 
@@ -85,11 +88,15 @@ describe("listenLocalSocket", () => {
   let dir: string;
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const socketRoundTrip = (path: string, text: string) => new Promise<string>((resolve, reject) => {
-    const socket = connect(path, () => socket.end(text));
-    let got = "";
-    socket.on("data", (d) => (got += d)).on("end", () => resolve(got)).on("error", reject);
-  });
+  const socketRoundTrip = (path: string, text: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connect(path, () => socket.end(text));
+      let got = "";
+      socket
+        .on("data", (d) => (got += d))
+        .on("end", () => resolve(got))
+        .on("error", reject);
+    });
 
   it("listens on a socket of mode 0600 even under umask 0000, relays to the handler, and removes it on close", async () => {
     dir = mkdtempSync(join(tmpdir(), "sock-"));
@@ -117,10 +124,14 @@ describe("listenLocalSocket", () => {
     writeFileSync(taken, "keep me");
     await expect(listenLocalSocket(taken)).rejects.toThrow(`${taken} already exists: remove it, or choose another path for the socket.`);
     chmodSync(dir, 0o777);
-    await expect(listenLocalSocket(join(dir, "db.sock"))).rejects.toThrow(`The directory ${dir} lets other users replace the socket: use a directory of yours that only you can write to (mode 0700), such as $XDG_RUNTIME_DIR.`);
+    await expect(listenLocalSocket(join(dir, "db.sock"))).rejects.toThrow(
+      `The directory ${dir} lets other users replace the socket: use a directory of yours that only you can write to (mode 0700), such as $XDG_RUNTIME_DIR.`,
+    );
     chmodSync(dir, 0o1777); // sticky, like /tmp: nobody else can rename or remove what is ours
     const listener = await listenLocalSocket(join(dir, "db.sock"));
     listener.close();
-    await expect(listenLocalSocket(join(dir, "missing", "db.sock"))).rejects.toThrow(`The directory ${join(dir, "missing")} of the socket does not exist: create it (mode 0700), or choose another path.`);
+    await expect(listenLocalSocket(join(dir, "missing", "db.sock"))).rejects.toThrow(
+      `The directory ${join(dir, "missing")} of the socket does not exist: create it (mode 0700), or choose another path.`,
+    );
   });
 });

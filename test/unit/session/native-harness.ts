@@ -17,6 +17,8 @@ export interface NativeHarness {
   /** Every TokenValue handed out, to prove none leaks. */
   tokens: string[];
   calls: { start: number; resume: number; terminate: string[] };
+  /** Every StreamUrl handed out, StartSession's and each ResumeSession's, in order. */
+  streamUrls: string[];
   /** Agent version per new session (undefined = the data plane's default). */
   setAgentVersion(version: string | undefined): void;
   /** What the next ExecuteCommand / shell StartSession runs. */
@@ -34,6 +36,7 @@ export async function startNativeHarness(opts: { faults?: DataChannelFaults } = 
   http.on("upgrade", (req, socket, head) => dataPlane.handleUpgrade(req, socket, head));
   const tokens: string[] = [];
   const calls = { start: 0, resume: 0, terminate: [] as string[] };
+  const streamUrls: string[] = [];
   let agentVersion: string | undefined;
   const harness: NativeHarness = {
     dataPlane,
@@ -44,6 +47,7 @@ export async function startNativeHarness(opts: { faults?: DataChannelFaults } = 
     },
     tokens,
     calls,
+    streamUrls,
     setAgentVersion: (v) => (agentVersion = v),
     shellSpec: {},
     async close() {
@@ -56,6 +60,7 @@ export async function startNativeHarness(opts: { faults?: DataChannelFaults } = 
   };
   const grant = (sessionId: string, issued: { streamUrl: string; tokenValue: string }) => {
     tokens.push(issued.tokenValue);
+    streamUrls.push(issued.streamUrl);
     return { SessionId: sessionId, StreamUrl: issued.streamUrl, TokenValue: issued.tokenValue };
   };
   const ssm = mockClient(harness.clients.ssm);
@@ -64,13 +69,31 @@ export async function startNativeHarness(opts: { faults?: DataChannelFaults } = 
     const sessionId = `test-${process.pid}-${++sessionCounter}`;
     if (input.DocumentName?.includes("PortForwarding")) {
       const p = input.Parameters ?? {};
-      return grant(sessionId, dataPlane.openSession({
-        kind: "port", sessionId, target: input.Target, documentName: input.DocumentName,
-        host: p.host?.[0] ?? "localhost", port: Number(p.portNumber?.[0]), localPortNumber: p.localPortNumber?.[0],
-        ...(agentVersion ? { agentVersion } : {}),
-      }));
+      return grant(
+        sessionId,
+        dataPlane.openSession({
+          kind: "port",
+          sessionId,
+          target: input.Target,
+          documentName: input.DocumentName,
+          host: p.host?.[0] ?? "localhost",
+          port: Number(p.portNumber?.[0]),
+          localPortNumber: p.localPortNumber?.[0],
+          ...(agentVersion ? { agentVersion } : {}),
+        }),
+      );
     }
-    return grant(sessionId, dataPlane.openSession({ kind: "shell", sessionId, target: input.Target, cwd: process.cwd(), env: { ...process.env } as Record<string, string>, ...harness.shellSpec }));
+    return grant(
+      sessionId,
+      dataPlane.openSession({
+        kind: "shell",
+        sessionId,
+        target: input.Target,
+        cwd: process.cwd(),
+        env: { ...process.env } as Record<string, string>,
+        ...harness.shellSpec,
+      }),
+    );
   });
   ssm.on(ResumeSessionCommand).callsFake((input) => {
     calls.resume++;
@@ -85,7 +108,15 @@ export async function startNativeHarness(opts: { faults?: DataChannelFaults } = 
   const ecs = mockClient(harness.clients.ecs);
   ecs.on(ExecuteCommandCommand).callsFake((input) => {
     const sessionId = `ecs-execute-command-${++sessionCounter}`;
-    const issued = dataPlane.openSession({ kind: "shell", sessionId, target: `ecs:${input.cluster}_${input.task}_r`, cwd: process.cwd(), env: { ...process.env } as Record<string, string>, command: input.command, ...harness.shellSpec });
+    const issued = dataPlane.openSession({
+      kind: "shell",
+      sessionId,
+      target: `ecs:${input.cluster}_${input.task}_r`,
+      cwd: process.cwd(),
+      env: { ...process.env } as Record<string, string>,
+      command: input.command,
+      ...harness.shellSpec,
+    });
     tokens.push(issued.tokenValue);
     return { session: { sessionId, streamUrl: issued.streamUrl, tokenValue: issued.tokenValue } };
   });
@@ -109,8 +140,9 @@ export function prngDigest(seed: number, total: number): string {
 }
 
 /**
- * A target speaking a one-line protocol: "UP\n" then bytes → on EOF answers the sha256 hex and the
- * byte count; "DOWN <seed> <bytes>\n" → sends that PRNG stream as fast as TCP takes it, then ends;
+ * A target speaking a one-line protocol: "UP <bytes>\n" then that many bytes → answers their sha256
+ * hex and the count, then ends (no half-close needed: the agent closes a target fully on a client's
+ * FIN); "UP\n" then bytes → the same on EOF (a half-close, for clients that can carry one); "DOWN <seed> <bytes>\n" → sends that PRNG stream as fast as TCP takes it, then ends;
  * anything else is echoed.
  */
 export async function startTargetServer(): Promise<{ port: number; close(): Promise<void> }> {
@@ -127,11 +159,19 @@ export async function startTargetServer(): Promise<{ port: number; close(): Prom
       socket.off("data", onData);
       const line = head.subarray(0, nl).toString();
       const rest = head.subarray(nl + 1);
-      if (line === "UP") {
-        const hash = createHash("sha256").update(rest);
-        let bytes = rest.length;
-        socket.on("data", (d: Buffer) => (hash.update(d), (bytes += d.length)));
-        socket.on("end", () => socket.end(`${hash.digest("hex")} ${bytes}\n`));
+      if (line === "UP" || line.startsWith("UP ")) {
+        const expected = line === "UP" ? Infinity : Number(line.slice(3));
+        const hash = createHash("sha256");
+        let bytes = 0;
+        const take = (d: Buffer) => {
+          const part = d.subarray(0, Math.max(0, Math.min(d.length, expected - bytes)));
+          hash.update(part);
+          bytes += part.length;
+          if (bytes === expected) socket.end(`${hash.digest("hex")} ${bytes}\n`);
+        };
+        take(rest);
+        socket.on("data", take);
+        if (expected === Infinity) socket.on("end", () => socket.end(`${hash.digest("hex")} ${bytes}\n`));
       } else if (line.startsWith("DOWN ")) {
         const [, seed, total] = line.split(" ");
         const gen = prngStream(Number(seed), Number(total));

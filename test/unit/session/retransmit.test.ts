@@ -1,7 +1,7 @@
 // The client's resend rules with a fake clock: what is resent, when, and how often — a loss costs
 // one resend, not a window's worth.
 import { afterEach, describe, expect, it } from "vitest";
-import { createRetransmitter, DUP_THRESH, type Retransmitter } from "../../../lib/session/retransmit.ts";
+import { createRetransmitter, DUP_THRESH, PACED_QUEUE_LIMIT, type Retransmitter } from "../../../lib/session/retransmit.ts";
 
 let clock = 0;
 let wire: number[] = [];
@@ -130,5 +130,65 @@ describe("client retransmission", () => {
     expect(wire).toEqual([]);
     out.resume();
     expect(wire).toEqual([0, 1]);
+  });
+});
+
+describe("the pacer", () => {
+  it("sends a tenth of a second's burst at once, then one message per token in order, resends included; hasRoom says no behind a short queue", async () => {
+    clock = 1_000;
+    wire = [];
+    connected = true;
+    drains = 0;
+    out = createRetransmitter({
+      window: 1000,
+      now: () => clock,
+      tickMs: 3_600_000,
+      transmit: (frame) => (wire.push(frame.readUInt32BE(0)), true),
+      onDrain: () => drains++,
+      messagesPerSecond: 100,
+    });
+    for (let i = 0; i < 80; i++) out.send(seqFrame);
+    // A burst of 10 (0.1 s at 100/s), the rest queued in order: 70 waiting is past PACED_QUEUE_LIMIT.
+    expect(wire).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(70).toBeGreaterThanOrEqual(PACED_QUEUE_LIMIT);
+    expect(out.hasRoom()).toBe(false);
+    clock += 50; // five more tokens
+    await new Promise((r) => setTimeout(r, 30));
+    expect(wire).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    expect(out.stats.paced).toBeGreaterThan(0);
+    // A resend takes a token too: after a reconnect everything unacked waits its turn, in order.
+    wire = [];
+    clock += 20;
+    out.retransmitAll();
+    expect(wire).toEqual([0, 1]);
+  });
+
+  it("after a reconnect, what the burst could not resend goes as tokens come, in order: nothing stays counted as on the old wire", async () => {
+    clock = 1_000;
+    wire = [];
+    out = createRetransmitter({
+      window: 1000,
+      now: () => clock,
+      tickMs: 3_600_000,
+      transmit: (frame) => (wire.push(frame.readUInt32BE(0)), true),
+      onDrain: () => {},
+      messagesPerSecond: 100,
+    });
+    const tokensAndWake = async () => {
+      clock += 100; // ten tokens
+      await new Promise((r) => setTimeout(r, 40));
+    };
+    for (let i = 0; i < 30; i++) out.send(seqFrame);
+    for (let i = 0; i < 3; i++) await tokensAndWake();
+    expect(wire).toEqual([...Array(30).keys()]);
+    // The connection drops with all 30 unacknowledged; a new one takes the burst, the pacer the rest.
+    wire = [];
+    clock += 100;
+    out.retransmitAll();
+    expect(wire).toEqual([...Array(10).keys()]);
+    await tokensAndWake();
+    await tokensAndWake();
+    expect(wire).toEqual([...Array(30).keys()]);
+    expect(out.stats.resent).toBe(30);
   });
 });

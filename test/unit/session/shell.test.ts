@@ -1,31 +1,20 @@
 // A real terminal: tmux runs the native shell driver; we type, read the screen, resize, Ctrl-C,
 // exit, and compare `stty -a` before and after.
 import { afterAll, describe, expect, it } from "vitest";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { tmuxServer } from "../../support/tmux.ts";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
 const dir = mkdtempSync(join(tmpdir(), "shell-test-"));
 const name = `bastionless-shell-${process.pid}`;
-const tmux = (...args: string[]) => execFileSync("tmux", ["-L", name, ...args], { encoding: "utf8" });
-const screen = () => tmux("capture-pane", "-p", "-t", name);
+const terminal = tmuxServer(name);
+const tmux = terminal.run;
+const waitForScreen = (pattern: RegExp, timeoutMs = 20_000) => terminal.waitForScreen(name, pattern, timeoutMs);
 
-async function waitForScreen(pattern: RegExp, timeoutMs = 20_000): Promise<string> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const text = screen();
-    if (pattern.test(text)) return text;
-    if (Date.now() > until) throw new Error(`the screen never showed ${pattern}:\n${text}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-afterAll(() => {
-  try {
-    tmux("kill-server");
-  } catch {}
+afterAll(async () => {
+  await terminal.kill();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -34,31 +23,31 @@ describe("native shell in a terminal", () => {
     const before = join(dir, "before");
     const after = join(dir, "after");
     const script = `cd ${ROOT}; stty -a > ${before}; ${join(ROOT, "node_modules/.bin/tsx")} test/fixtures/native-shell.mts; echo "status=$?"; stty -a > ${after}; sleep 60`;
-    tmux("new-session", "-d", "-s", name, "-x", "100", "-y", "30", "sh", "-c", script);
+    await tmux("new-session", "-d", "-s", name, "-x", "100", "-y", "30", "sh", "-c", script);
     await waitForScreen(/[#$]$/m);
 
-    tmux("send-keys", "-t", name, "echo hello-$((6*7))", "Enter");
+    await tmux("send-keys", "-t", name, "echo hello-$((6*7))", "Enter");
     await waitForScreen(/^hello-42$/m);
 
-    tmux("send-keys", "-t", name, "stty size", "Enter");
+    await tmux("send-keys", "-t", name, "stty size", "Enter");
     await waitForScreen(/^30 100$/m);
-    tmux("resize-window", "-t", name, "-x", "120", "-y", "40");
+    await tmux("resize-window", "-t", name, "-x", "120", "-y", "40");
     await new Promise((r) => setTimeout(r, 500));
-    tmux("send-keys", "-t", name, "stty size", "Enter");
+    await tmux("send-keys", "-t", name, "stty size", "Enter");
     await waitForScreen(/^40 120$/m);
 
     // Ctrl-C interrupts the remote command, not us: the shell is still there afterwards.
-    tmux("send-keys", "-t", name, "sleep 30; echo not-interrupted", "Enter");
+    await tmux("send-keys", "-t", name, "sleep 30; echo not-interrupted", "Enter");
     await new Promise((r) => setTimeout(r, 700));
-    tmux("send-keys", "-t", name, "C-c");
-    tmux("send-keys", "-t", name, "echo after-$((1+1))", "Enter");
+    await tmux("send-keys", "-t", name, "C-c");
+    await tmux("send-keys", "-t", name, "echo after-$((1+1))", "Enter");
     const afterInterrupt = await waitForScreen(/^after-2$/m, 10_000);
     // Within 10 s of a 30 s sleep: the remote shell got the interrupt, and the command did not finish.
     expect(afterInterrupt).toMatch(/\^C/);
     expect(afterInterrupt).not.toMatch(/^not-interrupted$/m);
     expect(afterInterrupt).not.toContain("status=");
 
-    tmux("send-keys", "-t", name, "exit", "Enter");
+    await tmux("send-keys", "-t", name, "exit", "Enter");
     const final = await waitForScreen(/^status=\d+$/m);
     expect(final).toMatch(/Exiting session with sessionId: test-\d+-\d+\./);
     expect(final).toMatch(/^driver exit 0$/m);

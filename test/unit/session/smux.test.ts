@@ -2,15 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import {
-  encodeSmuxFrame,
-  SmuxCmd,
-  SmuxFrameParser,
-  SmuxProtocolError,
-  SmuxSession,
-  type SmuxFrame,
-  type SmuxStream,
-} from "../../../lib/session/smux.ts";
+import { encodeSmuxFrame, SmuxCmd, SmuxFrameParser, SmuxProtocolError, SmuxSession, type SmuxFrame, type SmuxStream } from "../../../lib/session/smux.ts";
 
 // [ver=1][cmd][len u16 LE][sid u32 LE][data], written by hand from reference §4.3.
 const GOLDEN_PSH = Buffer.from("01" + "02" + "0300" + "05000000" + "616263", "hex"); // PSH sid 5 "abc"
@@ -24,8 +16,8 @@ function parseAll(chunks: Buffer[]): SmuxFrame[] {
 }
 
 function connectPair(): { client: SmuxSession; server: SmuxSession } {
-  const client = new SmuxSession({ role: "client" });
-  const server = new SmuxSession({ role: "server" });
+  const client = new SmuxSession();
+  const server = new SmuxSession();
   client.pipe(server).pipe(client);
   return { client, server };
 }
@@ -101,7 +93,7 @@ describe("smux sessions", () => {
 
   it("stops consuming the transport while a local reader is not reading", async () => {
     const transport = new PassThrough();
-    const client = new SmuxSession({ role: "client", streamHighWaterMark: 64 * 1024 });
+    const client = new SmuxSession({ streamHighWaterMark: 64 * 1024 });
     transport.pipe(client);
     const stream = client.openStream();
     const frame = encodeSmuxFrame(SmuxCmd.PSH, stream.id, randomBytes(32768));
@@ -120,20 +112,22 @@ describe("smux sessions", () => {
   });
 
   it("ignores NOP and data for unknown streams; FIN ends the reader", async () => {
-    const client = new SmuxSession({ role: "client" });
+    const client = new SmuxSession();
     const stream = client.openStream();
-    client.write(Buffer.concat([
-      encodeSmuxFrame(SmuxCmd.NOP, 0),
-      encodeSmuxFrame(SmuxCmd.PSH, 99, Buffer.from("lost")),
-      encodeSmuxFrame(SmuxCmd.PSH, stream.id, Buffer.from("kept")),
-      encodeSmuxFrame(SmuxCmd.FIN, stream.id),
-    ]));
+    client.write(
+      Buffer.concat([
+        encodeSmuxFrame(SmuxCmd.NOP, 0),
+        encodeSmuxFrame(SmuxCmd.PSH, 99, Buffer.from("lost")),
+        encodeSmuxFrame(SmuxCmd.PSH, stream.id, Buffer.from("kept")),
+        encodeSmuxFrame(SmuxCmd.FIN, stream.id),
+      ]),
+    );
     expect((await readAll(stream)).toString()).toBe("kept");
     client.destroy();
   });
 
   it("sends NOP keepalives and dies when the peer is silent", async () => {
-    const session = new SmuxSession({ role: "server", keepAliveIntervalMs: 20, keepAliveTimeoutMs: 120 });
+    const session = new SmuxSession({ keepAliveIntervalMs: 20, keepAliveTimeoutMs: 120 });
     const out: Buffer[] = [];
     session.on("data", (b: Buffer) => out.push(b));
     const [err] = (await once(session, "error")) as [Error];
