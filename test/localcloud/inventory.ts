@@ -2,7 +2,7 @@
 import type { CloudContext } from "./context.ts";
 import { isAlive } from "./containers/process.ts";
 import { isExpired } from "./ssm/activations.ts";
-import { pingStatus } from "./ssm/instances.ts";
+import { pingStatus } from "./ssm/ping.ts";
 import { currentStatus } from "./ssm/sessions.ts";
 import type { SessionState } from "./dataplane/types.ts";
 

@@ -4,7 +4,7 @@ import { AwsError } from "../aws-errors.ts";
 import { epochSeconds } from "../clock.ts";
 import type { CloudContext, Handler } from "../context.ts";
 import type { ManagedInstance } from "../state.ts";
-import { pingStatus } from "./instances.ts";
+import { pingStatus } from "./ping.ts";
 import { optionalInt, page } from "./validate.ts";
 
 export const AGENT_VERSION = "3.3.1142.0";

@@ -10,15 +10,6 @@ import { requireString, validateTags } from "./validate.ts";
 
 export const MI_PATTERN = /^mi-[0-9a-f]{17}$/;
 
-/**
- * Online while heartbeats keep coming, ConnectionLost once the last one is older than
- * connectionLostAfterMs. AWS does not document the delay (its agent pings every 5 min).
- */
-export function pingStatus(ctx: CloudContext, mi: ManagedInstance): "Online" | "ConnectionLost" {
-  if (mi.pingRefused) return "ConnectionLost";
-  return ctx.clock.now() - mi.lastPingMs > ctx.options.connectionLostAfterMs ? "ConnectionLost" : "Online";
-}
-
 const invalidActivation = () =>
   new AwsError(
     "InvalidActivation",

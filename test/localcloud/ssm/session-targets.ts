@@ -4,7 +4,7 @@ import type { CloudContext } from "../context.ts";
 import type { SessionSpec } from "../dataplane/types.ts";
 import type { ContainerRecord, TaskRecord } from "../state.ts";
 import { instanceAgentIdentity, judgeChannels, taskAgentIdentity, type AgentIdentity } from "../iam/agents.ts";
-import { pingStatus } from "./instances.ts";
+import { pingStatus } from "./ping.ts";
 import { realAgentShell, realContainerShell } from "../containers/podman.ts";
 
 export interface ResolvedTarget {
