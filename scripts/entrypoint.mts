@@ -6,7 +6,7 @@
 //   ENTRYPOINT ["tini", "--", "bastionless-entrypoint"]     CMD ["node", "server.js"]
 //
 // Configuration is env only (lib/entrypoint/config.ts USAGE). Logs: one JSON object per event, on stderr.
-// No zx here: every child is supervised (spawn, no shell) and the register argv carries a secret.
+// Every child is supervised (spawn, no shell): the register argv carries a secret, so no shell ever sees it.
 import { EXIT_OK, runMain } from "../lib/cli.ts";
 import { loadConfig } from "../lib/config.ts";
 import { App, describeStop, exitCode, registrationFatal, watchForCrashes } from "../lib/entrypoint/app.ts";
