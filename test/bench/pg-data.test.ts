@@ -1,7 +1,7 @@
 // The pg_dump benchmark counts its figure only when the restored copy matches the source: this
 // proves the check sees a changed value, a lost row and a lost table, on a real PostgreSQL.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startPostgres, type Postgres } from "../localcloud/postgres.ts";
+import { startPostgres, type Postgres } from "../localcloud/index.ts";
 import { compareDigests, createBenchDatabase, LARGE_TABLES, psql, serverBinaries, tableDigests, type Server } from "./pg-data.ts";
 
 let pg: Postgres;

@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { promisify } from "node:util";
 import { terminateSession } from "../../lib/aws/sessions.ts";
-import type { FaultSpec } from "../localcloud/faults.ts";
+import type { FaultSpec } from "../localcloud/index.ts";
 import { openForward, type OpenForward } from "./clients.ts";
 import { discardedSoFar, liveSession, USER_PAUSE_MS, type Case, type CaseContext } from "./context.ts";
 import { shellCase } from "./shell-cases.ts";

@@ -10,7 +10,7 @@ import { DescribeDBClustersCommand, RDSClient } from "@aws-sdk/client-rds";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { runBastionTask } from "../e2e/session-harness.ts";
 import { startLocalCloud } from "../localcloud/index.ts";
-import { sdkConfig } from "../localcloud/test-helpers.ts";
+import { cloudConfig } from "../support/clients.ts";
 import { agentVersionOf, missingBinariesLine, pluginVersionOf } from "./binaries.ts";
 import { CASES, type CaseContext } from "./cases.ts";
 import { exitCodeOf, formatReport, PAIRS, type CaseResult } from "./report.ts";
@@ -51,7 +51,7 @@ async function main(): Promise<number> {
   const results: CaseResult[] = [];
   let kmsProxy: KmsProxy | undefined;
   try {
-    const config = sdkConfig(cloud);
+    const config = cloudConfig(cloud);
     const clients = { ssm: new SSMClient(config), ecs: new ECSClient(config), kms: new KMSClient(config) };
     const rds = new RDSClient(config);
     const dbHost = (await rds.send(new DescribeDBClustersCommand({ DBClusterIdentifier: "stg-db" }))).DBClusters![0].Endpoint!;

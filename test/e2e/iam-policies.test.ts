@@ -31,8 +31,7 @@ import {
 } from "@aws-sdk/client-ssm";
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { renderPolicies, type PolicyDocument } from "../../docker/iam/policies.ts";
-import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
-import { AGENT_BIN } from "../localcloud/test-helpers.ts";
+import { AGENT_BIN, startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
 import { run } from "../support/run.ts";
 import { cloudConfig } from "../support/clients.ts";
 

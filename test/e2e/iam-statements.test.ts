@@ -11,10 +11,9 @@ import { DescribeServicesCommand, ECSClient, RunTaskCommand, StopTaskCommand } f
 import { CreateAccessKeyCommand, CreateRoleCommand, CreateUserCommand, IAMClient, PutRolePolicyCommand, PutUserPolicyCommand } from "@aws-sdk/client-iam";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { renderPolicies, type PolicyDocument } from "../../docker/iam/policies.ts";
-import { ssmInstanceRoleName } from "../localcloud/iam/demo-roles.ts";
-import { ACCOUNT } from "../localcloud/iam/principals.ts";
-import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
-import { AGENT_BIN, sdkConfig, waitFor } from "../localcloud/test-helpers.ts";
+import { ACCOUNT, AGENT_BIN, ssmInstanceRoleName, startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
+import { cloudConfig } from "../support/clients.ts";
+import { eventually } from "../support/eventually.ts";
 import { runScript } from "../support/run.ts";
 
 let cloud: LocalCloud;
@@ -25,9 +24,9 @@ let dir: string;
 
 beforeAll(async () => {
   cloud = await startLocalCloud({ world: "demo", postgres: false, taskDelays: { provisioningMs: 50, pendingMs: 50 }, stopTimeoutMs: 2000 });
-  iam = new IAMClient(sdkConfig(cloud));
-  sts = new STSClient(sdkConfig(cloud));
-  ecs = new ECSClient(sdkConfig(cloud));
+  iam = new IAMClient(cloudConfig(cloud));
+  sts = new STSClient(cloudConfig(cloud));
+  ecs = new ECSClient(cloudConfig(cloud));
   dir = mkdtempSync(join(tmpdir(), "iam-statements-"));
 }, 120_000);
 
@@ -164,7 +163,11 @@ describe("one statement removed from a policy fails its program, naming the acti
     ).tasks![0].taskArn!;
     const taskId = taskArn.split("/").pop()!;
     try {
-      await waitFor("the task RUNNING", async () => (await cloud.state()).tasks.find((t) => t.taskArn === taskArn)?.lastStatus === "RUNNING");
+      await eventually(
+        async () => (await cloud.state()).tasks.find((t) => t.taskArn === taskArn)?.lastStatus === "RUNNING" || undefined,
+        20_000,
+        "the task RUNNING",
+      );
       const since = cloud.deniedCalls().length;
       const r = await runScript("scripts/exec.mts", ["--yes", "--cluster", "stg-main", "--task", taskId, "--command", "echo reached"], {
         cwd: dir,

@@ -27,9 +27,22 @@ import type { PrincipalEnv, ProgramPrincipal } from "./iam/demo-roles.ts";
 import type { Denial } from "./iam/principals.ts";
 import { buildDemoWorld, DEMO_REGION } from "./world.ts";
 
+// The local cloud's one door: tests, benchmarks and fixtures import it here (or its data plane alone
+// through ./dataplane/index.ts), never a module behind it (test/unit/layers.test.ts holds that).
 export type { FaultSpec, OperationFaults } from "./faults.ts";
+export { seededRandom } from "./faults.ts";
 export type { Inventory as State } from "./inventory.ts";
-export type { IssuedSecret } from "./secrets.ts";
+export type { IssuedSecret, SecretKind } from "./secrets.ts";
+export { SECRETS_FILE_ENV } from "./secrets.ts";
+export { PROGRAM_USERS, grantBastionRoles, ssmInstanceRoleName } from "./iam/demo-roles.ts";
+export type { PrincipalEnv, ProgramPrincipal } from "./iam/demo-roles.ts";
+export { ACCOUNT } from "./iam/principals.ts";
+export type { Denial } from "./iam/principals.ts";
+export { containerName } from "./containers/podman.ts";
+export { startPostgres, type Postgres } from "./postgres.ts";
+
+/** The fake amazon-ssm-agent (register, heartbeats, sessions) that simulated containers run. */
+export const AGENT_BIN = join(import.meta.dirname, "bin/amazon-ssm-agent");
 
 export interface LocalCloudOptions {
   /** Gateway port; 0 (default) picks a free one. */

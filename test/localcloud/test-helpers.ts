@@ -1,9 +1,8 @@
 // Shared by the local cloud's own tests: SDK config for a cloud, polling, the fake agent.
 import { spawn, type ChildProcess } from "node:child_process";
-import { join } from "node:path";
-import type { LocalCloud } from "./index.ts";
+import { AGENT_BIN, type LocalCloud } from "./index.ts";
 
-export const AGENT_BIN = join(import.meta.dirname, "bin/amazon-ssm-agent");
+export { AGENT_BIN };
 
 export function sdkConfig(cloud: LocalCloud, extra: Record<string, unknown> = {}) {
   return {

@@ -3,9 +3,7 @@
 import { CreateRoleCommand, GetRoleCommand, IAMClient, PutUserPolicyCommand } from "@aws-sdk/client-iam";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { renderPolicies } from "../../docker/iam/policies.ts";
-import { PROGRAM_USERS, grantBastionRoles, ssmInstanceRoleName, type ProgramPrincipal } from "../localcloud/iam/demo-roles.ts";
-import { ACCOUNT } from "../localcloud/iam/principals.ts";
-import type { LocalCloud } from "../localcloud/index.ts";
+import { ACCOUNT, PROGRAM_USERS, grantBastionRoles, ssmInstanceRoleName, type LocalCloud, type ProgramPrincipal } from "../localcloud/index.ts";
 import { cloudConfig } from "./clients.ts";
 
 /** One line per call the cloud refused since `since` (an index into cloud.deniedCalls()). */

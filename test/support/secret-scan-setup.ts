@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SECRETS_FILE_ENV } from "../localcloud/secrets.ts";
+import { SECRETS_FILE_ENV } from "../localcloud/index.ts";
 import { CAPTURE_DIR_ENV } from "./capture.ts";
 import { formatHits, readIssuedSecrets, scanCaptures, summaryLine } from "./secret-scan.ts";
 import { writeReport } from "../reliability/report.ts";

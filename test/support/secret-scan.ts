@@ -3,7 +3,7 @@
 // never the value, with the capture (argv or file), the test and the line.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import type { IssuedSecret, SecretKind } from "../localcloud/secrets.ts";
+import type { IssuedSecret, SecretKind } from "../localcloud/index.ts";
 import type { CaptureMeta } from "./capture.ts";
 
 export interface Hit {

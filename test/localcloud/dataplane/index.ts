@@ -13,6 +13,7 @@ import type { DataChannelFaults, DataChannelTally, DataPlane, DataPlaneOptions, 
 
 export type { DataChannelFaults, DataPlane, DataPlaneOptions, SessionSpec, SessionState } from "./types.ts";
 export { isTargetRefused, strictRules, UNPACED } from "./faults.ts";
+export { MGS_MESSAGES_PER_SECOND } from "./mgs.ts";
 
 const PATH_PREFIX = "/v1/data-channel/";
 const OPEN_TIMEOUT_MS = 10_000;

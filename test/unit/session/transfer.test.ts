@@ -10,7 +10,7 @@ import { DEFAULT_MESSAGES_PER_SECOND, DEFAULT_SEND_WINDOW } from "../../../lib/s
 import { startNativePortForward } from "../../../lib/session/port.ts";
 import { prngDigest, startNativeHarness, startTargetServer, type NativeHarness } from "./native-harness.ts";
 import { echoOnce, receiveDown, sendUp } from "./client.ts";
-import { MGS_MESSAGES_PER_SECOND } from "../../localcloud/dataplane/mgs.ts";
+import { MGS_MESSAGES_PER_SECOND } from "../../localcloud/dataplane/index.ts";
 import type { DataChannelFaults } from "../../localcloud/dataplane/types.ts";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
