@@ -10,8 +10,9 @@
 // The stand-in agent is a .deb of the local cloud's fake amazon-ssm-agent, built here: AWS's agent
 // is neither downloaded nor committed. Podman's storage lives in CACHE_DIR, so layers survive runs.
 import { spawn } from "node:child_process";
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { withRetries } from "../lib/retry.ts";
 import { CACHE_DIR, imageExists, podman, run, type CommandResult } from "./podman.ts";
 
 export const ROOT = join(import.meta.dirname, "..");
@@ -44,6 +45,23 @@ async function must(what: string, result: Promise<CommandResult>): Promise<Comma
   const r = await result;
   if (r.code !== 0) throw new Error(`${what} failed (exit ${r.code}):\n${(r.stderr || r.stdout).trim().split("\n").slice(-25).join("\n")}`);
   return r;
+}
+
+/**
+ * A step that downloads (debootstrap from the mirror, npm pack from the registry): a mirror's or the
+ * registry's passing hiccup should not fail a build, so it runs up to 3 times, 5–20 s apart, each
+ * time from scratch (`attempt` cleans what the last one left); the third failure is the error.
+ */
+async function download<T>(what: string, say: (line: string) => void, attempt: () => Promise<T>): Promise<T> {
+  return withRetries(
+    attempt,
+    { attempts: 3, baseMs: 10_000, capMs: 20_000 },
+    {
+      retryable: () => true,
+      onRetry: (error, n, delayMs) =>
+        say(`${what}: attempt ${n} failed (${String((error as Error).message).split("\n")[0]}); again in ${Math.round(delayMs / 1000)} s…`),
+    },
+  );
 }
 
 /**
@@ -93,7 +111,10 @@ export async function ensureBaseImage({ arch, say = () => {} }: BuildOptions): P
   mkdirSync(CACHE_DIR, { recursive: true });
   const dir = mkdtempSync(join(CACHE_DIR, `rootfs-${arch}-`));
   try {
-    await must("debootstrap", run("debootstrap", ["--variant=minbase", `--arch=${arch}`, "bookworm", dir, mirror]));
+    await download("debootstrap", say, async () => {
+      for (const name of readdirSync(dir)) rmSync(join(dir, name), { recursive: true, force: true });
+      return must("debootstrap", run("debootstrap", ["--variant=minbase", `--arch=${arch}`, "bookworm", dir, mirror]));
+    });
     const tar = spawn("tar", ["-C", dir, "-c", "."], { stdio: ["ignore", "pipe", "inherit"] });
     const chunks: Buffer[] = [];
     for await (const chunk of tar.stdout) chunks.push(chunk as Buffer);
@@ -113,7 +134,9 @@ export async function ensureNodeImage(options: BuildOptions): Promise<string> {
   options.say?.(`npm pack ${pkg.spec}…`);
   const dir = mkdtempSync(join(CACHE_DIR, `node-${options.arch}-`));
   try {
-    const packed = await must(`npm pack ${pkg.spec}`, run("npm", ["pack", pkg.spec, "--json", "--pack-destination", dir], { cwd: dir }));
+    const packed = await download(`npm pack ${pkg.spec}`, options.say ?? (() => {}), () =>
+      must(`npm pack ${pkg.spec}`, run("npm", ["pack", pkg.spec, "--json", "--pack-destination", dir], { cwd: dir })),
+    );
     const [{ filename, integrity }] = JSON.parse(packed.stdout) as Array<{ filename: string; integrity: string }>;
     if (integrity !== pkg.integrity) throw new Error(`${pkg.spec}: integrity ${integrity}, expected ${pkg.integrity}`);
     await must("tar", run("tar", ["-xzf", join(dir, filename), "-C", dir, "package/bin/node"]));
