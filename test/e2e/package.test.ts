@@ -35,7 +35,7 @@ beforeAll(async () => {
   // packAndInstall blocks this process (npm runs synchronously): started alongside, the local cloud
   // would miss moto_server's ready line for as long, and time out on a loaded machine.
   installed = packAndInstall();
-  cloud = await startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 300, pendingMs: 300 }, stopTimeoutMs: 3000 });
+  cloud = await startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 300, pendingMs: 300 }, stopTimeoutMs: 10_000 });
   rows = await seededRows(cloud);
   team = mkdtempSync(join(tmpdir(), "bl-team-"));
   state = mkdtempSync(join(tmpdir(), "bl-state-"));

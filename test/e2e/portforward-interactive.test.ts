@@ -19,7 +19,7 @@ let cloud: LocalCloud;
 const state = stateHome();
 
 beforeAll(async () => {
-  cloud = await startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 300, pendingMs: 300 }, stopTimeoutMs: 3000 });
+  cloud = await startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 300, pendingMs: 300 }, stopTimeoutMs: 10_000 });
   // More than one of each for stg, so that every prompt is really asked (a single choice is taken silently).
   const config = cloudConfig(cloud, { maxAttempts: 3 });
   const ecs = new ECSClient(config);

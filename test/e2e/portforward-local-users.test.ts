@@ -39,7 +39,7 @@ beforeAll(async () => {
   home = mkdtempSync(join(tmpdir(), "pf-victim-"));
   chownSync(home, ids[VICTIM].uid, ids[VICTIM].gid);
   chmodSync(home, 0o700);
-  cloud = await startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 200, pendingMs: 200 }, stopTimeoutMs: 2000 });
+  cloud = await startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 200, pendingMs: 200 }, stopTimeoutMs: 10_000 });
   rows = await seededRows(cloud);
 }, 120_000);
 

@@ -20,7 +20,7 @@ const state = stateHome();
 const BASE = ["--yes", "--target", "stg-db", "--local-port", "0", "--via", "instance", "--client", "native", "--json"];
 
 beforeAll(async () => {
-  cloud = await startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 100, pendingMs: 100 }, stopTimeoutMs: 3000 });
+  cloud = await startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 100, pendingMs: 100 }, stopTimeoutMs: 10_000 });
 }, 120_000);
 
 afterAll(async () => {

@@ -22,7 +22,7 @@ const state = stateHome();
 const KiB = 1024;
 
 beforeAll(async () => {
-  cloud = await startLocalCloud({ world: "demo", postgres: false, taskDelays: { provisioningMs: 200, pendingMs: 200 }, stopTimeoutMs: 3000 });
+  cloud = await startLocalCloud({ world: "demo", postgres: false, taskDelays: { provisioningMs: 200, pendingMs: 200 }, stopTimeoutMs: 10_000 });
   target = await startTargetServer();
 }, 120_000);
 afterAll(async () => {

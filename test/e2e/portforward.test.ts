@@ -16,7 +16,7 @@ const state = stateHome();
 const JSON_ARGS = ["--env", "stg", "--yes", "--target", "stg-db", "--local-port", "0", "--json"];
 
 beforeAll(async () => {
-  cloud = await startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 300, pendingMs: 300 }, stopTimeoutMs: 3000 });
+  cloud = await startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 300, pendingMs: 300 }, stopTimeoutMs: 10_000 });
   rows = await seededRows(cloud);
 }, 120_000);
 // portforward runs as the operator, the bastion's entrypoint as its task role: any call refused fails the test, naming the action.
@@ -221,7 +221,7 @@ describe("--reuse is per user and per AWS identity", () => {
 describe("readiness", () => {
   it("with RUNNING delayed 4 s, the first byte comes through within 1 s of the task becoming reachable (generous bound here; the figure is in the benchmark)", async () => {
     await cloud.stop();
-    cloud = await startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 2000, pendingMs: 2000 }, stopTimeoutMs: 3000 });
+    cloud = await startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 2000, pendingMs: 2000 }, stopTimeoutMs: 10_000 });
     const port = await freePort();
     const run = startPortforward(cloud, ["--env", "stg", "--yes", "--target", "stg-db", "--local-port", String(port), "--json"], { XDG_STATE_HOME: state.dir });
     const byteAt = await firstByteAt(port, Date.now() + 60_000);

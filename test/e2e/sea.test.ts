@@ -22,7 +22,7 @@ let state: string;
 let emptyPath: string;
 
 beforeAll(async () => {
-  const started = startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 300, pendingMs: 300 }, stopTimeoutMs: 3000 });
+  const started = startLocalCloud({ world: "demo", taskDelays: { provisioningMs: 300, pendingMs: 300 }, stopTimeoutMs: 10_000 });
   // -o: never npm ci under the other tests' feet; `make test` has installed node_modules already.
   const built = await run("make", ["-o", "node_modules/.package-lock.json", "sea"], { timeoutMs: 180_000 });
   cloud = await started;

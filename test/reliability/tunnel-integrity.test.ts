@@ -55,7 +55,7 @@ let target: Awaited<ReturnType<typeof startTargetServer>>;
 const calls: Record<string, { ok: number; failed: number }> = {};
 
 beforeAll(async () => {
-  cloud = await startLocalCloud({ world: "demo", postgres: false, taskDelays: { provisioningMs: 100, pendingMs: 100 }, stopTimeoutMs: 3000 });
+  cloud = await startLocalCloud({ world: "demo", postgres: false, taskDelays: { provisioningMs: 100, pendingMs: 100 }, stopTimeoutMs: 10_000 });
   // The product's retry settings (standard, 3 attempts) on the local cloud's endpoint, as the
   // operator (holding exactly docker/iam/operator.json): the session's calls are the operator's.
   const operator = cloud.principalEnv("operator");
