@@ -5,7 +5,7 @@
 // program, the entrypoint before its CMD, loads this file.
 import * as z from "zod/mini";
 import { MAX_SESSIONS } from "./constants.ts";
-import { parseDuration } from "./duration.ts";
+import { DURATION_WITH_UNIT } from "./duration.ts";
 
 /** `what` for every failure of the schema that `build` makes with it: `expecting("a port", (e) => z.int(e).check(z.gte(0, e)))`. */
 function expecting<T extends z.ZodMiniType>(what: string, build: (e: { error: string }) => T): T {
@@ -126,7 +126,7 @@ function envSchema(shared: Shared, execConfigSchema: ReturnType<typeof execSchem
         via: shared.via,
         client: about(oneOf(CLIENT_CHOICES), "Session Manager client: native (built in) or AWS's session-manager-plugin"),
         timeout: about(
-          expecting('a duration like "90s", "5m" or "1h"', (e) => z.string(e).check(z.refine((v) => parseDuration(v) !== undefined, e))),
+          expecting('a duration like "90s", "5m" or "1h"', (e) => z.string(e).check(z.regex(DURATION_WITH_UNIT, e))),
           'how long portforward waits for the bastion to be ready, e.g. "5m"',
         ),
         sessions: shared.sessions,

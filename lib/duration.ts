@@ -13,12 +13,16 @@ export function formatDuration(ms: number): string {
   return shown.length ? shown.map(([n, u]) => `${n}${u}`).join("") : `${ms}ms`;
 }
 
+const DURATION_TEXT = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/;
+/** What parseDuration accepts without a `bareUnit`: a number and its unit (the config file's durations; also its JSON Schema's pattern). */
+export const DURATION_WITH_UNIT = /^\s*\d+(?:\.\d+)?\s*(?:ms|s|m|h|d)\s*$/;
+
 /**
  * "30m" → 1_800_000; accepts ms, s, m, h, d and fractions ("1.5h"). A bare number is refused
  * unless `bareUnit` says what it means (env vars like BASTION_SHUTDOWN_TIMEOUT=8 mean seconds).
  */
 export function parseDuration(text: string, options: { bareUnit?: Unit } = {}): number | undefined {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  const match = DURATION_TEXT.exec(text);
   const unit = (match?.[2] as Unit | undefined) ?? options.bareUnit;
   if (!match || !unit) return undefined;
   return Math.round(Number(match[1]) * UNITS[unit]);

@@ -62,6 +62,8 @@ describe("parseConfig", () => {
     ],
     [{ envs: { stg: { exec: { allow: "/bin/sh" } } } }, 'f.json: envs.stg.exec.allow must be an array of non-empty strings (got "/bin/sh").'],
     [{ defaults: { region: "tokyo" } }, 'f.json: defaults.region must be an AWS region like "ap-northeast-1" (got "tokyo").'],
+    [{ envs: { stg: { timeout: "90" } } }, 'f.json: envs.stg.timeout must be a duration like "90s", "5m" or "1h" (got "90").'],
+    [{ envs: { stg: { timeout: "5 minutes" } } }, 'f.json: envs.stg.timeout must be a duration like "90s", "5m" or "1h" (got "5 minutes").'],
     [{ envs: [] }, "f.json: envs must be an object keyed by env name (got [])."],
     [{ env: {} }, 'f.json: "env" must be one of "defaults", "envs", "connections" (unknown key).'],
     [{ connections: [] }, "f.json: connections must be an object keyed by connection name (got [])."],
