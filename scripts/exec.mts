@@ -4,7 +4,7 @@
 import { EXIT_FAILURE, EXIT_OK, parseFlags, runMain, usage } from "../lib/cli.ts";
 import { createClients, requireRegion } from "../lib/aws/clients.ts";
 import { canPrompt } from "../lib/prompts.ts";
-import { cli, findTarget, reportChecks, resolveRequest, runSession, secretWarning, type Failure } from "../lib/exec/index.ts";
+import { cli, findTarget, reportChecks, resolveRequest, runSession, secretWarning } from "../lib/exec/index.ts";
 
 await runMain(
   async () => {
@@ -19,10 +19,9 @@ await runMain(
       if (warning) note(warning);
 
       const found = await findTarget(clients.ecs, { interactive: canPrompt(flags.yes), note }, request, region);
-      const report = (out: NodeJS.WritableStream, failure?: Failure) => reportChecks(clients, found, { client: request.client, failure, out });
-      if (flags.check) return (await report(process.stdout)) ? EXIT_OK : EXIT_FAILURE;
+      if (flags.check) return (await reportChecks(clients, found, { client: request.client, out: process.stdout })) ? EXIT_OK : EXIT_FAILURE;
 
-      return await runSession({ request, clients, region, found, note, preflight: (failure) => report(process.stderr, failure) });
+      return await runSession({ request, clients, region, found, note });
     } finally {
       clients.destroy();
     }

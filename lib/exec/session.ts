@@ -16,6 +16,7 @@ import { bannerLine, isInteractiveShell, wrapCommand } from "./command.ts";
 import { describeEnding, endingExitCode, watchEnding, type Ending } from "./ending.ts";
 import { endOutput, plainOutput } from "./output.ts";
 import { describeStartFailure } from "./failure.ts";
+import type { CheckResult } from "./checks.ts";
 import { checkTarget, writeReport, type Failure } from "./preflight.ts";
 import type { ExecRequest } from "./request.ts";
 import type { FoundTarget } from "./target.ts";
@@ -26,8 +27,6 @@ export interface ExecRun {
   region: string;
   found: FoundTarget;
   note: (line: string) => void;
-  /** The pre-flight report on stderr, after a failure. */
-  preflight: (failure?: Failure) => Promise<boolean>;
 }
 
 /** What exec.start recorded, and what the rest of the run adds to. */
@@ -144,11 +143,16 @@ async function failedToStart(run: ExecRun, started: Started, error: unknown): Pr
   started.audit.write({ event: "exec.end", auditId: started.auditId, exitCode: EXIT_FAILURE, error: failure.message });
   started.audit.close();
   // The checks first: when they say why the agent is unreachable, the line says it too.
-  const results = await checkTarget(run.clients, run.found, { client: run.request.client, failure });
+  const results = await checksAfter(run, failure);
   const { target } = run.found;
   run.note(`exec: ${describeStartFailure(failure, results, { cluster: target.cluster, taskId: target.task.taskId })}`);
   writeReport(run.found, results, failure, process.stderr);
   return EXIT_FAILURE;
+}
+
+/** The pre-flight checks on this run's target after `failure` (a start that failed, a session that ended badly). */
+function checksAfter(run: ExecRun, failure: Failure): Promise<CheckResult[]> {
+  return checkTarget(run.clients, run.found, { client: run.request.client, failure });
 }
 
 /** A signal, a closed output or make's death ended it: the session was terminated. */
@@ -165,6 +169,9 @@ async function endedRemotely(run: ExecRun, started: Started, shell: Shell, code:
   started.audit.close();
   const transcript = transcriptLocation(run.found.cluster, run.region, started.awslogs, shell.sessionId);
   if (transcript) run.note(`Session ${shell.sessionId} transcript: ${transcript}`);
-  if (code !== EXIT_OK && code !== EXIT_INTERRUPTED) await run.preflight({ message: `the session ended with code ${code}` });
+  if (code !== EXIT_OK && code !== EXIT_INTERRUPTED) {
+    const failure = { message: `the session ended with code ${code}` };
+    writeReport(run.found, await checksAfter(run, failure), failure, process.stderr);
+  }
   return code;
 }
