@@ -16,6 +16,9 @@ export interface Installed {
   state: string;
 }
 
+/** The tunnel as the installed command runs it (the test names spell it out). */
+export const TUNNEL_ARGS = ["tunnel", "--env", "stg", "--yes", "--target", "stg-db", "--local-port", "0", "--json"];
+
 /** `<command> tunnel … --yes --json` to stg-db: ready, psql returns the seeded rows, Ctrl-C, exit 0, nothing left. */
 export async function expectTunnel(cloud: LocalCloud, rows: string, installed: Installed, args: string[]): Promise<void> {
   const { cwd: team, state } = installed;

@@ -17,7 +17,7 @@ import { NPM_ENV, packAndInstall, type InstalledPackage } from "../support/packa
 import { REPO, run, type RunResult } from "../support/run.ts";
 import { watchDenials } from "../support/iam.ts";
 import { seededRows } from "./portforward-harness.ts";
-import { expectTunnel } from "./package-harness.ts";
+import { TUNNEL_ARGS, expectTunnel } from "./package-harness.ts";
 
 let installed: InstalledPackage;
 let cloud: LocalCloud;
@@ -162,17 +162,7 @@ words=(bastionless tunnel --local-port ''); CURRENT=4; _bastionless`;
   });
 
   it("tunnel --env stg --yes --target stg-db --local-port 0 --json: psql through it, Ctrl-C, exit 0, nothing left", async () => {
-    await expectTunnel(cloud, rows, { command: "bastionless", cwd: team, env: userEnv(), state }, [
-      "tunnel",
-      "--env",
-      "stg",
-      "--yes",
-      "--target",
-      "stg-db",
-      "--local-port",
-      "0",
-      "--json",
-    ]);
+    await expectTunnel(cloud, rows, { command: "bastionless", cwd: team, env: userEnv(), state }, TUNNEL_ARGS);
   }, 60_000);
 
   it("exec, cleanup and entrypoint keep their programs' exit codes and lines", async () => {

@@ -10,7 +10,7 @@ import pkg from "../../package.json" with { type: "json" };
 import { startLocalCloud, type LocalCloud } from "../localcloud/index.ts";
 import { REPO, run } from "../support/run.ts";
 import { watchDenials } from "../support/iam.ts";
-import { expectTunnel } from "./package-harness.ts";
+import { TUNNEL_ARGS, expectTunnel } from "./package-harness.ts";
 import { seededRows } from "./portforward-harness.ts";
 
 const SEA = join(REPO, "dist/bastionless");
@@ -58,16 +58,6 @@ describe("the single executable (make sea)", () => {
   });
 
   it("tunnel --env stg --yes --target stg-db --local-port 0 --json: psql through it, Ctrl-C, exit 0, nothing left", async () => {
-    await expectTunnel(cloud, rows, { command: SEA, cwd: team, env: env(), state }, [
-      "tunnel",
-      "--env",
-      "stg",
-      "--yes",
-      "--target",
-      "stg-db",
-      "--local-port",
-      "0",
-      "--json",
-    ]);
+    await expectTunnel(cloud, rows, { command: SEA, cwd: team, env: env(), state }, TUNNEL_ARGS);
   }, 60_000);
 });
