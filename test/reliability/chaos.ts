@@ -140,6 +140,26 @@ interface Proc {
   alive(): boolean;
 }
 
+/** The tunnel every lifecycle opens: stg-db on a free port, through the plan's path, with the native client. */
+function tunnelArgs(plan: Plan): string[] {
+  return [
+    "--env",
+    "stg",
+    "--target",
+    "stg-db",
+    "--local-port",
+    "0",
+    "--task-definition",
+    "stg-bastion",
+    "--via",
+    plan.via,
+    "--client",
+    "native",
+    "--timeout",
+    "60s",
+  ];
+}
+
 function tsx(script: string, args: string[], env: Record<string, string>): Proc {
   const { child, stdout, stderr, result } = startScript(script, args, { env, timeoutMs: Number.POSITIVE_INFINITY });
   const exited = result.then(({ code, signal }) => ({ code, signal }));
@@ -447,28 +467,7 @@ const entrypointLifecycle: Step = async (world, plan, life, home) => {
 /** portforward launching a bastion task that runs the entrypoint; exec into it; then the stop. */
 const bastionLifecycle: Step = async (world, plan, life, home) => {
   const { cloud } = world;
-  const pf = startPortforward(
-    cloud,
-    [
-      "--env",
-      "stg",
-      "--yes",
-      "--json",
-      "--target",
-      "stg-db",
-      "--local-port",
-      "0",
-      "--task-definition",
-      "stg-bastion",
-      "--via",
-      plan.via,
-      "--client",
-      "native",
-      "--timeout",
-      "60s",
-    ],
-    { XDG_STATE_HOME: join(home, "state"), HOME: home, USER: `chaos-${plan.seed}` },
-  );
+  const pf = startPortforward(cloud, ["--yes", "--json", ...tunnelArgs(plan)], { XDG_STATE_HOME: join(home, "state"), HOME: home, USER: `chaos-${plan.seed}` });
   pf.ready.catch(() => undefined);
   const ecs = new ECSClient(cloudConfig(cloud, { maxAttempts: 10 }));
   const alive = () => pf.child.exitCode === null && pf.child.signalCode === null;
@@ -580,22 +579,7 @@ const terminalLifecycle: Step = async (world, plan, life, home) => {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
     },
   });
-  const args = [
-    "--env",
-    "stg",
-    "--target",
-    "stg-db",
-    "--local-port",
-    "0",
-    "--task-definition",
-    "stg-bastion",
-    "--via",
-    plan.via,
-    "--client",
-    "native",
-    "--timeout",
-    "60s",
-  ];
+  const args = tunnelArgs(plan);
   const ourTask = async () => (await cloud.state()).tasks.find((t) => t.startedBy === `bastionless:${user}`);
   let gone = true;
   try {
